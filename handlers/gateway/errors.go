@@ -1,0 +1,115 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Error is a refused request: the status, the RFC 6750 error code and the
+// reason logged and counted. Description is safe to send to the client.
+type Error struct {
+	Status      int
+	Code        string // "", invalid_request, invalid_token, insufficient_scope
+	Description string
+	// Reason is a short stable label for logs and metrics (no_token,
+	// ip_denied, expired, signature, insufficient_scope, ...).
+	Reason string
+	// Scope lists the scopes the route requires (insufficient_scope only).
+	Scope string
+	// RetryAfter, in seconds, for 503 answers.
+	RetryAfter int
+	// Subject and ClientID of the token, when it was decoded far enough.
+	Subject, ClientID string
+	// Rule names the IP rule that refused the address (ip_denied only).
+	Rule string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return e.Reason
+	}
+	return e.Reason + ": " + e.Description
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Challenge renders the WWW-Authenticate value (RFC 6750 §3), or "" when the
+// answer carries none (IP refusals, unavailable keys).
+func (e *Error) Challenge(realm string) string {
+	if e.Status != http.StatusUnauthorized && e.Status != http.StatusForbidden && e.Status != http.StatusBadRequest {
+		return ""
+	}
+	if e.Reason == ReasonIPDenied {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(`Bearer realm=`)
+	b.WriteString(quote(realm))
+	if e.Code != "" {
+		b.WriteString(`, error=`)
+		b.WriteString(quote(e.Code))
+		if e.Description != "" {
+			b.WriteString(`, error_description=`)
+			b.WriteString(quote(e.Description))
+		}
+	}
+	if e.Scope != "" {
+		b.WriteString(`, scope=`)
+		b.WriteString(quote(e.Scope))
+	}
+	return b.String()
+}
+
+// SetHeaders writes the challenge and Retry-After headers for this error.
+func (e *Error) SetHeaders(h http.Header, realm string) {
+	if c := e.Challenge(realm); c != "" {
+		h.Set("WWW-Authenticate", c)
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+}
+
+// quote renders an RFC 7230 quoted-string. RFC 6750 limits error_description
+// to printable ASCII without '"' and '\\', so anything else is replaced.
+func quote(s string) string {
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			c = '\''
+			if s[i] < 0x20 || s[i] > 0x7e {
+				c = '?'
+			}
+		}
+		b = append(b, c)
+	}
+	return string(append(b, '"'))
+}
+
+// Reasons that are not token.Reason values.
+const (
+	ReasonNoToken           = "no_token"
+	ReasonMultipleTokens    = "multiple_tokens"
+	ReasonIPDenied          = "ip_denied"
+	ReasonInsufficientScope = "insufficient_scope"
+	ReasonClaimMismatch     = "claim_mismatch"
+	ReasonBadHeaderValue    = "bad_header_value"
+	ReasonNotAdmitted       = "not_admitted"
+)
+
+func errNoToken() *Error {
+	return &Error{Status: http.StatusUnauthorized, Reason: ReasonNoToken}
+}
+
+func errInvalidRequest(reason, desc string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Reason: reason, Description: desc}
+}
+
+func errInvalidToken(reason, desc string) *Error {
+	return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Reason: reason, Description: desc}
+}

@@ -1,0 +1,247 @@
+// Package gateway is authgate's request pipeline in plain net/http: IP check,
+// token extraction, verification (through the verified-token cache), the
+// route's policy and rules, and identity headers. The Caddy module wraps it.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/authgate/caddy-authgate/token"
+)
+
+// IPFilter decides which client addresses may reach the route
+// (*ipfilter.Dynamic implements it).
+type IPFilter interface {
+	Allowed(netip.Addr) bool
+	Explain(netip.Addr) (allowed bool, rule string)
+}
+
+// LocalIssuers finds in-process issuers (the module resolves them lazily,
+// once every handler of the config was provisioned).
+type LocalIssuers interface {
+	// ByURL returns the local issuer whose "iss" is url, or nil.
+	ByURL(url string) LocalIssuer
+	// All returns every local issuer this gateway trusts, for opaque tokens.
+	All() []LocalIssuer
+}
+
+// Config is a gateway route's complete configuration.
+type Config struct {
+	// Policy: algorithms, issuers, audiences, leeway, size limit.
+	Policy token.Policy
+	// Keys routes a token's issuer to its key source. Tokens from a local
+	// issuer use that issuer's keys instead.
+	Keys token.IssuerKeys
+	// Local issuers, if any.
+	Local LocalIssuers
+	// Sources where tokens are looked for; empty means DefaultTokenSources.
+	Sources []TokenSource
+	// Rules on scopes and claims.
+	Rules Rules
+	// Headers forwarded upstream from claims.
+	Headers []HeaderMapping
+	// StripToken removes the token before the request goes upstream.
+	StripToken bool
+	// Optional lets requests without a token through anonymously.
+	Optional bool
+	// Cache of verified tokens; nil disables caching.
+	Cache *Cache
+	// IP filter, checked before any token work; nil allows every address.
+	IP IPFilter
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Gateway authorizes requests for one route. It is safe for concurrent use.
+type Gateway struct {
+	cfg   Config
+	strip []string // identity header names, canonical
+}
+
+// New validates cfg and builds a Gateway.
+func New(cfg Config) (*Gateway, error) {
+	if len(cfg.Sources) == 0 {
+		cfg.Sources = DefaultTokenSources
+	}
+	for i, s := range cfg.Sources {
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
+		if s.Kind == "header" {
+			cfg.Sources[i].Name = http.CanonicalHeaderKey(s.Name)
+		}
+	}
+	if err := token.CheckAlgorithms(cfg.Policy.Algorithms); err != nil {
+		return nil, err
+	}
+	if cfg.Keys == nil && cfg.Local == nil {
+		return nil, errors.New("no key source: configure key, hmac_secret, jwks or issuer")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	g := &Gateway{cfg: cfg}
+	seen := map[string]bool{}
+	for i, h := range cfg.Headers {
+		name := http.CanonicalHeaderKey(h.Name)
+		if name == "" || h.Claim == "" {
+			return nil, fmt.Errorf("header mapping %d needs a name and a claim", i)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("header %s is mapped twice", name)
+		}
+		seen[name] = true
+		g.cfg.Headers[i].Name = name
+		g.strip = append(g.strip, name)
+	}
+	for _, rule := range cfg.Rules.Claims {
+		if rule.Path == "" || len(rule.Values) == 0 {
+			return nil, errors.New("a claim rule needs a path and at least one value")
+		}
+	}
+	return g, nil
+}
+
+// Decision is an authorized request's outcome.
+type Decision struct {
+	// Claims of the caller; nil for an anonymous request (optional mode).
+	Claims *token.Claims
+	// Cached reports a verified-token cache hit.
+	Cached bool
+	// VerifyTime is the time spent verifying (zero on a cache hit).
+	VerifyTime time.Duration
+}
+
+// Authorize runs the pipeline for r from client address client. On success
+// the identity headers are set on r (and the token stripped if configured);
+// on every path, client-supplied copies of the identity headers are removed
+// first, so a client can never inject identity.
+func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Error) {
+	for _, name := range g.strip {
+		delete(r.Header, name)
+	}
+	if g.cfg.IP != nil && !g.cfg.IP.Allowed(client) {
+		_, rule := g.cfg.IP.Explain(client)
+		return Decision{}, &Error{Status: http.StatusForbidden, Reason: ReasonIPDenied,
+			Description: "client address is not allowed", Rule: rule}
+	}
+	f, e := extract(r, g.cfg.Sources)
+	if e != nil {
+		return Decision{}, e
+	}
+	if f.src == nil {
+		if g.cfg.Optional {
+			return Decision{}, nil
+		}
+		return Decision{}, errNoToken()
+	}
+
+	now := g.cfg.Now()
+	var d Decision
+	claims, cached := g.cfg.Cache.Get(f.token, now.Unix())
+	if cached {
+		d.Cached = true
+	} else {
+		start := time.Now()
+		var err error
+		claims, err = g.verify(r.Context(), f.token)
+		d.VerifyTime = time.Since(start)
+		if err != nil {
+			return Decision{}, tokenError(err)
+		}
+	}
+	if te := g.cfg.Policy.Check(claims, now); te != nil {
+		return Decision{}, withIdentity(tokenError(te), claims)
+	}
+	if !cached {
+		g.cfg.Cache.Put(f.token, claims)
+	}
+	if local := g.localFor(claims.Issuer); local != nil {
+		if err := local.Admit(claims, client); err != nil {
+			e := errInvalidToken(ReasonNotAdmitted, err.Error())
+			return Decision{}, withIdentity(e, claims)
+		}
+	}
+	if e := g.cfg.Rules.check(claims); e != nil {
+		return Decision{}, e
+	}
+	if e := setIdentity(r.Header, g.cfg.Headers, claims); e != nil {
+		return Decision{}, e
+	}
+	if g.cfg.StripToken {
+		f.strip(r)
+	}
+	d.Claims = claims
+	return d, nil
+}
+
+// verify checks a token that missed the cache: a JWT by signature, an opaque
+// token (no dots) by asking the local issuers.
+func (g *Gateway) verify(ctx context.Context, tok string) (*token.Claims, error) {
+	if strings.IndexByte(tok, '.') < 0 && g.cfg.Local != nil {
+		return g.lookupOpaque(ctx, tok)
+	}
+	return token.VerifySignature(ctx, tok, &g.cfg.Policy, g.keysFor)
+}
+
+func (g *Gateway) keysFor(iss string) (token.KeyResolver, error) {
+	if local := g.localFor(iss); local != nil {
+		return local, nil
+	}
+	if g.cfg.Keys == nil {
+		return nil, &token.Error{Reason: token.ReasonIssuer, Description: fmt.Sprintf("issuer %q is not trusted", iss)}
+	}
+	return g.cfg.Keys(iss)
+}
+
+func (g *Gateway) localFor(iss string) LocalIssuer {
+	if g.cfg.Local == nil {
+		return nil
+	}
+	return g.cfg.Local.ByURL(iss)
+}
+
+func (g *Gateway) lookupOpaque(ctx context.Context, tok string) (*token.Claims, error) {
+	if len(tok) > g.cfg.Policy.MaxBytes() {
+		return nil, &token.Error{Reason: token.ReasonOversized, Description: "token is too large"}
+	}
+	for _, local := range g.cfg.Local.All() {
+		c, err := local.LookupOpaque(ctx, tok)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return nil, &token.Error{Reason: token.ReasonKeysUnavailable, Description: "token store is unavailable", Err: err}
+		}
+	}
+	return nil, &token.Error{Reason: token.ReasonUnknownKey, Description: "unknown or expired token"}
+}
+
+// tokenError maps a verification failure to the HTTP answer: 503 when keys
+// are unavailable (fail closed, the client may retry), 401 otherwise.
+func tokenError(err error) *Error {
+	var te *token.Error
+	if !errors.As(err, &te) {
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Reason: "error", Description: "token could not be verified", Err: err}
+	}
+	if te.Reason == token.ReasonKeysUnavailable {
+		e := &Error{Status: http.StatusServiceUnavailable, Reason: string(te.Reason), Description: te.Description, RetryAfter: 5, Err: te.Err}
+		var ra interface{ RetryAfterSeconds() int }
+		if errors.As(te.Err, &ra) {
+			e.RetryAfter = ra.RetryAfterSeconds()
+		}
+		return e
+	}
+	return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Reason: string(te.Reason), Description: te.Description, Err: te.Err}
+}
+
+func withIdentity(e *Error, c *token.Claims) *Error {
+	e.Subject, e.ClientID = c.Subject, c.ClientID
+	return e
+}

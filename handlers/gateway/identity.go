@@ -1,0 +1,83 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/authgate/caddy-authgate/token"
+)
+
+// HeaderMapping forwards the claim at Claim (a dotted path) as header Name.
+type HeaderMapping struct {
+	Name  string
+	Claim string
+}
+
+// RenderClaim turns a claim into a header value: strings as they are,
+// numbers as JSON numbers, booleans as true/false, arrays comma-joined,
+// objects as compact JSON. It reports false for null.
+func RenderClaim(v any) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", false
+	case string:
+		return x, true
+	case json.Number:
+		return x.String(), true
+	case bool:
+		if x {
+			return "true", true
+		}
+		return "false", true
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, el := range x {
+			if s, ok := RenderClaim(el); ok {
+				parts = append(parts, s)
+			}
+		}
+		return strings.Join(parts, ","), true
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", false
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), true
+}
+
+// safeHeaderValue reports whether v can travel in an HTTP header without
+// splitting it or being refused by the upstream client.
+func safeHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// setIdentity sets the configured identity headers from the claims. Headers
+// were already stripped; a claim that is absent leaves its header absent.
+func setIdentity(h http.Header, mappings []HeaderMapping, c *token.Claims) *Error {
+	for _, m := range mappings {
+		v, ok := c.Claim(m.Claim)
+		if !ok {
+			continue
+		}
+		s, ok := RenderClaim(v)
+		if !ok {
+			continue
+		}
+		if !safeHeaderValue(s) {
+			e := errInvalidToken(ReasonBadHeaderValue, "claim "+m.Claim+" cannot be forwarded: it contains control characters")
+			e.Subject, e.ClientID = c.Subject, c.ClientID
+			return e
+		}
+		h[m.Name] = []string{s}
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package issuer
+
+import (
+	"net/http"
+	"strings"
+)
+
+// RFC 6749 §5.2, RFC 7009 §2.2.1 and RFC 8693 §2.2.2 error codes.
+const (
+	errInvalidRequest       = "invalid_request"
+	errInvalidClient        = "invalid_client"
+	errInvalidGrant         = "invalid_grant"
+	errInvalidScope         = "invalid_scope"
+	errUnauthorizedClient   = "unauthorized_client"
+	errUnsupportedGrantType = "unsupported_grant_type"
+	errInvalidTarget        = "invalid_target"
+	errServerError          = "server_error"
+)
+
+// oauthError is an RFC 6749 §5.2 error response.
+type oauthError struct {
+	Status      int
+	Code        string
+	Description string
+	// basicChallenge adds `WWW-Authenticate: Basic realm=...` (invalid_client
+	// after HTTP Basic authentication, RFC 6749 §5.2).
+	basicChallenge bool
+}
+
+func (e *oauthError) Error() string { return e.Code + ": " + e.Description }
+
+func newError(status int, code, desc string) *oauthError {
+	return &oauthError{Status: status, Code: code, Description: desc}
+}
+
+func invalidRequest(desc string) *oauthError {
+	return newError(http.StatusBadRequest, errInvalidRequest, desc)
+}
+
+// setNoStore sets the RFC 6749 §5.1 caching headers.
+func setNoStore(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+// writeError writes e as JSON. realm is used for the Basic challenge.
+func writeError(w http.ResponseWriter, e *oauthError, realm string) {
+	h := w.Header()
+	setNoStore(h)
+	h.Set("Content-Type", "application/json")
+	if e.basicChallenge {
+		h.Set("WWW-Authenticate", `Basic realm=`+quoteHeader(realm)+`, charset="UTF-8"`)
+	}
+	status := e.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	buf := make([]byte, 0, 64+len(e.Description))
+	buf = append(buf, `{"error":`...)
+	buf = appendJSONString(buf, e.Code)
+	if e.Description != "" {
+		buf = append(buf, `,"error_description":`...)
+		// RFC 6749 restricts error_description to %x20-21 / %x23-5B / %x5D-7E.
+		buf = appendJSONString(buf, sanitizeDescription(e.Description))
+	}
+	buf = append(buf, '}', '\n')
+	w.WriteHeader(status)
+	_, _ = w.Write(buf)
+}
+
+// sanitizeDescription keeps only the characters RFC 6749 §5.2 allows in
+// error_description.
+func sanitizeDescription(s string) string {
+	ok := true
+	for i := 0; i < len(s); i++ {
+		if !descChar(s[i]) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if descChar(s[i]) {
+			b.WriteByte(s[i])
+		} else {
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
+
+func descChar(c byte) bool {
+	return c == 0x20 || c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E)
+}
+
+func quoteHeader(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f {
+			continue
+		}
+		if c == '"' || c == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(c)
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// writeMethodNotAllowed answers a wrong method on an own path.
+func writeMethodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	_, _ = w.Write([]byte(`{"error":"invalid_request","error_description":"method not allowed"}` + "\n"))
+}

@@ -1,0 +1,78 @@
+package issuer
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+)
+
+// grantTokenExchange implements RFC 8693 for downscoping: the subject token
+// is an access token of this issuer, held by the requesting client itself
+// (a client cannot exchange another client's token). The new token keeps
+// the subject's "sub", its scopes are a subset of the subject token's scopes
+// that the client is still allowed, its audience a subset of the subject
+// token's audience, and it expires no later than the subject token.
+func (i *Issuer) grantTokenExchange(w http.ResponseWriter, r *http.Request, f form, c *client) *oauthError {
+	subjectToken := f.get("subject_token")
+	if subjectToken == "" {
+		return invalidRequest("missing subject_token")
+	}
+	if t := f.get("subject_token_type"); t != TokenTypeAccessToken {
+		return invalidRequest("subject_token_type must be " + TokenTypeAccessToken)
+	}
+	if t := f.get("requested_token_type"); t != "" && t != TokenTypeAccessToken {
+		return invalidRequest("requested_token_type must be " + TokenTypeAccessToken)
+	}
+	if f.get("actor_token") != "" || f.get("actor_token_type") != "" {
+		return invalidRequest("actor tokens (delegation) are not supported")
+	}
+	if len(f.all("resource")) > 0 {
+		return newError(http.StatusBadRequest, errInvalidTarget, "resource is not supported; use audience")
+	}
+	info, err := i.resolve(r.Context(), subjectToken)
+	if err != nil {
+		if errors.Is(err, errNotOurs) {
+			return newError(http.StatusBadRequest, errInvalidGrant, "subject_token is invalid or expired")
+		}
+		return serverError()
+	}
+	now := i.now()
+	if i.admissible(info.jti, info.clientID, nil, now.Unix()) != nil {
+		return newError(http.StatusBadRequest, errInvalidGrant, "subject_token is invalid or expired")
+	}
+	if info.clientID != c.id {
+		return newError(http.StatusBadRequest, errInvalidGrant, "subject_token was not issued to this client")
+	}
+	// The most the new token may carry: the subject token's scopes that the
+	// client still holds.
+	var allowed []string
+	for _, s := range info.scopes {
+		if c.hasScope(s) {
+			allowed = append(allowed, s)
+		}
+	}
+	scopes, e := narrowScopes(f.get("scope"), func(s string) bool { return slices.Contains(allowed, s) }, allowed)
+	if e != nil {
+		return e
+	}
+	aud, e := narrowAudience(f.all("audience"), info.audience)
+	if e != nil {
+		return e
+	}
+	exp := now.Unix() + int64(c.ttl.Seconds())
+	if info.expiresAt < exp {
+		exp = info.expiresAt
+	}
+	if exp <= now.Unix() {
+		return newError(http.StatusBadRequest, errInvalidGrant, "subject_token is invalid or expired")
+	}
+	g := &grantRequest{
+		client:    c,
+		subject:   info.subject,
+		scopes:    scopes,
+		audience:  aud,
+		expiresAt: exp,
+		exchange:  true,
+	}
+	return i.issue(w, r, g, now)
+}

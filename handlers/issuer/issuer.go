@@ -1,0 +1,334 @@
+// Package issuer is authgate's OAuth 2.0 authorization server for API
+// clients: the client credentials grant, RFC 8693 token exchange (for
+// downscoping), RFC 7662 introspection, RFC 7009 revocation, RFC 8414
+// metadata and the JWKS. It is plain net/http; the Caddy module in package
+// module wires the store and the client IP in.
+package issuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authgate/caddy-authgate/store"
+	"github.com/authgate/caddy-authgate/token"
+)
+
+// Defaults.
+const (
+	DefaultPathPrefix     = "/oauth"
+	DefaultSigningAlg     = token.ES256
+	DefaultKeyRotation    = 30 * 24 * time.Hour
+	DefaultAccessTokenTTL = time.Hour
+	// MinKeyRotation is the shortest key rotation period.
+	MinKeyRotation = 2 * time.Second
+)
+
+// Well-known paths.
+const (
+	PathASMetadata   = "/.well-known/oauth-authorization-server"
+	PathOIDCMetadata = "/.well-known/openid-configuration"
+	PathJWKS         = "/.well-known/jwks.json"
+)
+
+// Token type URNs (RFC 8693 §3).
+const (
+	TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
+)
+
+// logFunc receives the issuer's log events. Attributes never carry a secret
+// or a token.
+type logFunc func(level slog.Level, msg string, attrs ...slog.Attr)
+
+// Config configures an Issuer.
+type Config struct {
+	// Issuer is the "iss" of every token: an https (or http) URL without
+	// query or fragment. Required.
+	Issuer string
+	// PathPrefix is where the OAuth endpoints live; default /oauth.
+	PathPrefix string
+	// SigningAlg is the JWS algorithm of new keys; default ES256.
+	SigningAlg string
+	// KeyRotation is how long a key signs before the next one takes over;
+	// default 30 days, at least 2s.
+	KeyRotation time.Duration
+	// AccessTokenTTL is the default access token lifetime; default 1h,
+	// 1s to 2147483647s.
+	AccessTokenTTL time.Duration
+	// Audience is the default "aud"; default the issuer URL.
+	Audience []string
+	// Clients are the registered clients. New hashes and clears every
+	// SecretConfig.Plain.
+	Clients []ClientConfig
+	// Store keeps signing keys, opaque tokens and revocations. Required.
+	Store store.Store
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Log receives log events; default none.
+	Log func(level slog.Level, msg string, attrs ...slog.Attr)
+	// Realm is the HTTP Basic realm of invalid_client challenges; default
+	// the issuer URL.
+	Realm string
+}
+
+// Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
+type Issuer struct {
+	iss        string
+	issPath    string // path component of the issuer URL, without trailing slash
+	prefix     string
+	realm      string
+	defaultAud []string
+	maxTTL     time.Duration
+	store      store.Store
+	now        func() time.Time
+	log        logFunc
+
+	clients map[string]*client
+	slow    *slowCache
+	keys    *keyManager
+	revoked revocationSet
+
+	metadata []byte
+
+	runOnce sync.Once
+}
+
+// New validates cfg, loads (or creates) the signing keys and the revocation
+// list from the store, and returns a ready Issuer. Call Run to keep keys
+// rotating and revocations in sync.
+func New(ctx context.Context, cfg Config) (*Issuer, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("issuer: no store")
+	}
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("issuer: %q must be an http(s) URL without query, fragment or user info", cfg.Issuer)
+	}
+	i := &Issuer{
+		iss:     cfg.Issuer,
+		issPath: strings.TrimSuffix(u.Path, "/"),
+		prefix:  cfg.PathPrefix,
+		realm:   cfg.Realm,
+		store:   cfg.Store,
+		now:     cfg.Now,
+		log:     cfg.Log,
+		clients: make(map[string]*client, len(cfg.Clients)),
+		slow:    newSlowCache(5*time.Minute, 4096),
+	}
+	if i.now == nil {
+		i.now = time.Now
+	}
+	if i.log == nil {
+		i.log = func(slog.Level, string, ...slog.Attr) {}
+	}
+	if i.realm == "" {
+		i.realm = cfg.Issuer
+	}
+	if i.prefix == "" {
+		i.prefix = DefaultPathPrefix
+	}
+	if !strings.HasPrefix(i.prefix, "/") || strings.HasSuffix(i.prefix, "/") || strings.ContainsAny(i.prefix, "?#") {
+		return nil, fmt.Errorf("issuer: path_prefix %q must start with / and not end with /", i.prefix)
+	}
+	alg := cfg.SigningAlg
+	if alg == "" {
+		alg = DefaultSigningAlg
+	}
+	switch alg {
+	case token.ES256, token.ES384, token.RS256, token.RS384, token.RS512, token.PS256, token.EdDSA, token.HS256, token.HS384, token.HS512:
+	default:
+		return nil, fmt.Errorf("issuer: unsupported signing_alg %q (ES256 ES384 RS256 RS384 RS512 PS256 EdDSA HS256 HS384 HS512)", alg)
+	}
+	rotation := cfg.KeyRotation
+	if rotation == 0 {
+		rotation = DefaultKeyRotation
+	}
+	if rotation < MinKeyRotation {
+		return nil, fmt.Errorf("issuer: key_rotation must be at least %s", MinKeyRotation)
+	}
+	ttl := cfg.AccessTokenTTL
+	if ttl == 0 {
+		ttl = DefaultAccessTokenTTL
+	}
+	if !validTTL(ttl) {
+		return nil, errors.New("issuer: access_token_ttl must be between 1s and 2147483647s")
+	}
+	ttl = ttl.Truncate(time.Second)
+	i.defaultAud = slices.Clone(cfg.Audience)
+	if len(i.defaultAud) == 0 {
+		i.defaultAud = []string{cfg.Issuer}
+	}
+	i.maxTTL = ttl
+	for idx := range cfg.Clients {
+		c, err := buildClient(&cfg.Clients[idx], i.defaultAud, ttl)
+		if err != nil {
+			return nil, fmt.Errorf("issuer: %w", err)
+		}
+		if _, dup := i.clients[c.id]; dup {
+			return nil, fmt.Errorf("issuer: client %q is defined twice", c.id)
+		}
+		i.clients[c.id] = c
+		if c.ttl > i.maxTTL {
+			i.maxTTL = c.ttl
+		}
+	}
+	i.keys = newKeyManager(cfg.Store, alg, rotation, i.maxTTL, i.now, i.log)
+	if err := i.keys.refresh(ctx); err != nil {
+		return nil, fmt.Errorf("issuer: signing keys: %w", err)
+	}
+	if err := i.loadRevocations(ctx); err != nil {
+		return nil, fmt.Errorf("issuer: revocations: %w", err)
+	}
+	if i.metadata, err = i.buildMetadata(alg); err != nil {
+		return nil, err
+	}
+	return i, nil
+}
+
+// IssuerURL returns the issuer's "iss".
+func (i *Issuer) IssuerURL() string { return i.iss }
+
+// JWKSMaxAge is the max-age of the JWKS response, which is also how long a
+// new key is published before it signs.
+func (i *Issuer) JWKSMaxAge() time.Duration { return i.keys.lead }
+
+// PublishedKeyIDs lists the kids of every key currently published (HMAC keys
+// included, though they never appear in the JWKS), oldest first.
+func (i *Issuer) PublishedKeyIDs() []string {
+	return slices.Clone(i.keys.current(context.Background()).kids)
+}
+
+// SigningKeyID is the kid of the key that signs now.
+func (i *Issuer) SigningKeyID() string {
+	return i.keys.current(context.Background()).signer.KeyID()
+}
+
+// Run keeps the key schedule and the revocation list current until ctx is
+// done. It returns at once when called a second time.
+func (i *Issuer) Run(ctx context.Context) {
+	first := false
+	i.runOnce.Do(func() { first = true })
+	if !first {
+		return
+	}
+	go i.keys.run(ctx)
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := i.loadRevocations(ctx); err != nil && ctx.Err() == nil {
+				i.log(slog.LevelWarn, "reloading revocations failed", slog.String("error", err.Error()))
+			}
+			i.revoked.prune(i.now().Unix())
+		}
+	}
+}
+
+// Owns reports whether path is one of the issuer's endpoints.
+func (i *Issuer) Owns(path string) bool {
+	_, ok := i.route(path)
+	return ok
+}
+
+type endpoint uint8
+
+const (
+	epToken endpoint = iota + 1
+	epIntrospect
+	epRevoke
+	epMetadata
+	epJWKS
+)
+
+func (i *Issuer) route(path string) (endpoint, bool) {
+	if strings.HasPrefix(path, i.prefix) {
+		switch path[len(i.prefix):] {
+		case "/token":
+			return epToken, true
+		case "/introspect", "/token/verify":
+			return epIntrospect, true
+		case "/revoke":
+			return epRevoke, true
+		}
+	}
+	switch path {
+	case PathASMetadata, PathOIDCMetadata:
+		return epMetadata, true
+	case PathJWKS:
+		return epJWKS, true
+	}
+	if i.issPath != "" {
+		// RFC 8414 §3.1 (inserted) and OpenID Discovery (appended) forms.
+		if path == PathASMetadata+i.issPath || path == i.issPath+PathOIDCMetadata || path == PathOIDCMetadata+i.issPath {
+			return epMetadata, true
+		}
+	}
+	return 0, false
+}
+
+// ServeHTTP serves the issuer's endpoints (404 for any other path), taking the
+// client address from r.RemoteAddr.
+func (i *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !i.Handle(w, r, remoteAddr(r)) {
+		http.NotFound(w, r)
+	}
+}
+
+// Handle serves r when its path is one of the issuer's endpoints and reports
+// whether it did. clientIP is the caller's address (as resolved by the
+// server, honouring trusted proxies); per-client IP filters check it.
+func (i *Issuer) Handle(w http.ResponseWriter, r *http.Request, clientIP netip.Addr) bool {
+	ep, ok := i.route(r.URL.Path)
+	if !ok {
+		return false
+	}
+	switch ep {
+	case epToken, epIntrospect, epRevoke:
+		if r.Method != http.MethodPost {
+			writeMethodNotAllowed(w, http.MethodPost)
+			return true
+		}
+	default:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeMethodNotAllowed(w, "GET, HEAD")
+			return true
+		}
+	}
+	switch ep {
+	case epToken:
+		i.serveToken(w, r, clientIP)
+	case epIntrospect:
+		i.serveIntrospect(w, r, clientIP)
+	case epRevoke:
+		i.serveRevoke(w, r, clientIP)
+	case epMetadata:
+		i.serveMetadata(w, r)
+	case epJWKS:
+		i.serveJWKS(w, r)
+	}
+	return true
+}
+
+func remoteAddr(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}

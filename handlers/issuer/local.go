@@ -1,0 +1,71 @@
+package issuer
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/netip"
+
+	"github.com/authgate/caddy-authgate/store"
+	"github.com/authgate/caddy-authgate/token"
+)
+
+// The methods below make *Issuer a gateway.LocalIssuer (the module adapts
+// ErrNotFound to the gateway's sentinel).
+
+// ResolveKeys implements token.KeyResolver over every key not yet expired,
+// HMAC keys included (they are never published, only used in-process).
+func (i *Issuer) ResolveKeys(ctx context.Context, kid, alg string) ([]*token.Key, error) {
+	st := i.keys.current(ctx)
+	if st == nil {
+		return nil, token.ErrKeysUnavailable
+	}
+	return st.set.ResolveKeys(ctx, kid, alg)
+}
+
+// LookupOpaque resolves an opaque access token issued here; ErrNotFound when
+// it is unknown, expired or revoked.
+func (i *Issuer) LookupOpaque(ctx context.Context, tok string) (*token.Claims, error) {
+	if len(tok) != 43 || hasDot(tok) {
+		return nil, ErrNotFound
+	}
+	sum := sha256.Sum256([]byte(tok))
+	rec, err := i.store.GetToken(ctx, sum[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := i.now().Unix()
+	if rec.ExpiresAt.Unix() <= now || i.revoked.has(rec.JTI, now) {
+		return nil, ErrNotFound
+	}
+	return &token.Claims{
+		Issuer:    i.iss,
+		Subject:   rec.Subject,
+		Audience:  rec.Audience,
+		ExpiresAt: rec.ExpiresAt.Unix(),
+		IssuedAt:  rec.IssuedAt.Unix(),
+		JTI:       rec.JTI,
+		ClientID:  rec.ClientID,
+		Scopes:    rec.Scopes,
+	}, nil
+}
+
+// Admit refuses revoked tokens, tokens of removed or disabled clients,
+// tokens that carry a scope their client no longer has, and requests from
+// addresses outside the client's IP filter. It is in-memory only.
+func (i *Issuer) Admit(c *token.Claims, addr netip.Addr) error {
+	if c == nil || c.Issuer != i.iss {
+		return ErrForeignToken
+	}
+	now := i.now().Unix()
+	if err := i.admissible(c.JTI, c.ClientID, c.Scopes, now); err != nil {
+		return err
+	}
+	if !i.clients[c.ClientID].ipAllowed(addr.Unmap()) {
+		return ErrIPNotAllowed
+	}
+	return nil
+}

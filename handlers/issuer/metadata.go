@@ -1,0 +1,73 @@
+package issuer
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/authgate/caddy-authgate/token"
+)
+
+// buildMetadata encodes the RFC 8414 document (also served as the OpenID
+// configuration).
+func (i *Issuer) buildMetadata(alg string) ([]byte, error) {
+	base := strings.TrimSuffix(i.iss, i.issPath) // scheme://host
+	auth := []string{AuthClientSecretBasic, AuthClientSecretPost}
+	var scopes []string
+	grants := []string{GrantClientCredentials}
+	for _, c := range i.clients {
+		if c.grantTE && !slices.Contains(grants, GrantTokenExchange) {
+			grants = append(grants, GrantTokenExchange)
+		}
+		for _, s := range c.scopes {
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	slices.Sort(scopes)
+	doc := map[string]any{
+		"issuer":                                        i.iss,
+		"token_endpoint":                                base + i.prefix + "/token",
+		"introspection_endpoint":                        base + i.prefix + "/introspect",
+		"revocation_endpoint":                           base + i.prefix + "/revoke",
+		"grant_types_supported":                         grants,
+		"token_endpoint_auth_methods_supported":         auth,
+		"introspection_endpoint_auth_methods_supported": auth,
+		"revocation_endpoint_auth_methods_supported":    auth,
+		"response_types_supported":                      []string{},
+	}
+	if !token.IsHMAC(alg) {
+		doc["jwks_uri"] = base + PathJWKS
+	}
+	if len(scopes) > 0 {
+		doc["scopes_supported"] = scopes
+	}
+	return json.Marshal(doc)
+}
+
+func (i *Issuer) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(i.keys.lead.Seconds())))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(i.metadata)
+	}
+}
+
+// serveJWKS publishes the asymmetric keys (pending, active and retired but
+// not yet expired). Its max-age equals the publication lead of new keys.
+func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	doc := i.keys.current(context.WithoutCancel(r.Context())).jwks
+	h := w.Header()
+	h.Set("Content-Type", "application/jwk-set+json")
+	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(i.keys.lead.Seconds())))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(doc)
+	}
+}

@@ -1,0 +1,50 @@
+package issuer
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+)
+
+// serveRevoke implements RFC 7009. The caller authenticates as a registered
+// client and may revoke only its own tokens; for anything else (unknown,
+// expired, foreign, another client's) it gets 200 and nothing happens.
+// Revoking a JWT records its jti until its exp; revoking an opaque token
+// deletes it and records its jti the same way.
+func (i *Issuer) serveRevoke(w http.ResponseWriter, r *http.Request, ip netip.Addr) {
+	f, e := parseForm(w, r)
+	if e != nil {
+		writeError(w, e, i.realm)
+		return
+	}
+	c, e := i.authenticate(r, f, ip)
+	if e != nil {
+		writeError(w, e, i.realm)
+		return
+	}
+	tok := f.get("token")
+	if tok == "" {
+		writeError(w, invalidRequest("missing token"), i.realm)
+		return
+	}
+	info, err := i.resolve(r.Context(), tok)
+	switch {
+	case errors.Is(err, errNotOurs):
+	case err != nil:
+		writeError(w, newError(http.StatusServiceUnavailable, "temporarily_unavailable", "token store unavailable"), i.realm)
+		return
+	case info.clientID != c.id:
+		i.log(slog.LevelInfo, "ignored revocation of another client's token",
+			slog.String("client_id", c.id), slog.String("jti", info.jti))
+	default:
+		if err := i.revoke(r.Context(), info); err != nil {
+			i.log(slog.LevelError, "revocation failed", slog.String("jti", info.jti), slog.String("error", err.Error()))
+			writeError(w, newError(http.StatusServiceUnavailable, "temporarily_unavailable", "revocation could not be recorded"), i.realm)
+			return
+		}
+		i.log(slog.LevelInfo, "token revoked", slog.String("client_id", c.id), slog.String("jti", info.jti))
+	}
+	setNoStore(w.Header())
+	w.WriteHeader(http.StatusOK)
+}

@@ -1,0 +1,246 @@
+package issuer
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Secret hash kinds.
+const (
+	hashSHA256 uint8 = iota + 1
+	hashBcrypt
+	hashArgon2id
+)
+
+// maxSecretBytes bounds a presented client secret; longer ones fail without
+// any hashing work.
+const maxSecretBytes = 1024
+
+// secretHash is one accepted client secret, hashed.
+type secretHash struct {
+	kind    uint8
+	sum     [sha256.Size]byte // hashSHA256
+	encoded string            // bcrypt / argon2id encoded hash
+	argon   argonParams
+	expires time.Time // zero: never
+}
+
+type argonParams struct {
+	memory  uint32
+	time    uint32
+	threads uint8
+	salt    []byte
+	key     []byte
+}
+
+// HashSecret returns the "sha256:<hex>" form of a client secret, the hash
+// that `secret_hash` accepts and that plain `secret` values are reduced to.
+func HashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// GenerateSecret returns a new client secret carrying 256 bits of randomness
+// (base64url, 43 characters).
+func GenerateSecret() (string, error) { return randomString(32) }
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// parseSecretHash parses "sha256:<hex>", a bcrypt hash ("$2a$", "$2b$",
+// "$2y$") or an argon2id PHC string ("$argon2id$v=19$m=..,t=..,p=..$salt$key").
+func parseSecretHash(s string) (secretHash, error) {
+	switch {
+	case strings.HasPrefix(s, "sha256:"):
+		raw, err := hex.DecodeString(s[len("sha256:"):])
+		if err != nil || len(raw) != sha256.Size {
+			return secretHash{}, errors.New("sha256 secret hash must be 64 hex digits")
+		}
+		h := secretHash{kind: hashSHA256}
+		copy(h.sum[:], raw)
+		return h, nil
+	case strings.HasPrefix(s, "$2a$") || strings.HasPrefix(s, "$2b$") || strings.HasPrefix(s, "$2y$"):
+		if _, err := bcrypt.Cost([]byte(s)); err != nil {
+			return secretHash{}, fmt.Errorf("malformed bcrypt hash: %v", err)
+		}
+		return secretHash{kind: hashBcrypt, encoded: s}, nil
+	case strings.HasPrefix(s, "$argon2id$"):
+		p, err := parseArgon2id(s)
+		if err != nil {
+			return secretHash{}, err
+		}
+		return secretHash{kind: hashArgon2id, encoded: s, argon: p}, nil
+	}
+	return secretHash{}, errors.New("unsupported secret hash (want sha256:<hex>, bcrypt $2a$/$2b$/$2y$, or $argon2id$)")
+}
+
+func parseArgon2id(s string) (argonParams, error) {
+	// $argon2id$v=19$m=65536,t=3,p=4$<salt>$<key>
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return argonParams{}, errors.New("malformed argon2id hash")
+	}
+	if parts[2] != "v=19" {
+		return argonParams{}, errors.New("unsupported argon2id version (want v=19)")
+	}
+	var p argonParams
+	for _, kv := range strings.Split(parts[3], ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return argonParams{}, errors.New("malformed argon2id parameters")
+		}
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || n == 0 {
+			return argonParams{}, errors.New("malformed argon2id parameters")
+		}
+		switch k {
+		case "m":
+			p.memory = uint32(n)
+		case "t":
+			p.time = uint32(n)
+		case "p":
+			if n > 255 {
+				return argonParams{}, errors.New("argon2id parallelism too large")
+			}
+			p.threads = uint8(n)
+		default:
+			return argonParams{}, errors.New("unknown argon2id parameter " + k)
+		}
+	}
+	if p.memory == 0 || p.time == 0 || p.threads == 0 {
+		return argonParams{}, errors.New("argon2id hash needs m, t and p")
+	}
+	var err error
+	if p.salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil || len(p.salt) < 8 {
+		return argonParams{}, errors.New("malformed argon2id salt")
+	}
+	if p.key, err = base64.RawStdEncoding.DecodeString(parts[5]); err != nil || len(p.key) < 16 {
+		return argonParams{}, errors.New("malformed argon2id key")
+	}
+	return p, nil
+}
+
+// slowCache remembers, for a short time, that a secret matched a slow
+// (bcrypt, argon2id) hash, so that repeated authentication of the same client
+// costs one SHA-256. Only successes are cached, keyed by a digest of client
+// id, presented secret and stored hash: a wrong secret can never hit.
+type slowCache struct {
+	ttl time.Duration
+	max int
+
+	mu      sync.Mutex
+	entries map[[sha256.Size]byte]time.Time
+}
+
+func newSlowCache(ttl time.Duration, max int) *slowCache {
+	return &slowCache{ttl: ttl, max: max, entries: make(map[[sha256.Size]byte]time.Time)}
+}
+
+func slowKey(clientID, secret, encoded string) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write([]byte(clientID))
+	h.Write([]byte{0})
+	h.Write([]byte(secret))
+	h.Write([]byte{0})
+	h.Write([]byte(encoded))
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (c *slowCache) hit(k [sha256.Size]byte, now time.Time) bool {
+	c.mu.Lock()
+	exp, ok := c.entries[k]
+	if ok && !now.Before(exp) {
+		delete(c.entries, k)
+		ok = false
+	}
+	c.mu.Unlock()
+	return ok
+}
+
+func (c *slowCache) add(k [sha256.Size]byte, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		for key, exp := range c.entries {
+			if !now.Before(exp) {
+				delete(c.entries, key)
+			}
+		}
+		// Still full: drop arbitrary entries (they only cost a re-hash).
+		for key := range c.entries {
+			if len(c.entries) < c.max {
+				break
+			}
+			delete(c.entries, key)
+		}
+	}
+	c.entries[k] = now.Add(c.ttl)
+}
+
+// verifySecret reports whether secret matches one of the client's unexpired
+// secret hashes.
+func (i *Issuer) verifySecret(c *client, secret string, now time.Time) bool {
+	if len(secret) == 0 || len(secret) > maxSecretBytes {
+		return false
+	}
+	var sum [sha256.Size]byte
+	haveSum := false
+	matched := false
+	for idx := range c.secrets {
+		h := &c.secrets[idx]
+		if !h.expires.IsZero() && !now.Before(h.expires) {
+			continue
+		}
+		switch h.kind {
+		case hashSHA256:
+			if !haveSum {
+				sum = sha256.Sum256([]byte(secret))
+				haveSum = true
+			}
+			if subtle.ConstantTimeCompare(sum[:], h.sum[:]) == 1 {
+				matched = true
+			}
+		case hashBcrypt, hashArgon2id:
+			if matched {
+				continue
+			}
+			k := slowKey(c.id, secret, h.encoded)
+			if i.slow.hit(k, now) {
+				matched = true
+				continue
+			}
+			var ok bool
+			if h.kind == hashBcrypt {
+				ok = bcrypt.CompareHashAndPassword([]byte(h.encoded), []byte(secret)) == nil
+			} else {
+				a := &h.argon
+				key := argon2.IDKey([]byte(secret), a.salt, a.time, a.memory, a.threads, uint32(len(a.key)))
+				ok = subtle.ConstantTimeCompare(key, a.key) == 1
+			}
+			if ok {
+				i.slow.add(k, now)
+				matched = true
+			}
+		}
+	}
+	return matched
+}

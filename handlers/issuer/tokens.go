@@ -1,0 +1,259 @@
+package issuer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+
+	"github.com/authgate/caddy-authgate/store"
+	"github.com/authgate/caddy-authgate/token"
+)
+
+// maxTokenBytes bounds a token presented to introspection, revocation or
+// token exchange; longer ones are unknown without any parsing work.
+const maxTokenBytes = 8 << 10
+
+// errNotOurs means a token is not a valid, unexpired token of this issuer.
+var errNotOurs = errors.New("token not issued here, invalid or expired")
+
+// tokenInfo describes one of our tokens after verification or lookup.
+type tokenInfo struct {
+	opaque    bool
+	hash      []byte // opaque tokens: SHA-256 of the value
+	jti       string
+	clientID  string
+	subject   string
+	scopes    []string
+	audience  []string
+	issuedAt  int64
+	expiresAt int64
+}
+
+// resolve verifies a JWT of ours with our own keys, or looks an opaque token
+// up in the store. It fails with errNotOurs for anything invalid, foreign or
+// expired; revocation and client state are checked by admissible.
+func (i *Issuer) resolve(ctx context.Context, tok string) (*tokenInfo, error) {
+	if tok == "" || len(tok) > maxTokenBytes {
+		return nil, errNotOurs
+	}
+	now := i.now().Unix()
+	if !hasDot(tok) {
+		if len(tok) != 43 { // 32 bytes, base64url without padding
+			return nil, errNotOurs
+		}
+		sum := sha256.Sum256([]byte(tok))
+		rec, err := i.store.GetToken(ctx, sum[:])
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNotOurs
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rec.ExpiresAt.Unix() <= now {
+			return nil, errNotOurs
+		}
+		return &tokenInfo{
+			opaque: true, hash: sum[:], jti: rec.JTI, clientID: rec.ClientID, subject: rec.Subject,
+			scopes: rec.Scopes, audience: rec.Audience, issuedAt: rec.IssuedAt.Unix(), expiresAt: rec.ExpiresAt.Unix(),
+		}, nil
+	}
+	info, err := i.verifyJWT(ctx, tok)
+	if err != nil {
+		return nil, errNotOurs
+	}
+	if info.expiresAt <= now {
+		return nil, errNotOurs
+	}
+	return info, nil
+}
+
+type jwtHeader struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+// audience decodes "aud" as a string or an array of strings.
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = []string{s}
+		return nil
+	}
+	var ss []string
+	if err := json.Unmarshal(b, &ss); err != nil {
+		return err
+	}
+	*a = ss
+	return nil
+}
+
+type jwtClaims struct {
+	Iss      string   `json:"iss"`
+	Sub      string   `json:"sub"`
+	Aud      audience `json:"aud"`
+	Exp      int64    `json:"exp"`
+	Iat      int64    `json:"iat"`
+	Jti      string   `json:"jti"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope"`
+}
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// verifyJWT checks a compact JWS against this issuer's keys (RFC 9068 typ,
+// our kid, the key's own algorithm) and decodes the claims.
+func (i *Issuer) verifyJWT(ctx context.Context, tok string) (*tokenInfo, error) {
+	first := strings.IndexByte(tok, '.')
+	last := strings.LastIndexByte(tok, '.')
+	if first <= 0 || last == first || last == len(tok)-1 {
+		return nil, errNotOurs
+	}
+	hdrRaw, err := b64.DecodeString(tok[:first])
+	if err != nil {
+		return nil, errNotOurs
+	}
+	var hdr jwtHeader
+	if err := json.Unmarshal(hdrRaw, &hdr); err != nil {
+		return nil, errNotOurs
+	}
+	if hdr.Typ != token.TypAccessToken || hdr.Kid == "" || hdr.Crit != nil || !token.KnownAlgorithm(hdr.Alg) {
+		return nil, errNotOurs
+	}
+	keys := i.keys.current(ctx).set.Lookup(hdr.Kid, hdr.Alg)
+	if len(keys) == 0 {
+		return nil, errNotOurs
+	}
+	sig, err := b64.DecodeString(tok[last+1:])
+	if err != nil {
+		return nil, errNotOurs
+	}
+	input := []byte(tok[:last])
+	verified := false
+	for _, k := range keys {
+		if k.Allows(hdr.Alg) && jwsbb.Verify(k.Material, hdr.Alg, input, sig) == nil {
+			verified = true
+			break
+		}
+	}
+	if !verified {
+		return nil, errNotOurs
+	}
+	payload, err := b64.DecodeString(tok[first+1 : last])
+	if err != nil {
+		return nil, errNotOurs
+	}
+	var cl jwtClaims
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(&cl); err != nil {
+		return nil, errNotOurs
+	}
+	if cl.Iss != i.iss || cl.Exp == 0 || cl.Jti == "" || cl.ClientID == "" {
+		return nil, errNotOurs
+	}
+	scopes, _ := parseScopeParam(cl.Scope)
+	return &tokenInfo{
+		jti: cl.Jti, clientID: cl.ClientID, subject: cl.Sub, scopes: scopes,
+		audience: cl.Aud, issuedAt: cl.Iat, expiresAt: cl.Exp,
+	}, nil
+}
+
+// admissible reports why a verified token of ours may not be used now
+// (revoked, client removed or disabled, client no longer allowed one of
+// its scopes), or nil.
+func (i *Issuer) admissible(jti, clientID string, scopes []string, now int64) error {
+	if jti != "" && i.revoked.has(jti, now) {
+		return ErrRevoked
+	}
+	c := i.clients[clientID]
+	if c == nil {
+		return ErrUnknownClient
+	}
+	if c.disabled {
+		return ErrClientDisabled
+	}
+	for _, s := range scopes {
+		if !c.hasScope(s) {
+			return ErrScopeWithdrawn
+		}
+	}
+	return nil
+}
+
+// Admission errors (LocalIssuer.Admit).
+var (
+	ErrRevoked        = errors.New("token revoked")
+	ErrUnknownClient  = errors.New("token's client is not registered")
+	ErrClientDisabled = errors.New("token's client is disabled")
+	ErrScopeWithdrawn = errors.New("token carries a scope its client no longer has")
+	ErrIPNotAllowed   = errors.New("client address not allowed for this client")
+	ErrNotFound       = errors.New("token not found")
+	ErrForeignToken   = errors.New("token was not issued by this issuer")
+)
+
+// revocationSet is the in-memory set of revoked jtis with their expiry
+// (unix seconds). Reads (on every gateway request) are lock-free.
+type revocationSet struct {
+	m sync.Map // jti -> int64
+}
+
+func (s *revocationSet) add(jti string, until int64) {
+	if v, ok := s.m.Load(jti); ok && v.(int64) >= until {
+		return
+	}
+	s.m.Store(jti, until)
+}
+
+func (s *revocationSet) has(jti string, now int64) bool {
+	v, ok := s.m.Load(jti)
+	return ok && v.(int64) > now
+}
+
+func (s *revocationSet) prune(now int64) {
+	s.m.Range(func(k, v any) bool {
+		if v.(int64) <= now {
+			s.m.Delete(k)
+		}
+		return true
+	})
+}
+
+func (i *Issuer) loadRevocations(ctx context.Context) error {
+	revs, err := i.store.Revocations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range revs {
+		i.revoked.add(r.JTI, r.Until.Unix())
+	}
+	return nil
+}
+
+// revoke records a revocation durably and in memory.
+func (i *Issuer) revoke(ctx context.Context, info *tokenInfo) error {
+	until := time.Unix(info.expiresAt, 0)
+	if err := i.store.Revoke(ctx, info.jti, until); err != nil {
+		return err
+	}
+	i.revoked.add(info.jti, info.expiresAt)
+	if info.opaque {
+		if err := i.store.DeleteToken(ctx, info.hash); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,296 @@
+package ipfilter
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var ip = netip.MustParseAddr
+
+// writeList writes content to path and moves its mtime forward so that a
+// change is visible even on filesystems with coarse timestamps.
+func writeList(t *testing.T, path, content string, mtime time.Time) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestListsEmpty(t *testing.T) {
+	if !(Lists{}).Empty() {
+		t.Error("zero Lists not empty")
+	}
+	for _, l := range []Lists{{Allow: []string{"x"}}, {Deny: []string{"x"}}, {AllowFiles: []string{"x"}}, {DenyFiles: []string{"x"}}} {
+		if l.Empty() {
+			t.Errorf("%+v reported empty", l)
+		}
+	}
+}
+
+func TestNewDynamic(t *testing.T) {
+	dir := t.TempDir()
+	allowPath := filepath.Join(dir, "allow.txt")
+	denyPath := filepath.Join(dir, "blocklist.txt")
+	writeList(t, allowPath, "# office\n10.0.0.0/8\n2001:db8::/32 # v6 office\n", time.Now())
+	writeList(t, denyPath, "\n10.6.6.0/24\n", time.Now())
+	d, err := NewDynamic(Lists{
+		Allow:      []string{"192.0.2.1"},
+		Deny:       []string{"10.0.0.66"},
+		AllowFiles: []string{allowPath},
+		DenyFiles:  []string{denyPath},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		addr string
+		ok   bool
+		rule string
+	}{
+		{"192.0.2.1", true, `allow "192.0.2.1"`},
+		{"10.1.1.1", true, `allow_file ` + allowPath + `:2 "10.0.0.0/8"`},
+		{"2001:db8::9", true, `allow_file ` + allowPath + `:3 "2001:db8::/32"`},
+		{"10.0.0.66", false, `deny "10.0.0.66"`},
+		{"10.6.6.6", false, `deny_file ` + denyPath + `:2 "10.6.6.0/24"`},
+		{"192.0.2.2", false, "not in allow list"},
+	} {
+		if got := d.Allowed(ip(tt.addr)); got != tt.ok {
+			t.Errorf("Allowed(%s) = %v, want %v", tt.addr, got, tt.ok)
+		}
+		if ok, rule := d.Explain(ip(tt.addr)); ok != tt.ok || rule != tt.rule {
+			t.Errorf("Explain(%s) = %v, %q; want %v, %q", tt.addr, ok, rule, tt.ok, tt.rule)
+		}
+	}
+	if a, dn := d.Len(); a != 3 || dn != 2 {
+		t.Errorf("Len = %d, %d; want 3, 2", a, dn)
+	}
+}
+
+func TestNewDynamicErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "blocklist.txt")
+	writeList(t, bad, "10.0.0.1\n# comment\n\n10.0.0.300\n", time.Now())
+	tests := []struct {
+		lists Lists
+		want  string
+	}{
+		{Lists{DenyFiles: []string{bad}}, bad + `:4: "10.0.0.300": not an IP address`},
+		{Lists{AllowFiles: []string{bad}}, bad + `:4: "10.0.0.300": not an IP address`},
+		{Lists{Allow: []string{"10.0.0.9-10.0.0.1"}}, `"10.0.0.9-10.0.0.1": range start after end`},
+		{Lists{Deny: []string{" "}}, `"": empty entry`},
+		{Lists{DenyFiles: []string{filepath.Join(dir, "missing.txt")}}, "stat " + filepath.Join(dir, "missing.txt")},
+	}
+	for _, tt := range tests {
+		_, err := NewDynamic(tt.lists)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("NewDynamic(%+v) error = %v, want prefix %q", tt.lists, err, tt.want)
+		}
+	}
+}
+
+func TestDynamicEmptyAllowFileFailsClosed(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "allow.txt")
+	writeList(t, p, "# nobody yet\n", time.Now())
+	d, err := NewDynamic(Lists{AllowFiles: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Allowed(ip("10.0.0.1")) {
+		t.Error("an empty allow file allowed an address")
+	}
+}
+
+func TestNilDynamic(t *testing.T) {
+	var d *Dynamic
+	if !d.Allowed(ip("10.0.0.1")) {
+		t.Error("nil Dynamic refused")
+	}
+	if ok, _ := d.Explain(ip("10.0.0.1")); !ok {
+		t.Error("nil Dynamic Explain refused")
+	}
+	d.Watch(context.Background(), time.Millisecond, nil) // must not panic
+	if d.Poll(nil) {
+		t.Error("nil Dynamic Poll reported a change")
+	}
+}
+
+func TestDynamicPoll(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "blocklist.txt")
+	t0 := time.Now().Add(-time.Hour)
+	writeList(t, p, "10.0.0.1\n", t0)
+	d, err := NewDynamic(Lists{DenyFiles: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ev struct {
+		path string
+		err  string
+	}
+	var events []ev
+	report := func(path string, err error) {
+		e := ev{path: path}
+		if err != nil {
+			e.err = err.Error()
+		}
+		events = append(events, e)
+	}
+	steps := []struct {
+		name    string
+		content string // "" = remove the file
+		mtime   time.Time
+		changed bool
+		events  []ev
+		denied  []string
+		allowed []string
+	}{
+		{"unchanged", "10.0.0.1\n", t0, false, nil, []string{"10.0.0.1"}, []string{"10.0.0.2"}},
+		{"changed", "10.0.0.2\n", t0.Add(time.Second), true, []ev{{p, ""}}, []string{"10.0.0.2"}, []string{"10.0.0.1"}},
+		{"same mtime, new size", "10.0.0.3\n10.0.0.4\n", t0.Add(time.Second), true, []ev{{p, ""}}, []string{"10.0.0.3", "10.0.0.4"}, []string{"10.0.0.2"}},
+		{"broken keeps old list", "10.0.0.5\nnope\n", t0.Add(2 * time.Second), false, []ev{{p, p + `:2: "nope": not an IP address`}}, []string{"10.0.0.3", "10.0.0.4"}, []string{"10.0.0.5"}},
+		{"broken reported once", "10.0.0.5\nnope\n", t0.Add(2 * time.Second), false, nil, []string{"10.0.0.3"}, []string{"10.0.0.5"}},
+		{"fixed", "10.0.0.5 # fixed\n", t0.Add(3 * time.Second), true, []ev{{p, ""}}, []string{"10.0.0.5"}, []string{"10.0.0.3"}},
+		{"removed keeps old list", "", time.Time{}, false, []ev{{p, "stat " + p}}, []string{"10.0.0.5"}, []string{"10.0.0.3"}},
+		{"removed reported once", "", time.Time{}, false, nil, []string{"10.0.0.5"}, nil},
+		{"back again", "10.0.0.7\n", t0.Add(3 * time.Second), true, []ev{{p, ""}}, []string{"10.0.0.7"}, []string{"10.0.0.5"}},
+	}
+	for _, s := range steps {
+		events = nil
+		if s.content == "" {
+			os.Remove(p)
+		} else {
+			writeList(t, p, s.content, s.mtime)
+		}
+		if changed := d.Poll(report); changed != s.changed {
+			t.Errorf("%s: Poll changed = %v, want %v", s.name, changed, s.changed)
+		}
+		if len(events) != len(s.events) {
+			t.Errorf("%s: events %v, want %v", s.name, events, s.events)
+		} else {
+			for i := range events {
+				if events[i].path != s.events[i].path || !strings.HasPrefix(events[i].err, s.events[i].err) || (events[i].err == "") != (s.events[i].err == "") {
+					t.Errorf("%s: event %d = %+v, want %+v", s.name, i, events[i], s.events[i])
+				}
+			}
+		}
+		for _, a := range s.denied {
+			if d.Allowed(ip(a)) {
+				t.Errorf("%s: %s allowed, want denied", s.name, a)
+			}
+		}
+		for _, a := range s.allowed {
+			if !d.Allowed(ip(a)) {
+				t.Errorf("%s: %s denied, want allowed", s.name, a)
+			}
+		}
+	}
+}
+
+func TestDynamicWatch(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "blocklist.txt")
+	t0 := time.Now().Add(-time.Hour)
+	writeList(t, p, "203.0.113.0/24\n", t0)
+	d, err := NewDynamic(Lists{DenyFiles: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ev struct {
+		path string
+		err  error
+	}
+	events := make(chan ev, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	d.Watch(ctx, 5*time.Millisecond, func(path string, err error) { events <- ev{path, err} })
+	d.Watch(ctx, 5*time.Millisecond, func(path string, err error) { t.Error("second Watch started a poller") })
+
+	next := func() ev {
+		t.Helper()
+		select {
+		case e := <-events:
+			return e
+		case <-time.After(5 * time.Second):
+			t.Fatal("no report from Watch within 5s")
+		}
+		return ev{}
+	}
+
+	// Concurrent readers while the list is swapped (run with -race).
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					d.Allowed(ip("203.0.113.7"))
+					d.Explain(ip("198.51.100.7"))
+				}
+			}
+		}()
+	}
+
+	writeList(t, p, "198.51.100.0/24\n", t0.Add(time.Second))
+	if e := next(); e.path != p || e.err != nil {
+		t.Fatalf("report = %v, %v; want %s, nil", e.path, e.err, p)
+	}
+	if d.Allowed(ip("198.51.100.7")) || !d.Allowed(ip("203.0.113.7")) {
+		t.Fatal("reloaded list not in effect")
+	}
+
+	writeList(t, p, "198.51.100.0/24\n10.0.0.300\n", t0.Add(2*time.Second))
+	e := next()
+	if e.path != p || e.err == nil || !strings.Contains(e.err.Error(), p+`:2: "10.0.0.300": not an IP address`) {
+		t.Fatalf("report = %v, %v; want the parse error", e.path, e.err)
+	}
+	if d.Allowed(ip("198.51.100.7")) {
+		t.Fatal("broken file replaced the old list")
+	}
+	close(stop)
+	wg.Wait()
+
+	cancel()
+	// After cancel the poller stops: a further change is not picked up.
+	deadline := time.Now().Add(2 * time.Second)
+	for d.watching.Load() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if d.watching.Load() {
+		t.Fatal("Watch goroutine did not stop after cancel")
+	}
+	writeList(t, p, "192.0.2.0/24\n", t0.Add(3*time.Second))
+	time.Sleep(30 * time.Millisecond)
+	if d.Allowed(ip("198.51.100.7")) || !d.Allowed(ip("192.0.2.1")) {
+		t.Fatal("list reloaded after the context was cancelled")
+	}
+	select {
+	case e := <-events:
+		t.Fatalf("report after cancel: %v", e)
+	default:
+	}
+}
+
+func TestWatchWithoutFilesIsNoop(t *testing.T) {
+	d, err := NewDynamic(Lists{Deny: []string{"10.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Watch(context.Background(), time.Millisecond, func(string, error) { t.Error("report without files") })
+	if d.watching.Load() {
+		t.Error("Watch started a goroutine without files")
+	}
+}

@@ -1,0 +1,233 @@
+package jwkscache
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// testKey is a public JWK as a server would publish it.
+type testKey struct {
+	kid, alg string
+	json     json.RawMessage
+}
+
+func publicJWK(t testing.TB, pub any, kid, alg, use string) testKey {
+	t.Helper()
+	k, err := jwk.Import(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]string{jwk.KeyIDKey: kid, jwk.AlgorithmKey: alg, jwk.KeyUsageKey: use} {
+		if v == "" {
+			continue
+		}
+		if err := k.Set(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := json.Marshal(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testKey{kid: kid, alg: alg, json: b}
+}
+
+func ecKey(t testing.TB, kid string) testKey {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return publicJWK(t, &priv.PublicKey, kid, "ES256", "sig")
+}
+
+func edKey(t testing.TB, kid string) testKey {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return publicJWK(t, pub, kid, "EdDSA", "sig")
+}
+
+// RSA generation is slow under -race: one key per test binary.
+var rsaPriv = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+func rsaKey(t testing.TB, kid, use string) testKey {
+	return publicJWK(t, &rsaPriv().PublicKey, kid, "RS256", use)
+}
+
+func jwksBody(keys ...testKey) []byte {
+	raws := make([]json.RawMessage, len(keys))
+	for i, k := range keys {
+		raws[i] = k.json
+	}
+	b, _ := json.Marshal(map[string]any{"keys": raws})
+	return b
+}
+
+// jwksServer serves a JWKS that tests can swap, fail or slow down, and
+// counts the requests it gets.
+type jwksServer struct {
+	*httptest.Server
+	hits        atomic.Int64
+	body        atomic.Pointer[[]byte]
+	status      atomic.Int64 // 0 = 200
+	delay       atomic.Int64 // nanoseconds
+	contentType atomic.Pointer[string]
+	cacheCtl    atomic.Pointer[string]
+	etag        atomic.Bool // answer If-None-Match with 304
+	chunked     atomic.Bool // no Content-Length: flush before the end
+}
+
+func newJWKSServer(t testing.TB, keys ...testKey) *jwksServer {
+	s := &jwksServer{}
+	s.setKeys(keys...)
+	s.setContentType("application/json")
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) serve(w http.ResponseWriter, r *http.Request) {
+	s.hits.Add(1)
+	if d := time.Duration(s.delay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if code := int(s.status.Load()); code != 0 {
+		http.Error(w, "failing on purpose", code)
+		return
+	}
+	body := *s.body.Load()
+	if cc := s.cacheCtl.Load(); cc != nil {
+		w.Header().Set("Cache-Control", *cc)
+	}
+	if s.etag.Load() {
+		sum := sha256.Sum256(body)
+		tag := fmt.Sprintf(`"%x"`, sum[:8])
+		w.Header().Set("ETag", tag)
+		if r.Header.Get("If-None-Match") == tag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	if ct := *s.contentType.Load(); ct == "" {
+		w.Header()["Content-Type"] = nil // suppress sniffing: really no Content-Type
+	} else {
+		w.Header().Set("Content-Type", ct)
+	}
+	if s.chunked.Load() && len(body) > 1 {
+		_, _ = w.Write(body[:1])
+		w.(http.Flusher).Flush()
+		body = body[1:]
+	}
+	_, _ = w.Write(body)
+}
+
+func (s *jwksServer) setKeys(keys ...testKey) { b := jwksBody(keys...); s.body.Store(&b) }
+func (s *jwksServer) setBody(b []byte)        { s.body.Store(&b) }
+func (s *jwksServer) setContentType(ct string) {
+	s.contentType.Store(&ct)
+}
+func (s *jwksServer) setCacheControl(cc string) { s.cacheCtl.Store(&cc) }
+
+// fakeClock is the cache's clock for staleness tests; timers stay real.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// testObserver records Observer events.
+type testObserver struct {
+	mu       sync.Mutex
+	fetched  map[string]int // result -> count
+	refetch  int
+	suppress int
+}
+
+func (o *testObserver) Fetched(_, result string, _ int, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.fetched == nil {
+		o.fetched = map[string]int{}
+	}
+	o.fetched[result]++
+}
+
+func (o *testObserver) UnknownKidRefetch(_ string, suppressed bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if suppressed {
+		o.suppress++
+	} else {
+		o.refetch++
+	}
+}
+
+func (o *testObserver) counts() (fetched map[string]int, refetch, suppressed int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := map[string]int{}
+	for k, v := range o.fetched {
+		m[k] = v
+	}
+	return m, o.refetch, o.suppress
+}
+
+type testEnv struct {
+	cache *Cache
+	logs  *observer.ObservedLogs
+	obs   *testObserver
+}
+
+func newTestCache(t testing.TB, cfg CacheConfig) *testEnv {
+	core, logs := observer.New(zapcore.DebugLevel)
+	env := &testEnv{logs: logs, obs: &testObserver{}}
+	cfg.Logger = zap.New(core)
+	cfg.Observer = env.obs
+	env.cache = NewCache(cfg)
+	t.Cleanup(env.cache.Close)
+	return env
+}
+
+// eventually polls cond until it holds or a generous deadline passes.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

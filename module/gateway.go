@@ -1,0 +1,375 @@
+package module
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/authgate/caddy-authgate/handlers/gateway"
+	"github.com/authgate/caddy-authgate/ipfilter"
+	"github.com/authgate/caddy-authgate/token"
+)
+
+func init() {
+	caddy.RegisterModule(new(Gateway))
+	httpcaddyfile.RegisterHandlerDirective("authgate", parseGatewayCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("authgate", httpcaddyfile.After, "basic_auth")
+}
+
+// Gateway is the `authgate` HTTP handler: it checks the client address,
+// validates the bearer token, enforces scopes and claims, and forwards the
+// caller's identity upstream as request headers. Requests it refuses never
+// reach the next handler.
+type Gateway struct {
+	// Issuers lists the accepted `iss` values. An issuer configured in the
+	// same Caddy (authgate_issuer) is trusted in-process; any other issuer's
+	// keys are found through OpenID/OAuth discovery unless `keys`,
+	// `hmac_secret` or `jwks` give them explicitly.
+	Issuers []string `json:"issuers,omitempty"`
+
+	// JWKS lists key set URLs, fetched, cached and refreshed in the background.
+	JWKS []JWKSConfig `json:"jwks,omitempty"`
+
+	// Keys lists files with public keys: PEM (public key or certificate), a
+	// JWK or a JWKS.
+	Keys []string `json:"keys,omitempty"`
+
+	// HMACSecret is a shared secret (at least 32 bytes) for HS256/384/512.
+	// Accepts `{env.NAME}` and `{file.PATH}` placeholders.
+	HMACSecret string `json:"hmac_secret,omitempty"`
+
+	// Algorithms allowed. Default: every algorithm the configured keys support
+	// (HS* only with hmac_secret or an in-process HMAC issuer).
+	Algorithms []string `json:"algorithms,omitempty"`
+
+	// Audiences: the token's `aud` (string or array) must contain one of
+	// them. Empty skips the check.
+	Audiences []string `json:"audiences,omitempty"`
+
+	// Leeway tolerated on exp, nbf and iat. Default 30s.
+	Leeway *caddy.Duration `json:"leeway,omitempty"`
+
+	// TokenSources say where tokens are looked for. Default:
+	// `Authorization: Bearer <token>`.
+	TokenSources []TokenSourceConfig `json:"token_sources,omitempty"`
+
+	// Scopes that must all be present (from `scope` or `scp`).
+	Scopes []string `json:"scopes,omitempty"`
+
+	// ScopeAny: at least one of these scopes must be present.
+	ScopeAny []string `json:"scope_any,omitempty"`
+
+	// Claims rules: the claim at each dotted path must equal one of the
+	// values, or for arrays contain one.
+	Claims []ClaimRuleConfig `json:"claims,omitempty"`
+
+	// Headers forwards claims upstream as request headers. Every header
+	// named here is removed from the incoming request first, on every path.
+	Headers []HeaderConfig `json:"headers,omitempty"`
+
+	// StripToken removes the token from the request before it goes upstream.
+	StripToken bool `json:"strip_token,omitempty"`
+
+	// Optional lets requests without a token through anonymously (identity
+	// headers still stripped). A request with a bad token is still refused.
+	Optional bool `json:"optional,omitempty"`
+
+	// CacheSize of the verified-token cache. Default 10000; 0 disables it.
+	CacheSize *int `json:"cache_size,omitempty"`
+
+	// Realm for WWW-Authenticate. Default: the request host.
+	Realm string `json:"realm,omitempty"`
+
+	// AllowIP lists addresses, ranges and CIDRs allowed to reach the route
+	// (empty: all, unless denied).
+	AllowIP []string `json:"allow_ip,omitempty"`
+	// DenyIP lists addresses, ranges and CIDRs refused; deny wins over allow.
+	DenyIP []string `json:"deny_ip,omitempty"`
+	// AllowIPFiles are files of allow entries, one per line, reloaded on change.
+	AllowIPFiles []string `json:"allow_ip_files,omitempty"`
+	// DenyIPFiles are files of deny entries, one per line, reloaded on change.
+	DenyIPFiles []string `json:"deny_ip_files,omitempty"`
+
+	gw      *gateway.Gateway
+	logger  *zap.Logger
+	metrics *gatewayMetrics
+	routing *keyRouting
+	release []func()
+}
+
+// JWKSConfig is one key set URL and its cache knobs.
+type JWKSConfig struct {
+	// URL of the JWKS document.
+	URL string `json:"url"`
+	// RefreshMin is the shortest time a fetched set is kept. Default 5m.
+	RefreshMin caddy.Duration `json:"refresh_min,omitempty"`
+	// RefreshMax is the longest time a fetched set is kept. Default 24h.
+	RefreshMax caddy.Duration `json:"refresh_max,omitempty"`
+	// RefetchInterval is the least time between two fetches caused by
+	// unknown kids. Default 30s.
+	RefetchInterval caddy.Duration `json:"refetch_interval,omitempty"`
+	// MaxStale is how long the last good set keeps serving while the URL
+	// fails. Default 24h.
+	MaxStale caddy.Duration `json:"max_stale,omitempty"`
+	// Timeout of one fetch. Default 10s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+}
+
+// TokenSourceConfig is one place a token may be presented.
+type TokenSourceConfig struct {
+	// Kind is header, query or cookie.
+	Kind string `json:"kind"`
+	// Name of the header, query parameter or cookie.
+	Name string `json:"name"`
+	// Scheme before the token in a header (e.g. Bearer); case-insensitive.
+	Scheme string `json:"scheme,omitempty"`
+}
+
+// ClaimRuleConfig requires a claim value.
+type ClaimRuleConfig struct {
+	// Path is the claim's dotted path, e.g. realm_access.roles.
+	Path string `json:"path"`
+	// Values: the claim must equal (or, for arrays, contain) one of them.
+	Values []string `json:"values"`
+}
+
+// HeaderConfig forwards one claim as a request header.
+type HeaderConfig struct {
+	// Name of the header set on the upstream request.
+	Name string `json:"name"`
+	// Claim is the dotted claim path whose value is forwarded.
+	Claim string `json:"claim"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (*Gateway) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.authgate", New: func() caddy.Module { return new(Gateway) }}
+}
+
+// Provision wires key sources, caches, the IP filter and metrics. It does
+// not fetch anything: key sets are fetched when the authgate app starts (so
+// `caddy validate` stays offline) or on first use.
+func (h *Gateway) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	app, err := authgateApp(ctx)
+	if err != nil {
+		return err
+	}
+	h.metrics, err = newGatewayMetrics(ctx.GetMetricsRegistry())
+	if err != nil {
+		return err
+	}
+	routing, err := h.buildKeyRouting(ctx, app)
+	if err != nil {
+		return err
+	}
+	h.routing = routing
+	app.onStart(routing.start)
+
+	cache, release, err := sharedTokenCache(routing.fingerprint, h.cacheSize())
+	if err != nil {
+		return err
+	}
+	h.release = append(h.release, release)
+
+	ipf, err := h.ipFilter(ctx)
+	if err != nil {
+		return err
+	}
+	leeway := token.DefaultLeeway
+	if h.Leeway != nil {
+		leeway = time.Duration(*h.Leeway)
+	}
+	cfg := gateway.Config{
+		Policy: token.Policy{
+			Algorithms: h.Algorithms,
+			Issuers:    h.Issuers,
+			Audiences:  h.Audiences,
+			Leeway:     leeway,
+		},
+		Keys:       routing.keys(),
+		Local:      routing,
+		Rules:      gateway.Rules{Scopes: h.Scopes, ScopeAny: h.ScopeAny},
+		StripToken: h.StripToken,
+		Optional:   h.Optional,
+		Cache:      cache,
+	}
+	if len(h.Algorithms) == 0 {
+		cfg.Policy.Algorithms = routing.defaultAlgorithms()
+	}
+	if ipf != nil {
+		cfg.IP = ipf
+	}
+	for _, s := range h.TokenSources {
+		cfg.Sources = append(cfg.Sources, gateway.TokenSource{Kind: s.Kind, Name: s.Name, Scheme: s.Scheme})
+	}
+	for _, c := range h.Claims {
+		cfg.Rules.Claims = append(cfg.Rules.Claims, gateway.ClaimRule{Path: c.Path, Values: c.Values})
+	}
+	for _, hd := range h.Headers {
+		cfg.Headers = append(cfg.Headers, gateway.HeaderMapping{Name: hd.Name, Claim: hd.Claim})
+	}
+	h.gw, err = gateway.New(cfg)
+	if err != nil {
+		return fmt.Errorf("authgate: %w", err)
+	}
+	return nil
+}
+
+func (h *Gateway) cacheSize() int {
+	if h.CacheSize == nil {
+		return gateway.DefaultCacheSize
+	}
+	return *h.CacheSize
+}
+
+func (h *Gateway) ipFilter(ctx caddy.Context) (*ipfilter.Dynamic, error) {
+	lists := ipfilter.Lists{Allow: h.AllowIP, Deny: h.DenyIP, AllowFiles: h.AllowIPFiles, DenyFiles: h.DenyIPFiles}
+	if lists.Empty() {
+		return nil, nil
+	}
+	d, err := ipfilter.NewDynamic(lists)
+	if err != nil {
+		return nil, fmt.Errorf("authgate: %w", err)
+	}
+	d.Watch(ctx, ipListReloadInterval, func(path string, err error) {
+		if err != nil {
+			h.logger.Error("IP list not reloaded; keeping the previous list", zap.String("file", path), zap.Error(err))
+			return
+		}
+		h.logger.Info("IP list reloaded", zap.String("file", path))
+	})
+	return d, nil
+}
+
+// ipListReloadInterval is how often IP list files are checked for changes.
+const ipListReloadInterval = 5 * time.Second
+
+// Validate checks the configuration without side effects.
+func (h *Gateway) Validate() error {
+	if h.CacheSize != nil && *h.CacheSize < 0 {
+		return fmt.Errorf("authgate: cache_size must not be negative")
+	}
+	if h.Leeway != nil && (*h.Leeway < 0 || time.Duration(*h.Leeway) > 10*time.Minute) {
+		return fmt.Errorf("authgate: leeway must be between 0 and 10m")
+	}
+	return nil
+}
+
+// Cleanup releases the shared caches this handler held.
+func (h *Gateway) Cleanup() error {
+	for _, release := range h.release {
+		release()
+	}
+	h.release = nil
+	if h.routing != nil {
+		h.routing.cleanup()
+	}
+	return nil
+}
+
+// ServeHTTP authorizes the request, then calls next; refusals become
+// caddyhttp errors (with the challenge header already set) so handle_errors
+// can restyle them.
+func (h *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	client := clientAddr(r)
+	d, e := h.gw.Authorize(r, client)
+	if e != nil {
+		h.metrics.refused(e)
+		h.logRefusal(r, client, e)
+		e.SetHeaders(w.Header(), h.realm(r))
+		return caddyhttp.Error(e.Status, e)
+	}
+	h.metrics.allowed(d)
+	if d.Claims != nil {
+		setUserPlaceholders(r, d.Claims)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+func (h *Gateway) logRefusal(r *http.Request, client netip.Addr, e *gateway.Error) {
+	fields := []zap.Field{
+		zap.Int("status", e.Status),
+		zap.String("reason", e.Reason),
+		zap.String("client_ip", client.String()),
+		zap.String("method", r.Method),
+		zap.String("uri", r.URL.Path),
+	}
+	if e.Description != "" {
+		fields = append(fields, zap.String("detail", e.Description))
+	}
+	if e.Rule != "" {
+		fields = append(fields, zap.String("rule", e.Rule))
+	}
+	if e.Subject != "" {
+		fields = append(fields, zap.String("sub", e.Subject))
+	}
+	if e.ClientID != "" {
+		fields = append(fields, zap.String("client_id", e.ClientID))
+	}
+	if e.Err != nil {
+		fields = append(fields, zap.NamedError("cause", e.Err))
+	}
+	h.logger.Info("request refused", fields...)
+}
+
+func (h *Gateway) realm(r *http.Request) string {
+	if h.Realm != "" {
+		return h.Realm
+	}
+	if host, _, err := net.SplitHostPort(r.Host); err == nil {
+		return host
+	}
+	return r.Host
+}
+
+// clientAddr is the client IP Caddy resolved (honouring the server's
+// trusted_proxies); the gateway never reads X-Forwarded-For itself.
+func clientAddr(r *http.Request) netip.Addr {
+	if s, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok {
+		if a, err := netip.ParseAddr(s); err == nil {
+			return a.Unmap()
+		}
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// setUserPlaceholders sets {http.auth.user.id} (= sub) like basic_auth does,
+// and serves {http.auth.user.<claim>} for any top-level claim on demand.
+func setUserPlaceholders(r *http.Request, c *token.Claims) {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return
+	}
+	repl.Set("http.auth.user.id", c.Subject)
+	repl.Map(func(key string) (any, bool) {
+		const prefix = "http.auth.user."
+		if len(key) <= len(prefix) || key[:len(prefix)] != prefix {
+			return nil, false
+		}
+		v, ok := c.Claim(key[len(prefix):])
+		if !ok {
+			return nil, false
+		}
+		s, ok := gateway.RenderClaim(v)
+		return s, ok
+	})
+}
+
+// Interface guards
+var (
+	_ caddyhttp.MiddlewareHandler = (*Gateway)(nil)
+	_ caddy.Provisioner           = (*Gateway)(nil)
+	_ caddy.Validator             = (*Gateway)(nil)
+	_ caddy.CleanerUpper          = (*Gateway)(nil)
+)

@@ -1,0 +1,241 @@
+package module
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/authgate/caddy-authgate/handlers/gateway"
+	"github.com/authgate/caddy-authgate/jwkscache"
+	"github.com/authgate/caddy-authgate/token"
+)
+
+// keyRouting decides which keys verify a token, by its issuer:
+//   - an issuer configured in the same Caddy (authgate_issuer) is trusted
+//     in-process, whatever else is configured;
+//   - explicit keys (key files, hmac_secret, jwks URLs) verify every accepted
+//     issuer's tokens;
+//   - without explicit keys, each issuer's keys come from its discovery
+//     document, routed by `iss` in one map lookup.
+//
+// Which issuers are in-process is only known once every handler of the
+// config is provisioned, so that is resolved when the authgate app starts
+// (or on first use, whichever comes first).
+type keyRouting struct {
+	app        *App
+	issuers    []string
+	static     *token.KeySet
+	jwks       []*jwkscache.Source
+	discovery  map[string]*jwkscache.Discovered
+	explicit   token.KeyResolver // static + jwks, nil when none
+	hasHMAC    bool
+	jwksOwner  func() // releases the shared JWKS cache
+	resolution sync.Once
+	local      map[string]gateway.LocalIssuer
+	localAll   []gateway.LocalIssuer
+
+	// fingerprint identifies the key sources, so handlers with the same
+	// sources share one verified-token cache.
+	fingerprint string
+}
+
+func (h *Gateway) buildKeyRouting(ctx caddy.Context, app *App) (*keyRouting, error) {
+	kr := &keyRouting{app: app, issuers: h.Issuers}
+	fp := sha256.New()
+	fmt.Fprintf(fp, "issuers=%q\n", h.Issuers)
+
+	var keys []*token.Key
+	for _, path := range h.Keys {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("authgate: key file: %w", err)
+		}
+		fileKeys, err := token.ParseKeyFile(data, path)
+		if err != nil {
+			return nil, fmt.Errorf("authgate: %w", err)
+		}
+		keys = append(keys, fileKeys...)
+		fmt.Fprintf(fp, "key=%s %x\n", path, sha256.Sum256(data))
+	}
+	if h.HMACSecret != "" {
+		secret, err := caddy.NewReplacer().ReplaceOrErr(h.HMACSecret, true, true)
+		if err != nil {
+			return nil, fmt.Errorf("authgate: hmac_secret: %w", err)
+		}
+		k, err := token.NewKey("", "", []byte(secret), "hmac_secret")
+		if err != nil {
+			return nil, fmt.Errorf("authgate: hmac_secret: %w", err)
+		}
+		keys = append(keys, k)
+		kr.hasHMAC = true
+		fmt.Fprintf(fp, "hmac=%x\n", sha256.Sum256([]byte(secret)))
+	}
+	if len(keys) > 0 {
+		kr.static = token.NewKeySet(keys...)
+	}
+
+	needCache := len(h.JWKS) > 0 || (len(keys) == 0 && len(h.Issuers) > 0)
+	var cache *jwkscache.Cache
+	if needCache {
+		var err error
+		cache, kr.jwksOwner, err = sharedJWKSCache(ctx)
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, j := range h.JWKS {
+		opts := j.options()
+		if err := opts.Validate(); err != nil {
+			return nil, fmt.Errorf("authgate: jwks %s: %w", j.URL, err)
+		}
+		kr.jwks = append(kr.jwks, cache.JWKS(j.URL, opts))
+		fmt.Fprintf(fp, "jwks=%s %s\n", j.URL, opts.Key())
+	}
+	if kr.static != nil || len(kr.jwks) > 0 {
+		kr.explicit = &explicitKeys{static: kr.static, jwks: kr.jwks}
+	} else if len(h.Issuers) > 0 {
+		kr.discovery = make(map[string]*jwkscache.Discovered, len(h.Issuers))
+		for _, iss := range h.Issuers {
+			kr.discovery[iss] = cache.Discovery(iss, jwkscache.Options{})
+			fmt.Fprintf(fp, "discovery=%s\n", iss)
+		}
+	} else {
+		return nil, errors.New("authgate: no key source: configure issuer, jwks, key or hmac_secret")
+	}
+	kr.fingerprint = hex.EncodeToString(fp.Sum(nil))
+	return kr, nil
+}
+
+func (j JWKSConfig) options() jwkscache.Options {
+	return jwkscache.Options{
+		Timeout:         time.Duration(j.Timeout),
+		MinRefresh:      time.Duration(j.RefreshMin),
+		MaxRefresh:      time.Duration(j.RefreshMax),
+		RefetchInterval: time.Duration(j.RefetchInterval),
+		MaxStale:        time.Duration(j.MaxStale),
+	}
+}
+
+// resolve finds the in-process issuers and starts fetching the others' keys.
+func (kr *keyRouting) resolve() {
+	kr.resolution.Do(func() {
+		kr.local = make(map[string]gateway.LocalIssuer)
+		for _, iss := range kr.issuers {
+			if l, ok := kr.app.LocalIssuer(iss); ok {
+				kr.local[iss] = l
+				kr.localAll = append(kr.localAll, l)
+				continue
+			}
+			if d := kr.discovery[iss]; d != nil {
+				d.Start()
+			}
+		}
+		for _, s := range kr.jwks {
+			s.Start()
+		}
+	})
+}
+
+// start runs when the authgate app starts: after every handler was
+// provisioned, and never under `caddy validate`.
+func (kr *keyRouting) start() { kr.resolve() }
+
+// ByURL implements gateway.LocalIssuers.
+func (kr *keyRouting) ByURL(url string) gateway.LocalIssuer {
+	kr.resolve()
+	return kr.local[url]
+}
+
+// All implements gateway.LocalIssuers.
+func (kr *keyRouting) All() []gateway.LocalIssuer {
+	kr.resolve()
+	return kr.localAll
+}
+
+// keys returns the resolver for tokens that are not from a local issuer.
+func (kr *keyRouting) keys() token.IssuerKeys {
+	if kr.explicit != nil {
+		return func(string) (token.KeyResolver, error) { return kr.explicit, nil }
+	}
+	return func(iss string) (token.KeyResolver, error) {
+		if d, ok := kr.discovery[iss]; ok {
+			return d, nil
+		}
+		return nil, &token.Error{Reason: token.ReasonIssuer, Description: fmt.Sprintf("issuer %q is not trusted", iss)}
+	}
+}
+
+// defaultAlgorithms: with only static keys, exactly what they support;
+// otherwise every asymmetric algorithm, plus HS* when an HMAC key may exist
+// (hmac_secret, or an in-process issuer that signs with HMAC).
+func (kr *keyRouting) defaultAlgorithms() []string {
+	var algs []string
+	if kr.static != nil && len(kr.jwks) == 0 && len(kr.issuers) == 0 {
+		for _, k := range kr.static.Keys() {
+			for _, a := range k.Kind.Algorithms() {
+				if k.Allows(a) && !slices.Contains(algs, a) {
+					algs = append(algs, a)
+				}
+			}
+		}
+		sort.Strings(algs)
+		return algs
+	}
+	for _, kind := range []token.KeyKind{token.KindP256, token.KindP384, token.KindP521, token.KindRSA, token.KindEd25519} {
+		algs = append(algs, kind.Algorithms()...)
+	}
+	if kr.hasHMAC || len(kr.issuers) > 0 {
+		algs = append(algs, token.KindHMAC.Algorithms()...)
+	}
+	return algs
+}
+
+func (kr *keyRouting) cleanup() {
+	if kr.jwksOwner != nil {
+		kr.jwksOwner()
+		kr.jwksOwner = nil
+	}
+}
+
+// explicitKeys tries the static keys, then each JWKS URL. When a kid is
+// found nowhere and a JWKS source could not tell (never fetched, stale), the
+// answer is "unavailable" (503), not "unknown key": fail closed, retry later.
+type explicitKeys struct {
+	static *token.KeySet
+	jwks   []*jwkscache.Source
+}
+
+func (e *explicitKeys) ResolveKeys(ctx context.Context, kid, alg string) ([]*token.Key, error) {
+	if keys := e.static.Lookup(kid, alg); len(keys) > 0 {
+		return keys, nil
+	}
+	var unavailable error
+	for _, s := range e.jwks {
+		keys, err := s.ResolveKeys(ctx, kid, alg)
+		if err == nil && len(keys) > 0 {
+			return keys, nil
+		}
+		if errors.Is(err, token.ErrKeysUnavailable) && unavailable == nil {
+			unavailable = err
+		}
+	}
+	if unavailable != nil {
+		return nil, unavailable
+	}
+	return nil, token.ErrUnknownKey
+}
+
+// fingerprintLabel shortens a fingerprint for logs.
+func fingerprintLabel(fp string) string {
+	return strings.ToLower(fp[:12])
+}

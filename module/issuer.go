@@ -1,0 +1,322 @@
+package module
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/authgate/caddy-authgate/handlers/gateway"
+	"github.com/authgate/caddy-authgate/handlers/issuer"
+	"github.com/authgate/caddy-authgate/token"
+)
+
+func init() {
+	caddy.RegisterModule(new(IssuerHandler))
+}
+
+// purgeEvery is how often expired tokens, revocations and keys are deleted.
+const purgeEvery = 10 * time.Minute
+
+// IssuerHandler is the `authgate_issuer` HTTP handler: an OAuth 2.0
+// authorization server for API clients. It answers its own paths (the token,
+// introspection and revocation endpoints under path_prefix, the RFC 8414 /
+// OpenID metadata and the JWKS under /.well-known) and passes every other
+// request to the next handler. A gateway (`authgate`) in the same Caddy
+// trusts it in-process.
+type IssuerHandler struct {
+	// Issuer is the `iss` of every token, an http(s) URL. Endpoint URLs in
+	// the metadata are built from its scheme and host. Required.
+	Issuer string `json:"issuer,omitempty"`
+	// PathPrefix is where the OAuth endpoints live: <prefix>/token,
+	// <prefix>/introspect (alias <prefix>/token/verify), <prefix>/revoke.
+	// Default: /oauth.
+	PathPrefix string `json:"path_prefix,omitempty"`
+	// SigningAlg is the algorithm of the signing keys: ES256 (default),
+	// ES384, RS256, RS384, RS512, PS256, EdDSA, HS256, HS384 or HS512. HMAC
+	// keys are never published; only gateways in the same Caddy can verify
+	// their tokens.
+	SigningAlg string `json:"signing_alg,omitempty"`
+	// KeyRotation is how long a signing key signs before the next one takes
+	// over. Default: 30 days; minimum 2s.
+	KeyRotation caddy.Duration `json:"key_rotation,omitempty"`
+	// AccessTokenTTL is the default access token lifetime, 1s to
+	// 2147483647s. Default: 1h.
+	AccessTokenTTL caddy.Duration `json:"access_token_ttl,omitempty"`
+	// Audience is the default `aud` of tokens. Default: the issuer URL.
+	Audience []string `json:"audience,omitempty"`
+	// Clients are the registered API clients.
+	Clients []*IssuerClient `json:"clients,omitempty"`
+
+	iss      *issuer.Issuer
+	logger   *zap.Logger
+	purgeKey string
+}
+
+// IssuerClient is one registered API client.
+type IssuerClient struct {
+	// ClientID identifies the client (`client_id`). Required.
+	ClientID string `json:"client_id,omitempty"`
+	// Name is a human-readable name, for logs.
+	Name string `json:"name,omitempty"`
+	// Secrets are the accepted client secrets. Several may be valid at once
+	// during a rotation; each may expire.
+	Secrets []*IssuerSecret `json:"secrets,omitempty"`
+	// AuthMethods are the allowed client authentication methods:
+	// client_secret_basic and/or client_secret_post. Default: both.
+	AuthMethods []string `json:"auth_methods,omitempty"`
+	// GrantTypes are the allowed grants: client_credentials and/or
+	// urn:ietf:params:oauth:grant-type:token-exchange. Default:
+	// client_credentials.
+	GrantTypes []string `json:"grant_types,omitempty"`
+	// Scopes are the most the client may get; a request without `scope`
+	// gets all of them.
+	Scopes []string `json:"scopes,omitempty"`
+	// Audience overrides the issuer's default audience for this client.
+	Audience []string `json:"audience,omitempty"`
+	// TokenFormat is jwt (default, RFC 9068) or opaque (random, stored
+	// hashed, resolved by introspection or an in-process gateway).
+	TokenFormat string `json:"token_format,omitempty"`
+	// AccessTokenTTL overrides the issuer's default lifetime.
+	AccessTokenTTL caddy.Duration `json:"access_token_ttl,omitempty"`
+	// AllowIP restricts where the client may get tokens from, and where a
+	// gateway in the same Caddy accepts its tokens from (IPs, CIDRs, ranges).
+	AllowIP []string `json:"allow_ip,omitempty"`
+	// DenyIP refuses these addresses, like AllowIP.
+	DenyIP []string `json:"deny_ip,omitempty"`
+	// Disabled refuses the client and every token it holds.
+	Disabled bool `json:"disabled,omitempty"`
+}
+
+// IssuerSecret is one accepted client secret.
+type IssuerSecret struct {
+	// Value is a clear-text secret; it accepts {env.NAME} and {file.PATH}
+	// placeholders. It is hashed (SHA-256) at provision and the clear value
+	// dropped. Prefer placeholders or Hash: the raw config is visible
+	// through the admin API.
+	Value string `json:"value,omitempty"`
+	// Hash is a secret hash: sha256:<hex>, a bcrypt hash ($2a$/$2b$/$2y$)
+	// or an argon2id PHC string ($argon2id$v=19$m=..,t=..,p=..$salt$key).
+	// Placeholders are accepted.
+	Hash string `json:"hash,omitempty"`
+	// Expires, when set (RFC 3339), is when the secret stops working.
+	Expires string `json:"expires,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (*IssuerHandler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.authgate_issuer",
+		New: func() caddy.Module { return new(IssuerHandler) },
+	}
+}
+
+// Provision resolves secrets, opens the shared store, loads or creates the
+// signing keys and registers the issuer with the authgate app.
+func (h *IssuerHandler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	app, err := authgateApp(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := app.Store()
+	if err != nil {
+		return err
+	}
+	cfg := issuer.Config{
+		Issuer:         h.Issuer,
+		PathPrefix:     h.PathPrefix,
+		SigningAlg:     h.SigningAlg,
+		KeyRotation:    time.Duration(h.KeyRotation),
+		AccessTokenTTL: time.Duration(h.AccessTokenTTL),
+		Audience:       h.Audience,
+		Store:          st,
+		Log:            zapLogFunc(h.logger),
+	}
+	repl := caddy.NewReplacer()
+	for _, c := range h.Clients {
+		if c == nil {
+			return errors.New("authgate_issuer: empty client")
+		}
+		cc := issuer.ClientConfig{
+			ID:             c.ClientID,
+			Name:           c.Name,
+			AuthMethods:    c.AuthMethods,
+			GrantTypes:     c.GrantTypes,
+			Scopes:         c.Scopes,
+			Audience:       c.Audience,
+			TokenFormat:    c.TokenFormat,
+			AccessTokenTTL: time.Duration(c.AccessTokenTTL),
+			AllowIP:        c.AllowIP,
+			DenyIP:         c.DenyIP,
+			Disabled:       c.Disabled,
+		}
+		for _, s := range c.Secrets {
+			if s == nil {
+				continue
+			}
+			sc := issuer.SecretConfig{}
+			if s.Expires != "" {
+				if sc.Expires, err = time.Parse(time.RFC3339, s.Expires); err != nil {
+					return fmt.Errorf("authgate_issuer: client %q: secret expires: %v", c.ClientID, err)
+				}
+			}
+			if s.Value != "" {
+				if sc.Plain, err = repl.ReplaceOrErr(s.Value, true, true); err != nil {
+					return fmt.Errorf("authgate_issuer: client %q: secret: %v", c.ClientID, err)
+				}
+				// Drop the placeholder-resolved clear secret: only its
+				// hash is kept (issuer.New clears sc.Plain).
+				sc.Plain = strings.TrimRight(sc.Plain, "\r\n")
+			}
+			if s.Hash != "" {
+				if sc.Hash, err = repl.ReplaceOrErr(s.Hash, true, true); err != nil {
+					return fmt.Errorf("authgate_issuer: client %q: secret_hash: %v", c.ClientID, err)
+				}
+				sc.Hash = strings.TrimSpace(sc.Hash)
+			}
+			cc.Secrets = append(cc.Secrets, sc)
+		}
+		cfg.Clients = append(cfg.Clients, cc)
+	}
+	iss, err := issuer.New(ctx, cfg)
+	for i := range cfg.Clients {
+		for j := range cfg.Clients[i].Secrets {
+			cfg.Clients[i].Secrets[j].Plain = ""
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("authgate_issuer: %w", err)
+	}
+	h.iss = iss
+	if err := app.RegisterIssuer(localIssuer{iss}); err != nil {
+		return err
+	}
+	go iss.Run(ctx)
+	h.startPurger(app, st)
+	h.logger.Info("issuer ready",
+		zap.String("issuer", iss.IssuerURL()),
+		zap.String("signing_kid", iss.SigningKeyID()),
+		zap.Int("clients", len(h.Clients)))
+	return nil
+}
+
+// purger is the one purge goroutine of a store, shared by every issuer using
+// it (across config reloads) through purgerPool.
+type purger struct{ cancel context.CancelFunc }
+
+func (p *purger) Destruct() error { p.cancel(); return nil }
+
+var purgerPool = caddy.NewUsagePool()
+
+type startPurgerer interface {
+	StartPurger(ctx context.Context, every time.Duration, logf func(n int, err error))
+}
+
+func (h *IssuerHandler) startPurger(app *App, st any) {
+	sp, ok := st.(startPurgerer)
+	if !ok {
+		return
+	}
+	key := app.Storage.Engine + ":" + app.Storage.Path
+	logger := h.logger
+	_, _, err := purgerPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		sp.StartPurger(ctx, purgeEvery, func(n int, err error) {
+			if err != nil {
+				logger.Error("purging expired records failed", zap.Error(err))
+			} else if n > 0 {
+				logger.Debug("purged expired records", zap.Int("count", n))
+			}
+		})
+		return &purger{cancel: cancel}, nil
+	})
+	if err == nil {
+		h.purgeKey = key
+	}
+}
+
+// Validate checks the provisioned configuration (Provision already rejected
+// anything invalid; this only asserts it ran).
+func (h *IssuerHandler) Validate() error {
+	if h.iss == nil {
+		return errors.New("authgate_issuer: not provisioned")
+	}
+	return nil
+}
+
+// Cleanup releases this config's hold on the store purger. The issuer's
+// background goroutine stops with the config's context.
+func (h *IssuerHandler) Cleanup() error {
+	if h.purgeKey != "" {
+		_, err := purgerPool.Delete(h.purgeKey)
+		h.purgeKey = ""
+		return err
+	}
+	return nil
+}
+
+// ServeHTTP answers the issuer's own paths and passes other requests on.
+// OAuth errors are written directly as RFC 6749 JSON (they are part of the
+// protocol), not routed through handle_errors.
+func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !h.iss.Owns(r.URL.Path) {
+		return next.ServeHTTP(w, r)
+	}
+	h.iss.Handle(w, r, requestClientIP(r))
+	return nil
+}
+
+// localIssuer adapts *issuer.Issuer to gateway.LocalIssuer (error sentinels).
+type localIssuer struct{ *issuer.Issuer }
+
+func (l localIssuer) LookupOpaque(ctx context.Context, tok string) (*token.Claims, error) {
+	c, err := l.Issuer.LookupOpaque(ctx, tok)
+	if errors.Is(err, issuer.ErrNotFound) {
+		return nil, gateway.ErrNotFound
+	}
+	return c, err
+}
+
+// zapLogFunc adapts a zap logger to the issuer's log function.
+func zapLogFunc(l *zap.Logger) func(slog.Level, string, ...slog.Attr) {
+	return func(level slog.Level, msg string, attrs ...slog.Attr) {
+		var zl zapcore.Level
+		switch {
+		case level >= slog.LevelError:
+			zl = zapcore.ErrorLevel
+		case level >= slog.LevelWarn:
+			zl = zapcore.WarnLevel
+		case level >= slog.LevelInfo:
+			zl = zapcore.InfoLevel
+		default:
+			zl = zapcore.DebugLevel
+		}
+		ce := l.Check(zl, msg)
+		if ce == nil {
+			return
+		}
+		fields := make([]zap.Field, 0, len(attrs))
+		for _, a := range attrs {
+			fields = append(fields, zap.Any(a.Key, a.Value.Any()))
+		}
+		ce.Write(fields...)
+	}
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*IssuerHandler)(nil)
+	_ caddy.Validator             = (*IssuerHandler)(nil)
+	_ caddy.CleanerUpper          = (*IssuerHandler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*IssuerHandler)(nil)
+	_ gateway.LocalIssuer         = localIssuer{}
+)

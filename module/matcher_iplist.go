@@ -1,0 +1,275 @@
+package module
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/authgate/caddy-authgate/ipfilter"
+)
+
+func init() {
+	caddy.RegisterModule(new(MatchIPList))
+}
+
+// defaultIPListReload is how often ip_list polls its files by default.
+const defaultIPListReload = 5 * time.Second
+
+// MatchIPList matches requests whose client IP address passes an allow/deny
+// list. Entries are single addresses (`192.0.2.55`), inclusive ranges
+// (`192.0.2.55-192.0.2.61`) or CIDR prefixes (`192.0.2.0/24`), IPv4 or IPv6;
+// the lists are merged into sorted intervals so that matching stays
+// O(log n) and allocation-free at 100 000 entries.
+//
+// The request matches when the address is allowed: it is not in the deny
+// list (deny wins) and, if an allow list is configured, it is in the allow
+// list. Without an allow list every address not denied matches, so the usual
+// blocklist is written `not ip_list { deny ... }` and an allowlist
+// `ip_list <entries>`.
+//
+// The client IP is the one Caddy resolved for the request, which honours the
+// server's `trusted_proxies` (and `client_ip_headers`); this matcher never
+// reads X-Forwarded-For itself. An address that cannot be parsed never
+// matches.
+//
+// List files hold one entry per line; blank lines and `#` comments are
+// ignored. They are polled (modification time and size) every
+// `reload_interval` and swapped in atomically when they change; a file that
+// fails to parse keeps the previous list and the error is logged.
+//
+// Caddyfile:
+//
+//	@office ip_list 192.0.2.0/24 2001:db8:1234::/48
+//	@blocked not ip_list {
+//		allow      <entry>...
+//		deny       <entry>...
+//		allow_file <path>...
+//		deny_file  <path>...
+//		reload_interval <duration>
+//	}
+type MatchIPList struct {
+	// Allow is the allow list. When it (or AllowFiles) is non-empty, only
+	// the addresses it contains can match.
+	Allow []string `json:"allow,omitempty"`
+
+	// Deny is the deny list. A denied address never matches, even if it is
+	// also allowed.
+	Deny []string `json:"deny,omitempty"`
+
+	// AllowFiles are files of allow entries, one per line, `#` comments
+	// allowed. Configuring an allow file makes an allow list exist even if
+	// the file is empty (which then allows nothing).
+	AllowFiles []string `json:"allow_files,omitempty"`
+
+	// DenyFiles are files of deny entries, one per line, `#` comments
+	// allowed.
+	DenyFiles []string `json:"deny_files,omitempty"`
+
+	// ReloadInterval is how often the list files are checked for changes.
+	// Default: 5s.
+	ReloadInterval caddy.Duration `json:"reload_interval,omitempty"`
+
+	filter *ipfilter.Dynamic
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (*MatchIPList) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.matchers.ip_list",
+		New: func() caddy.Module { return new(MatchIPList) },
+	}
+}
+
+// UnmarshalCaddyfile sets up the matcher from Caddyfile tokens. Syntax:
+//
+//	ip_list [<entry>...] [{
+//		allow <entry>...
+//		deny <entry>...
+//		allow_file <path>...
+//		deny_file <path>...
+//		reload_interval <duration>
+//	}]
+//
+// Inline entries form the allow list. allow, deny, allow_file and deny_file
+// may repeat (their values accumulate); reload_interval may not. Entries are
+// validated here, so a bad one is reported with its file and line.
+func (m *MatchIPList) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume matcher name
+	entries := func(dst *[]string) error {
+		n := 0
+		for d.NextArg() {
+			if _, err := ipfilter.ParseEntry(d.Val()); err != nil {
+				return d.Errf("ip_list: %v", err)
+			}
+			*dst = append(*dst, d.Val())
+			n++
+		}
+		if n == 0 && dst != &m.Allow {
+			return d.ArgErr()
+		}
+		return nil
+	}
+	if err := entries(&m.Allow); err != nil {
+		return err
+	}
+	sawInterval := false
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "allow":
+			before := len(m.Allow)
+			if err := entries(&m.Allow); err != nil {
+				return err
+			}
+			if len(m.Allow) == before {
+				return d.ArgErr()
+			}
+		case "deny":
+			if err := entries(&m.Deny); err != nil {
+				return err
+			}
+		case "allow_file", "deny_file":
+			dst := &m.AllowFiles
+			if d.Val() == "deny_file" {
+				dst = &m.DenyFiles
+			}
+			paths := d.RemainingArgs()
+			if len(paths) == 0 {
+				return d.ArgErr()
+			}
+			*dst = append(*dst, paths...)
+		case "reload_interval":
+			if sawInterval {
+				return d.Errf("ip_list: reload_interval specified more than once")
+			}
+			sawInterval = true
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil {
+				return d.Errf("ip_list: reload_interval %q: %v", d.Val(), err)
+			}
+			if dur <= 0 {
+				return d.Errf("ip_list: reload_interval must be positive, got %q", d.Val())
+			}
+			m.ReloadInterval = caddy.Duration(dur)
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("ip_list: unknown subdirective %q", d.Val())
+		}
+	}
+	if d.Next() {
+		return d.Errf("ip_list: specified more than once in the same matcher set; put all entries in one ip_list")
+	}
+	if m.lists().Empty() {
+		return d.Errf("ip_list: needs at least one entry or file")
+	}
+	return nil
+}
+
+func (m *MatchIPList) lists() ipfilter.Lists {
+	return ipfilter.Lists{Allow: m.Allow, Deny: m.Deny, AllowFiles: m.AllowFiles, DenyFiles: m.DenyFiles}
+}
+
+// Provision parses the entries, loads the list files and starts polling
+// them; the poller stops when the config is unloaded.
+func (m *MatchIPList) Provision(ctx caddy.Context) error {
+	m.logger = ctx.Logger()
+	l := m.lists()
+	if l.Empty() {
+		return fmt.Errorf("ip_list: no entries or files configured")
+	}
+	if m.ReloadInterval < 0 {
+		return fmt.Errorf("ip_list: reload_interval must not be negative")
+	}
+	d, err := ipfilter.NewDynamic(l)
+	if err != nil {
+		return fmt.Errorf("ip_list: %w", err)
+	}
+	m.filter = d
+	allow, deny := d.Len()
+	m.logger.Debug("ip list loaded", zap.Int("allow_intervals", allow), zap.Int("deny_intervals", deny),
+		zap.Strings("allow_files", m.AllowFiles), zap.Strings("deny_files", m.DenyFiles))
+	every := time.Duration(m.ReloadInterval)
+	if every == 0 {
+		every = defaultIPListReload
+	}
+	logger := m.logger
+	d.Watch(ctx, every, func(path string, err error) {
+		if err != nil {
+			logger.Error("ip list file not reloaded; keeping the previous list", zap.String("file", path), zap.Error(err))
+			return
+		}
+		allow, deny := d.Len()
+		logger.Info("ip list file reloaded", zap.String("file", path),
+			zap.Int("allow_intervals", allow), zap.Int("deny_intervals", deny))
+	})
+	return nil
+}
+
+// Match implements caddyhttp.RequestMatcher (kept for compatibility).
+func (m *MatchIPList) Match(r *http.Request) bool {
+	ok, _ := m.MatchWithError(r)
+	return ok
+}
+
+// MatchWithError reports whether the client IP of r is allowed by the list.
+func (m *MatchIPList) MatchWithError(r *http.Request) (bool, error) {
+	// Like client_ip: during a TLS 0-RTT request the remote address is not
+	// verified yet, so ask the client to retry after the handshake.
+	if r.TLS != nil && !r.TLS.HandshakeComplete {
+		return false, caddyhttp.Error(http.StatusTooEarly, fmt.Errorf("TLS handshake not complete, remote IP cannot be verified"))
+	}
+	addr := requestClientIP(r)
+	if m.filter.Allowed(addr) {
+		return true, nil
+	}
+	if m.logger != nil {
+		if ce := m.logger.Check(zapcore.DebugLevel, "ip_list: client address not allowed"); ce != nil {
+			_, rule := m.filter.Explain(addr)
+			ce.Write(zap.String("client_ip", addr.String()), zap.String("rule", rule))
+		}
+	}
+	return false, nil
+}
+
+// requestClientIP returns the client address that Caddy resolved for r
+// (honouring trusted_proxies), unmapped; it falls back to r.RemoteAddr only
+// when Caddy's variable is missing. The zero Addr means "unparseable".
+func requestClientIP(r *http.Request) netip.Addr {
+	var s string
+	if v := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey); v != nil {
+		s, _ = v.(string)
+	} else {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		s = host
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// Interface guards
+var (
+	_ caddy.Module                      = (*MatchIPList)(nil)
+	_ caddy.Provisioner                 = (*MatchIPList)(nil)
+	_ caddyfile.Unmarshaler             = (*MatchIPList)(nil)
+	_ caddyhttp.RequestMatcherWithError = (*MatchIPList)(nil)
+	_ caddyhttp.RequestMatcher          = (*MatchIPList)(nil) //nolint:staticcheck // kept for compatibility
+)

@@ -1,0 +1,68 @@
+package module
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/authgate/caddy-authgate/handlers/gateway"
+	"github.com/authgate/caddy-authgate/jwkscache"
+)
+
+// Process-wide state that must survive config reloads lives in usage pools:
+// a reload provisions the new handlers (taking a reference) before the old
+// ones clean up (dropping theirs), so caches are neither dropped nor refilled.
+var (
+	tokenCaches = caddy.NewUsagePool()
+	jwksCaches  = caddy.NewUsagePool()
+)
+
+type pooledTokenCache struct{ *gateway.Cache }
+
+func (pooledTokenCache) Destruct() error { return nil }
+
+// sharedTokenCache returns the verified-token cache for handlers whose key
+// sources have this fingerprint, and the function that releases it.
+func sharedTokenCache(fingerprint string, size int) (*gateway.Cache, func(), error) {
+	if size == 0 {
+		return nil, func() {}, nil
+	}
+	key := fmt.Sprintf("%s/%d", fingerprint, size)
+	v, _, err := tokenCaches.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return pooledTokenCache{gateway.NewCache(size)}, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return v.(pooledTokenCache).Cache, func() { _, _ = tokenCaches.Delete(key) }, nil
+}
+
+type pooledJWKSCache struct{ *jwkscache.Cache }
+
+func (p pooledJWKSCache) Destruct() error {
+	p.Close()
+	return nil
+}
+
+// jwksLogger is the logger of the newest config that took the JWKS cache.
+var jwksLogger atomic.Pointer[zap.Logger]
+
+// sharedJWKSCache returns the process-wide JWKS cache. Its key sets are
+// keyed by URL + options inside, held in a bounded LRU, and kept across
+// reloads; the last release stops every background refresh.
+func sharedJWKSCache(ctx caddy.Context) (*jwkscache.Cache, func(), error) {
+	jwksLogger.Store(ctx.Logger().Named("jwks"))
+	const key = "jwks"
+	v, _, err := jwksCaches.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return pooledJWKSCache{jwkscache.NewCache(jwkscache.CacheConfig{
+			Logger:   zap.New(loggerCore{}),
+			Observer: jwksMetricsObserver{},
+		})}, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return v.(pooledJWKSCache).Cache, func() { _, _ = jwksCaches.Delete(key) }, nil
+}

@@ -1,0 +1,233 @@
+package token
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"sync"
+)
+
+// Claims are a verified token's claims: the registered ones decoded into typed
+// fields, the rest kept as the raw JSON payload and decoded only when a rule,
+// header or placeholder asks for a claim by path.
+type Claims struct {
+	Issuer    string
+	Subject   string
+	Audience  []string
+	ExpiresAt int64 // seconds since the epoch; required
+	NotBefore int64 // 0 when absent
+	IssuedAt  int64 // 0 when absent
+	JTI       string
+	ClientID  string
+	// Scopes merges "scope" (space-delimited) and "scp" (array or string).
+	Scopes []string
+
+	// Alg is the algorithm that signed the token ("" for opaque tokens).
+	Alg string
+	// Key verified the signature; nil for opaque tokens.
+	Key *Key
+
+	payload []byte // the decoded JSON payload, source of the raw claims
+	rawOnce sync.Once
+	raw     map[string]any
+	rawErr  error
+}
+
+// HasScope reports whether s is one of the token's scopes (exact match).
+func (c *Claims) HasScope(s string) bool {
+	for _, have := range c.Scopes {
+		if have == s {
+			return true
+		}
+	}
+	return false
+}
+
+func parseClaims(payload []byte) (*Claims, *Error) {
+	c := &Claims{payload: payload}
+	var expSeen bool
+	err := eachMember(payload, func(name, value []byte) error {
+		var err error
+		switch string(name) {
+		case "iss":
+			c.Issuer, err = stringClaim(value)
+		case "sub":
+			c.Subject, err = stringClaim(value)
+		case "aud":
+			c.Audience, err = stringOrArray(value)
+		case "exp":
+			expSeen = true
+			c.ExpiresAt, err = numericDate(value)
+		case "nbf":
+			c.NotBefore, err = numericDate(value)
+		case "iat":
+			c.IssuedAt, err = numericDate(value)
+		case "jti":
+			c.JTI, err = stringClaim(value)
+		case "client_id":
+			c.ClientID, err = stringClaim(value)
+		case "scope":
+			var s string
+			if s, err = stringClaim(value); err == nil {
+				c.Scopes = appendScopes(c.Scopes, strings.Fields(s)...)
+			}
+		case "scp":
+			var list []string
+			if list, err = stringOrArray(value); err == nil {
+				for _, s := range list {
+					c.Scopes = appendScopes(c.Scopes, strings.Fields(s)...)
+				}
+			}
+		}
+		if err != nil {
+			return reject(ReasonClaims, "claim %q has the wrong type", name)
+		}
+		return nil
+	})
+	if err != nil {
+		if e, ok := err.(*Error); ok {
+			return nil, e
+		}
+		return nil, reject(ReasonMalformed, "claims are not a valid JSON object (%v)", err)
+	}
+	if !expSeen {
+		return nil, reject(ReasonClaims, "token has no exp claim")
+	}
+	return c, nil
+}
+
+func stringClaim(raw []byte) (string, error) {
+	if raw[0] != '"' {
+		return "", errType
+	}
+	return unquote(raw)
+}
+
+func appendScopes(dst []string, scopes ...string) []string {
+	for _, s := range scopes {
+		dup := false
+		for _, have := range dst {
+			if have == s {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+// Raw returns every claim decoded (numbers as json.Number), decoding the
+// payload on first use only. The map must not be modified. Claims built by
+// an issuer for opaque tokens have no payload: Raw then holds the registered
+// claims.
+func (c *Claims) Raw() (map[string]any, error) {
+	c.rawOnce.Do(func() {
+		if c.payload == nil {
+			c.raw = c.registered()
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(c.payload))
+		dec.UseNumber()
+		c.rawErr = dec.Decode(&c.raw)
+	})
+	return c.raw, c.rawErr
+}
+
+func (c *Claims) registered() map[string]any {
+	m := map[string]any{"exp": json.Number(itoa(c.ExpiresAt))}
+	setString := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	setString("iss", c.Issuer)
+	setString("sub", c.Subject)
+	setString("jti", c.JTI)
+	setString("client_id", c.ClientID)
+	if len(c.Scopes) > 0 {
+		m["scope"] = strings.Join(c.Scopes, " ")
+	}
+	if len(c.Audience) > 0 {
+		aud := make([]any, len(c.Audience))
+		for i, a := range c.Audience {
+			aud[i] = a
+		}
+		m["aud"] = aud
+	}
+	if c.IssuedAt != 0 {
+		m["iat"] = json.Number(itoa(c.IssuedAt))
+	}
+	if c.NotBefore != 0 {
+		m["nbf"] = json.Number(itoa(c.NotBefore))
+	}
+	return m
+}
+
+// Claim returns the claim at a dotted path ("realm_access.roles"). A claim
+// whose own name contains a dot is found too, by trying the longest names
+// first at each level.
+func (c *Claims) Claim(path string) (any, bool) {
+	// Registered string claims come from the typed fields: forwarding `sub`
+	// or `client_id` never pays for decoding the whole payload.
+	var typed string
+	switch path {
+	case "sub":
+		typed = c.Subject
+	case "iss":
+		typed = c.Issuer
+	case "client_id":
+		typed = c.ClientID
+	case "jti":
+		typed = c.JTI
+	}
+	if typed != "" {
+		return typed, true
+	}
+	raw, err := c.Raw()
+	if err != nil {
+		return nil, false
+	}
+	return lookupPath(raw, path)
+}
+
+func lookupPath(obj map[string]any, path string) (any, bool) {
+	if v, ok := obj[path]; ok {
+		return v, true
+	}
+	for i := len(path) - 1; i > 0; i-- {
+		if path[i] != '.' {
+			continue
+		}
+		if inner, ok := obj[path[:i]].(map[string]any); ok {
+			if v, ok := lookupPath(inner, path[i+1:]); ok {
+				return v, true
+			}
+		}
+	}
+	return nil, false
+}
+
+func itoa(n int64) string {
+	var buf [20]byte
+	i := len(buf)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		buf[i] = '-'
+	}
+	return string(buf[i:])
+}

@@ -1,0 +1,64 @@
+package token
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+)
+
+// FuzzVerifySignature feeds arbitrary strings to the verifier: it must never
+// panic, and anything it accepts must also verify with jwx's general-purpose
+// jws.Verify under the same key (differential check).
+func FuzzVerifySignature(f *testing.F) {
+	k := newTestKeys(f)
+	set := k.set(f)
+	f.Add(signRaw(f, ES256, k.ec, `{"alg":"ES256","kid":"ec1"}`, claimsJSON("")))
+	f.Add(signRaw(f, HS256, k.hmac, `{"alg":"HS256","kid":"hs1"}`, claimsJSON(`"realm":{"roles":["a"]}`)))
+	f.Add(signRaw(f, HS256, k.hmac, `{"alg":"HS256"}`, `{"exp":1e3}`))
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add("a.b.c.d.e")
+	f.Fuzz(func(t *testing.T, tok string) {
+		c, err := VerifySignature(context.Background(), tok, &Policy{}, staticKeys(set))
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error of type %T", err)
+			}
+			return
+		}
+		alg, ok := jwa.LookupSignatureAlgorithm(c.Alg)
+		if !ok {
+			t.Fatalf("accepted unknown alg %q", c.Alg)
+		}
+		if _, err := jws.Verify([]byte(tok), jws.WithKey(alg, c.Key.Material)); err != nil {
+			t.Fatalf("accepted a token jwx rejects: %v", err)
+		}
+	})
+}
+
+// FuzzJSONScanner checks the walker never panics and never accepts what
+// encoding/json considers invalid.
+func FuzzJSONScanner(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, `{"a":[1,{"b":null}],"c":"\u0041"}`, `{"a":1,"a":2}`, `{"a":-0.5e+3}`, `[]`, `{"a":tru}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := eachMember(data, func(name, value []byte) error {
+			if len(value) == 0 {
+				t.Fatalf("member %q has an empty value", name)
+			}
+			return nil
+		})
+		if err == nil && !json.Valid(data) {
+			t.Fatalf("scanner accepted invalid JSON %q", data)
+		}
+		if err == nil {
+			var m map[string]any
+			if json.Unmarshal(data, &m) != nil {
+				t.Fatalf("scanner accepted non-object %q", data)
+			}
+		}
+	})
+}

@@ -1,0 +1,373 @@
+package token
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+)
+
+// A small validating JSON walker for JWT headers and claims. It decodes the
+// fields authgate needs in one pass without reflection, and rejects what
+// encoding/json would silently accept: duplicate member names at any depth
+// (different parsers pick different duplicates, a classic token-confusion
+// trick) and nesting deeper than maxDepth.
+
+const maxDepth = 32
+
+var (
+	errSyntax    = errors.New("malformed JSON")
+	errDuplicate = errors.New("duplicate member name")
+	errDepth     = errors.New("JSON nested too deeply")
+	errType      = errors.New("unexpected JSON type")
+)
+
+type scanner struct {
+	data  []byte
+	pos   int
+	depth int
+}
+
+func (s *scanner) skipSpace() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// eachMember walks a top-level object, calling fn with each member's decoded
+// name (valid only during the call) and raw value. The whole input must be exactly
+// one object.
+func eachMember(data []byte, fn func(name, value []byte) error) error {
+	s := scanner{data: data}
+	s.skipSpace()
+	if err := s.object(fn); err != nil {
+		return err
+	}
+	s.skipSpace()
+	if s.pos != len(s.data) {
+		return errSyntax
+	}
+	return nil
+}
+
+func (s *scanner) object(fn func(name, value []byte) error) error {
+	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
+		return errType
+	}
+	s.depth++
+	if s.depth > maxDepth {
+		return errDepth
+	}
+	s.pos++
+	var seen [16][]byte // names of small objects, compared without allocating
+	var seenMap map[string]struct{}
+	n := 0
+	s.skipSpace()
+	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+		s.pos++
+		s.depth--
+		return nil
+	}
+	for {
+		s.skipSpace()
+		start := s.pos
+		if err := s.str(); err != nil {
+			return err
+		}
+		name, err := checkDuplicate(s.data[start:s.pos], &seen, &seenMap, n)
+		if err != nil {
+			return err
+		}
+		n++
+		s.skipSpace()
+		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+			return errSyntax
+		}
+		s.pos++
+		s.skipSpace()
+		vstart := s.pos
+		if err := s.value(); err != nil {
+			return err
+		}
+		if fn != nil {
+			if err := fn(name, s.data[vstart:s.pos]); err != nil {
+				return err
+			}
+		}
+		s.skipSpace()
+		if s.pos >= len(s.data) {
+			return errSyntax
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			s.depth--
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+// checkDuplicate decodes a raw member name and compares it with the names
+// seen so far, so "sub" and "s\u0075b" collide. It returns the decoded name.
+func checkDuplicate(raw []byte, seen *[16][]byte, seenMap *map[string]struct{}, n int) ([]byte, error) {
+	name := raw[1 : len(raw)-1]
+	if hasEscape(name) {
+		decoded, err := unquote(raw)
+		if err != nil {
+			return nil, err
+		}
+		name = []byte(decoded)
+	}
+	if n < len(seen) {
+		for _, prev := range seen[:n] {
+			if string(prev) == string(name) {
+				return nil, errDuplicate
+			}
+		}
+		seen[n] = name
+		return name, nil
+	}
+	if *seenMap == nil {
+		*seenMap = make(map[string]struct{}, 2*len(seen))
+		for _, prev := range seen {
+			(*seenMap)[string(prev)] = struct{}{}
+		}
+	}
+	if _, dup := (*seenMap)[string(name)]; dup {
+		return nil, errDuplicate
+	}
+	(*seenMap)[string(name)] = struct{}{}
+	return name, nil
+}
+
+func (s *scanner) value() error {
+	if s.pos >= len(s.data) {
+		return errSyntax
+	}
+	switch c := s.data[s.pos]; {
+	case c == '{':
+		return s.object(nil)
+	case c == '[':
+		return s.array()
+	case c == '"':
+		return s.str()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	}
+	return errSyntax
+}
+
+func (s *scanner) array() error {
+	s.depth++
+	if s.depth > maxDepth {
+		return errDepth
+	}
+	s.pos++ // '['
+	s.skipSpace()
+	if s.pos < len(s.data) && s.data[s.pos] == ']' {
+		s.pos++
+		s.depth--
+		return nil
+	}
+	for {
+		s.skipSpace()
+		if err := s.value(); err != nil {
+			return err
+		}
+		s.skipSpace()
+		if s.pos >= len(s.data) {
+			return errSyntax
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			s.depth--
+			return nil
+		default:
+			return errSyntax
+		}
+	}
+}
+
+func (s *scanner) literal(lit string) error {
+	if len(s.data)-s.pos < len(lit) || string(s.data[s.pos:s.pos+len(lit)]) != lit {
+		return errSyntax
+	}
+	s.pos += len(lit)
+	return nil
+}
+
+func (s *scanner) str() error {
+	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+		return errSyntax
+	}
+	s.pos++
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			return nil
+		case c == '\\':
+			if s.pos+1 >= len(s.data) {
+				return errSyntax
+			}
+			switch s.data[s.pos+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.pos += 2
+			case 'u':
+				if s.pos+6 > len(s.data) || !isHex4(s.data[s.pos+2:s.pos+6]) {
+					return errSyntax
+				}
+				s.pos += 6
+			default:
+				return errSyntax
+			}
+		case c < 0x20:
+			return errSyntax
+		default:
+			s.pos++
+		}
+	}
+	return errSyntax
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *scanner) number() error {
+	start := s.pos
+	if s.data[s.pos] == '-' {
+		s.pos++
+	}
+	if s.pos >= len(s.data) {
+		return errSyntax
+	}
+	if s.data[s.pos] == '0' {
+		s.pos++
+	} else if !s.digits() {
+		return errSyntax
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == '.' {
+		s.pos++
+		if !s.digits() {
+			return errSyntax
+		}
+	}
+	if s.pos < len(s.data) && (s.data[s.pos] == 'e' || s.data[s.pos] == 'E') {
+		s.pos++
+		if s.pos < len(s.data) && (s.data[s.pos] == '+' || s.data[s.pos] == '-') {
+			s.pos++
+		}
+		if !s.digits() {
+			return errSyntax
+		}
+	}
+	if s.pos == start {
+		return errSyntax
+	}
+	return nil
+}
+
+func (s *scanner) digits() bool {
+	start := s.pos
+	for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
+		s.pos++
+	}
+	return s.pos > start
+}
+
+func hasEscape(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// unquote decodes a raw JSON string (with its quotes) already validated by
+// the scanner.
+func unquote(raw []byte) (string, error) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", errType
+	}
+	inner := raw[1 : len(raw)-1]
+	if !hasEscape(inner) {
+		return string(inner), nil
+	}
+	var out string
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return "", errSyntax
+	}
+	return out, nil
+}
+
+// stringOrArray decodes a value that is a string or an array of strings.
+func stringOrArray(raw []byte) ([]string, error) {
+	switch raw[0] {
+	case '"':
+		s, err := unquote(raw)
+		if err != nil {
+			return nil, err
+		}
+		return []string{s}, nil
+	case '[':
+		var out []string
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return nil, errType
+		}
+		return out, nil
+	}
+	return nil, errType
+}
+
+// numericDate decodes a NumericDate (RFC 7519 §2): seconds, possibly
+// fractional; the fraction is dropped.
+func numericDate(raw []byte) (int64, error) {
+	if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return 0, errType
+	}
+	if len(raw) <= 15 { // plain integer seconds: the common case, no allocation
+		var n int64
+		plain := true
+		for _, c := range raw {
+			if c < '0' || c > '9' {
+				plain = false
+				break
+			}
+			n = n*10 + int64(c-'0')
+		}
+		if plain {
+			return n, nil
+		}
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1<<53 {
+		return 0, errType
+	}
+	return int64(f), nil
+}
