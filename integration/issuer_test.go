@@ -295,7 +295,8 @@ func TestIssuerTokenExchangeEndToEnd(t *testing.T) {
 
 func TestIssuerSecretRotation(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "a.db")
-	expires := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339)
+	// RFC 3339 has whole seconds: at least 3s from now.
+	expires := time.Now().Add(4 * time.Second).Truncate(time.Second).UTC().Format(time.RFC3339)
 	extra := fmt.Sprintf("client rot {\n\t\t\tsecret old-secret expires %s\n\t\t\tsecret new-secret\n\t\t}", expires)
 	tester := issStart(t, issCaddyfile(db, extra))
 	c := tester.Client
@@ -372,4 +373,102 @@ func TestIssuerKeyRotationOverlap(t *testing.T) {
 	if !issActive(t, c, old, "app", "app-secret") {
 		t.Fatal("token of the retired key inactive")
 	}
+}
+
+// TestIssuerWithGateway: an `authgate` gateway in the same Caddy trusts the
+// issuer in-process: JWTs are accepted with claims forwarded as headers,
+// revocation takes effect at once, opaque tokens resolve, and the client's
+// IP filter applies at the gateway (client address from X-Forwarded-For via
+// trusted_proxies).
+func TestIssuerWithGateway(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	cfg := fmt.Sprintf(`{
+	skip_install_trust
+	admin localhost:2999
+	http_port 9201
+	servers {
+		trusted_proxies static 127.0.0.1/32
+	}
+	authgate {
+		storage bolt %s
+	}
+}
+http://127.0.0.1:9201 {
+	authgate_issuer {
+		issuer %s
+		client app {
+			secret app-secret
+			scopes read write
+		}
+		client opq {
+			secret opq-secret
+			scopes read
+			token_format opaque
+		}
+		client lan {
+			secret lan-secret
+			scopes read
+			allow_ip 10.0.0.0/8
+		}
+	}
+	route /api/* {
+		authgate {
+			issuer %s
+			scope read
+			header X-Client client_id
+			header X-Sub sub
+		}
+		respond "client={http.request.header.X-Client} sub={http.request.header.X-Sub}"
+	}
+	respond "public"
+}
+`, db, issBase, issBase)
+	t.Setenv("ISS_APP_SECRET", "app-secret")
+	tester := caddytest.NewTester(t)
+	tester.InitServer(cfg, "caddyfile")
+	c := tester.Client
+	api := func(tok, xff string) issResp {
+		req, _ := http.NewRequest("GET", issBase+"/api/orders", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		req.Header.Set("X-Client", "forged")
+		return issDo(t, c, req)
+	}
+	if r := api("", ""); r.status != 401 {
+		t.Fatalf("no token: %d %s", r.status, r.raw)
+	}
+	tok := issToken(t, c, "app", "app-secret", nil)
+	if r := api(tok, ""); r.status != 200 || r.raw != "client=app sub=app" {
+		t.Fatalf("JWT at the gateway: %d %q", r.status, r.raw)
+	}
+	issPost(t, c, issRevokeURL, url.Values{"token": {tok}}, "app", "app-secret")
+	if r := api(tok, ""); r.status == 200 {
+		t.Fatalf("revoked token accepted: %q", r.raw)
+	}
+	otok := issToken(t, c, "opq", "opq-secret", nil)
+	if r := api(otok, ""); r.status != 200 {
+		t.Fatalf("opaque token at the gateway: %d %q", r.status, r.raw)
+	}
+	// IP filter: issuance and use only from 10.0.0.0/8.
+	f := url.Values{"grant_type": {"client_credentials"}}
+	req, _ := http.NewRequest("POST", issTokenURL, strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", "10.1.2.3")
+	req.SetBasicAuth("lan", "lan-secret")
+	r := issDo(t, c, req)
+	if r.status != 200 {
+		t.Fatalf("lan token from an allowed address: %d %s", r.status, r.raw)
+	}
+	ltok := r.body["access_token"].(string)
+	if r := api(ltok, "10.1.2.3"); r.status != 200 {
+		t.Fatalf("lan token from inside: %d %q", r.status, r.raw)
+	}
+	if r := api(ltok, "192.0.2.1"); r.status == 200 {
+		t.Fatalf("lan token accepted from outside its filter: %q", r.raw)
+	}
+	issWantError(t, issPost(t, c, issTokenURL, f, "lan", "lan-secret"), 401, "invalid_client")
 }

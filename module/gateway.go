@@ -1,10 +1,12 @@
 package module
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/authgate/caddy-authgate/handlers/gateway"
 	"github.com/authgate/caddy-authgate/ipfilter"
+	"github.com/authgate/caddy-authgate/jwkscache"
 	"github.com/authgate/caddy-authgate/token"
 )
 
@@ -260,7 +263,46 @@ func (h *Gateway) Validate() error {
 	if h.Leeway != nil && (*h.Leeway < 0 || time.Duration(*h.Leeway) > 10*time.Minute) {
 		return fmt.Errorf("authgate: leeway must be between 0 and 10m")
 	}
+	for _, iss := range h.Issuers {
+		if err := jwkscache.CheckURL(iss); err != nil {
+			return fmt.Errorf("authgate: issuer: %w", err)
+		}
+	}
+	for _, j := range h.JWKS {
+		if err := j.validate(); err != nil {
+			return fmt.Errorf("authgate: jwks %s: %w", j.URL, err)
+		}
+	}
 	return nil
+}
+
+// Floors that keep a mistyped knob from turning the gateway into a load
+// generator against the identity provider.
+const (
+	minRefresh         = time.Second
+	minRefetchInterval = time.Second
+	minFetchTimeout    = 100 * time.Millisecond
+)
+
+func (j JWKSConfig) validate() error {
+	if err := jwkscache.CheckURL(j.URL); err != nil {
+		return err
+	}
+	if err := j.options().Validate(); err != nil {
+		return err
+	}
+	floor := func(name string, d caddy.Duration, min time.Duration) error {
+		if d != 0 && time.Duration(d) < min {
+			return fmt.Errorf("%s %s is below the minimum of %s", name, time.Duration(d), min)
+		}
+		return nil
+	}
+	return errors.Join(
+		floor("refresh_min", j.RefreshMin, minRefresh),
+		floor("refresh_max", j.RefreshMax, minRefresh),
+		floor("refetch_interval", j.RefetchInterval, minRefetchInterval),
+		floor("timeout", j.Timeout, minFetchTimeout),
+	)
 }
 
 // Cleanup releases the shared caches this handler held.
@@ -288,9 +330,7 @@ func (h *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return caddyhttp.Error(e.Status, e)
 	}
 	h.metrics.allowed(d)
-	if d.Claims != nil {
-		setUserPlaceholders(r, d.Claims)
-	}
+	setUserPlaceholders(r, d.Claims)
 	return next.ServeHTTP(w, r)
 }
 
@@ -345,16 +385,22 @@ func clientAddr(r *http.Request) netip.Addr {
 }
 
 // setUserPlaceholders sets {http.auth.user.id} (= sub) like basic_auth does,
-// and serves {http.auth.user.<claim>} for any top-level claim on demand.
+// and serves {http.auth.user.<claim path>} on demand. For an anonymous
+// request (c == nil) every such placeholder is known and empty, so config
+// like `header_up X-User {http.auth.user.id}` never forwards placeholder text.
 func setUserPlaceholders(r *http.Request, c *token.Claims) {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return
 	}
+	const prefix = "http.auth.user."
+	if c == nil {
+		repl.Map(func(key string) (any, bool) { return "", strings.HasPrefix(key, prefix) })
+		return
+	}
 	repl.Set("http.auth.user.id", c.Subject)
 	repl.Map(func(key string) (any, bool) {
-		const prefix = "http.auth.user."
-		if len(key) <= len(prefix) || key[:len(prefix)] != prefix {
+		if !strings.HasPrefix(key, prefix) {
 			return nil, false
 		}
 		v, ok := c.Claim(key[len(prefix):])

@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -95,9 +94,6 @@ func (h *Gateway) buildKeyRouting(ctx caddy.Context, app *App) (*keyRouting, err
 	}
 	for _, j := range h.JWKS {
 		opts := j.options()
-		if err := opts.Validate(); err != nil {
-			return nil, fmt.Errorf("authgate: jwks %s: %w", j.URL, err)
-		}
 		kr.jwks = append(kr.jwks, cache.JWKS(j.URL, opts))
 		fmt.Fprintf(fp, "jwks=%s %s\n", j.URL, opts.Key())
 	}
@@ -233,9 +229,4 @@ func (e *explicitKeys) ResolveKeys(ctx context.Context, kid, alg string) ([]*tok
 		return nil, unavailable
 	}
 	return nil, token.ErrUnknownKey
-}
-
-// fingerprintLabel shortens a fingerprint for logs.
-func fingerprintLabel(fp string) string {
-	return strings.ToLower(fp[:12])
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/authgate/caddy-authgate/ipfilter"
 )
@@ -231,38 +230,34 @@ func (m *MatchIPList) MatchWithError(r *http.Request) (bool, error) {
 	if r.TLS != nil && !r.TLS.HandshakeComplete {
 		return false, caddyhttp.Error(http.StatusTooEarly, fmt.Errorf("TLS handshake not complete, remote IP cannot be verified"))
 	}
-	addr := requestClientIP(r)
-	if m.filter.Allowed(addr) {
-		return true, nil
+	addr, raw, ok := requestClientIP(r)
+	if !ok && m.logger != nil {
+		m.logger.Error("ip_list: unparseable client IP; not matching", zap.String("client_ip", raw))
 	}
-	if m.logger != nil {
-		if ce := m.logger.Check(zapcore.DebugLevel, "ip_list: client address not allowed"); ce != nil {
-			_, rule := m.filter.Explain(addr)
-			ce.Write(zap.String("client_ip", addr.String()), zap.String("rule", rule))
-		}
-	}
-	return false, nil
+	// A non-match is normal control flow for a matcher, so it is not logged
+	// here (Explain is a linear scan; handlers that refuse requests use it).
+	return m.filter.Allowed(addr), nil
 }
 
 // requestClientIP returns the client address that Caddy resolved for r
 // (honouring trusted_proxies), unmapped; it falls back to r.RemoteAddr only
-// when Caddy's variable is missing. The zero Addr means "unparseable".
-func requestClientIP(r *http.Request) netip.Addr {
-	var s string
+// when Caddy's variable is missing. If the address cannot be parsed, it
+// returns the zero Addr (which no list allows), the raw text and false.
+func requestClientIP(r *http.Request) (addr netip.Addr, raw string, ok bool) {
 	if v := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey); v != nil {
-		s, _ = v.(string)
+		raw, _ = v.(string)
 	} else {
 		host, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			host = r.RemoteAddr
 		}
-		s = host
+		raw = host
 	}
-	a, err := netip.ParseAddr(s)
+	a, err := netip.ParseAddr(raw)
 	if err != nil {
-		return netip.Addr{}
+		return netip.Addr{}, raw, false
 	}
-	return a.Unmap()
+	return a.Unmap(), raw, true
 }
 
 // Interface guards

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile" // the "caddyfile" adapter
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/authgate/caddy-authgate"
+)
+
+// sites are the two loopback addresses Caddy serves: plain is
+// reverse_proxy alone, gated is authgate + reverse_proxy.
+type sites struct {
+	plain, gated string // host:port
+}
+
+// startUpstream serves a tiny fixed body on a free loopback port.
+func startUpstream() (addr string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	body := []byte("ok")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(body)
+	})}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// caddyfileFor is the one config under test: both sites proxy to the same
+// upstream; only the gated one runs authgate first. No access logs.
+func caddyfileFor(portA, portB int, upstream, keyFile string) string {
+	return fmt.Sprintf(`{
+	admin off
+	auto_https off
+	persist_config off
+	default_bind 127.0.0.1
+	log {
+		level ERROR
+	}
+}
+
+http://127.0.0.1:%d {
+	reverse_proxy %s
+}
+
+http://127.0.0.1:%d {
+	authgate {
+		key %s
+		issuer %s
+		audience %s
+		scope %s
+		header X-User sub
+	}
+	reverse_proxy %s
+}
+`, portA, upstream, portB, keyFile, benchIssuer, benchAudience, benchScope, upstream)
+}
+
+// startCaddy points Caddy's data and config dirs at dir (so nothing is
+// written to $HOME), adapts the Caddyfile and loads it in-process.
+func startCaddy(dir, upstream, keyFile string) (sites, error) {
+	os.Setenv("XDG_DATA_HOME", dir)
+	os.Setenv("XDG_CONFIG_HOME", dir)
+	portA, err := freePort()
+	if err != nil {
+		return sites{}, err
+	}
+	portB, err := freePort()
+	if err != nil {
+		return sites{}, err
+	}
+	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(
+		[]byte(caddyfileFor(portA, portB, upstream, keyFile)), nil)
+	if err != nil {
+		return sites{}, fmt.Errorf("adapt Caddyfile: %w", err)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(os.Stderr, "caddyfile warning: %s\n", w.String())
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		return sites{}, fmt.Errorf("start caddy: %w", err)
+	}
+	return sites{
+		plain: fmt.Sprintf("127.0.0.1:%d", portA),
+		gated: fmt.Sprintf("127.0.0.1:%d", portB),
+	}, nil
+}
+
+func stopCaddy() {
+	if err := caddy.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "stop caddy: %v\n", err)
+	}
+}

@@ -1,0 +1,201 @@
+// Command issuer benchmarks authgate_issuer: it measures the raw ES256
+// signing cost of token.Signer, then starts a real Caddy in-process (HTTP on
+// a loopback port, bbolt storage in a temp dir) with an ES256 issuer and
+// measures client-credentials tokens per second over HTTP with concurrent
+// keep-alive clients. It prints both rates and their ratio.
+//
+//	go run ./bench/issuer [-c 32] [-d 10s] [-sign 2s] [-port 9240]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/authgate/caddy-authgate"
+	"github.com/authgate/caddy-authgate/token"
+)
+
+func main() {
+	conc := flag.Int("c", 32, "concurrent keep-alive HTTP clients")
+	dur := flag.Duration("d", 10*time.Second, "HTTP measurement duration")
+	signDur := flag.Duration("sign", 2*time.Second, "raw signing measurement duration")
+	port := flag.Int("port", 9240, "loopback port")
+	flag.Parse()
+	if err := run(*conc, *dur, *signDur, *port); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(conc int, dur, signDur time.Duration, port int) error {
+	fmt.Printf("GOMAXPROCS=%d, %s/%s\n", runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+
+	// 1. Raw ES256 signing (the baseline), on all cores.
+	signRate, err := measureSigning(signDur)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("raw ES256 token.Signer.Sign: %.0f signatures/s (%d goroutines, %s)\n", signRate, runtime.GOMAXPROCS(0), signDur)
+
+	// 2. A real Caddy with an ES256 issuer.
+	dir, err := os.MkdirTemp("", "authgate-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	caddyfile := fmt.Sprintf(`{
+	admin off
+	auto_https off
+	log {
+		level ERROR
+	}
+	authgate {
+		storage bolt %s
+	}
+}
+http://%s {
+	authgate_issuer {
+		issuer http://%s
+		signing_alg ES256
+		client bench {
+			secret bench-secret
+			scopes read write
+		}
+	}
+	respond "ok"
+}
+`, filepath.Join(dir, "a.db"), addr, addr)
+	cfgJSON, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
+	if err != nil {
+		return fmt.Errorf("adapting Caddyfile: %w", err)
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(os.Stderr, "caddyfile warning:", w.String())
+	}
+	if err := caddy.Load(cfgJSON, true); err != nil {
+		return fmt.Errorf("starting Caddy: %w", err)
+	}
+	defer caddy.Stop() //nolint:errcheck
+
+	tokenURL := "http://" + addr + "/oauth/token"
+	tr := &http.Transport{MaxIdleConns: conc * 2, MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc}
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	defer tr.CloseIdleConnections()
+
+	// One checked request first: the harness must measure real issuance.
+	if body, err := requestToken(client, tokenURL); err != nil {
+		return err
+	} else if !strings.Contains(body, `"access_token":"ey`) {
+		return fmt.Errorf("unexpected token response %q", body)
+	}
+
+	// Warm-up, then measure.
+	_, _ = hammer(client, tokenURL, conc, time.Second)
+	ok, failed := hammer(client, tokenURL, conc, dur)
+	if failed > 0 {
+		return fmt.Errorf("%d requests failed (%d succeeded)", failed, ok)
+	}
+	httpRate := float64(ok) / dur.Seconds()
+	fmt.Printf("HTTP client_credentials (ES256 JWT): %.0f tokens/s (%d keep-alive clients, %s, %d tokens)\n", httpRate, conc, dur, ok)
+	fmt.Printf("ratio HTTP / raw signing: %.2f\n", httpRate/signRate)
+	target := 5000.0
+	verdict := "meets"
+	if httpRate < target {
+		verdict = "MISSES"
+	}
+	fmt.Printf("target >= %.0f tokens/s: %s\n", target, verdict)
+	return nil
+}
+
+func measureSigning(d time.Duration) (float64, error) {
+	priv, err := token.GenerateKey(token.ES256)
+	if err != nil {
+		return 0, err
+	}
+	s, err := token.NewSigner("bench", token.ES256, priv)
+	if err != nil {
+		return 0, err
+	}
+	claims := []byte(`{"iss":"http://127.0.0.1:9240","sub":"bench","aud":"http://127.0.0.1:9240","exp":1900000000,"iat":1899996400,"jti":"0123456789abcdefghijkl","client_id":"bench","scope":"read write"}`)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	var firstErr atomic.Value
+	for g := 0; g < runtime.GOMAXPROCS(0); g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if _, err := s.Sign(token.TypAccessToken, claims); err != nil {
+					firstErr.Store(err)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(n.Load()) / d.Seconds(), nil
+}
+
+func requestToken(c *http.Client, u string) (string, error) {
+	req, err := http.NewRequestWithContext(context.Background(), "POST", u, strings.NewReader("grant_type=client_credentials&scope=read"))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("bench", "bench-secret")
+	res, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode != 200 {
+		return "", fmt.Errorf("status %d: %s", res.StatusCode, body)
+	}
+	return string(body), nil
+}
+
+func hammer(c *http.Client, u string, conc int, d time.Duration) (ok, failed int64) {
+	var nOK, nFail atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for g := 0; g < conc; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if _, err := requestToken(c, u); err != nil {
+					nFail.Add(1)
+					continue
+				}
+				nOK.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return nOK.Load(), nFail.Load()
+}

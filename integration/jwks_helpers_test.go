@@ -1,0 +1,417 @@
+package integration
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+)
+
+// Values every JWKS test token carries, and the gateway accepts.
+const (
+	jwIssuer   = "https://idp.jwks.test"
+	jwAudience = "api://orders"
+)
+
+// jwKey is a P-256 signing key as an identity provider would hold it.
+type jwKey struct {
+	kid  string
+	priv *ecdsa.PrivateKey
+}
+
+func jwNewKey(t testing.TB, kid string) *jwKey {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &jwKey{kid: kid, priv: priv}
+}
+
+// jwJWKS renders the public halves of keys as a JWKS document, through jwx
+// (kid, alg ES256, use sig), the way a provider publishes them.
+func jwJWKS(t testing.TB, keys ...*jwKey) []byte {
+	t.Helper()
+	set := jwk.NewSet()
+	for _, k := range keys {
+		pub, err := jwk.Import(&k.priv.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range map[string]any{jwk.KeyIDKey: k.kid, jwk.AlgorithmKey: "ES256", jwk.KeyUsageKey: "sig"} {
+			if err := pub.Set(name, v); err != nil {
+				t.Fatalf("jwk %s: %v", name, err)
+			}
+		}
+		if err := set.AddKey(pub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(doc), `{"keys":[`) {
+		t.Fatalf("unexpected JWKS shape: %s", doc)
+	}
+	return doc
+}
+
+// jwSign signs claims with key as ES256, with kid in the header (which may
+// differ from key.kid, to forge unknown kids). It must not call t.Fatal: it
+// runs on traffic goroutines.
+func jwSign(key *jwKey, kid string, claims map[string]any) (string, error) {
+	hdr, err := json.Marshal(map[string]string{"alg": "ES256", "kid": kid, "typ": "JWT"})
+	if err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(payload)
+	sig, err := jwsbb.Sign(key.priv, "ES256", []byte(input), nil)
+	if err != nil {
+		return "", err
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+}
+
+// jwClaims are valid claims for subject sub from issuer iss.
+func jwClaims(iss, sub string) map[string]any {
+	now := time.Now()
+	return map[string]any{
+		"iss": iss,
+		"sub": sub,
+		"aud": jwAudience,
+		"iat": now.Unix(),
+		"exp": now.Add(10 * time.Minute).Unix(),
+		"jti": jwRandHex(8),
+	}
+}
+
+// jwToken is a valid token from jwIssuer for sub, signed by key.
+func jwToken(t testing.TB, key *jwKey, sub string) string {
+	t.Helper()
+	tok, err := jwSign(key, key.kid, jwClaims(jwIssuer, sub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func jwRandHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// jwProvider is an identity provider's JWKS endpoint (and, optionally, its
+// OpenID discovery document) on a real listener. It counts JWKS fetches and
+// can swap the key set, fail, or answer slowly at run time.
+type jwProvider struct {
+	*httptest.Server
+	t testing.TB
+
+	mu        sync.Mutex
+	jwks      []byte
+	published []string // kids in jwks
+	hits      int      // JWKS fetches
+	metaHits  int      // discovery fetches
+	status    int      // 0: 200
+	maxAge    int
+	delay     time.Duration // between reading the set and answering
+	metadata  []byte        // discovery document; nil: 404
+
+	fetchStarted chan int // receives the hit number of each JWKS fetch (non-blocking)
+}
+
+func jwNewProvider(t testing.TB, maxAge int, keys ...*jwKey) *jwProvider {
+	t.Helper()
+	p := &jwProvider{t: t, maxAge: maxAge, fetchStarted: make(chan int, 1)}
+	p.publish(keys...)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/jwks", p.serveJWKS)
+	mux.HandleFunc("/.well-known/openid-configuration", p.serveMetadata)
+	p.Server = httptest.NewServer(mux)
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *jwProvider) serveJWKS(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	p.hits++
+	n, body, status, maxAge, delay := p.hits, p.jwks, p.status, p.maxAge, p.delay
+	p.mu.Unlock()
+	select {
+	case p.fetchStarted <- n:
+	default:
+	}
+	// The document is fixed when the request arrives; the delay stands for
+	// the network and the provider's own latency.
+	time.Sleep(delay)
+	if status != 0 && status != http.StatusOK {
+		http.Error(w, "provider failure", status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(maxAge))
+	_, _ = w.Write(body)
+}
+
+func (p *jwProvider) serveMetadata(w http.ResponseWriter, _ *http.Request) {
+	p.mu.Lock()
+	p.metaHits++
+	doc := p.metadata
+	p.mu.Unlock()
+	if doc == nil {
+		http.NotFound(w, nil)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "max-age=3600")
+	_, _ = w.Write(doc)
+}
+
+// JWKSURL is where the key set is served.
+func (p *jwProvider) JWKSURL() string { return p.URL + "/jwks" }
+
+// publish replaces the served key set and returns the fetch count at that
+// instant: every fetch counted after it serves the new set.
+func (p *jwProvider) publish(keys ...*jwKey) int {
+	doc := jwJWKS(p.t, keys...)
+	kids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		kids = append(kids, k.kid)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.jwks, p.published = doc, kids
+	return p.hits
+}
+
+// isPublished reports whether kid is in the served set right now.
+func (p *jwProvider) isPublished(kid string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.published, kid)
+}
+
+// setStatus makes the JWKS endpoint answer status (0 or 200: the set).
+func (p *jwProvider) setStatus(status int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.status = status
+	return p.hits
+}
+
+func (p *jwProvider) setDelay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
+	p.mu.Unlock()
+}
+
+// serveDiscovery publishes an OpenID configuration whose issuer is the
+// provider's own URL.
+func (p *jwProvider) serveDiscovery() {
+	doc, err := json.Marshal(map[string]any{
+		"issuer":                                p.URL,
+		"jwks_uri":                              p.JWKSURL(),
+		"id_token_signing_alg_values_supported": []string{"ES256"},
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.metadata = doc
+	p.mu.Unlock()
+}
+
+func (p *jwProvider) Hits() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hits
+}
+
+func (p *jwProvider) MetadataHits() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.metaHits
+}
+
+// waitHits waits until the provider counted at least n JWKS fetches.
+func (p *jwProvider) waitHits(t testing.TB, n int, timeout time.Duration) {
+	t.Helper()
+	jwEventually(t, timeout, func() bool { return p.Hits() >= n },
+		func() string { return fmt.Sprintf("JWKS fetches: want >= %d, have %d", n, p.Hits()) })
+}
+
+// nextFetch returns the hit number of the next JWKS fetch that starts.
+func (p *jwProvider) nextFetch(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select { // drop a signal of an earlier fetch
+	case <-p.fetchStarted:
+	default:
+	}
+	select {
+	case n := <-p.fetchStarted:
+		return n
+	case <-time.After(timeout):
+		t.Fatalf("no JWKS fetch within %s (fetches so far: %d)", timeout, p.Hits())
+		return 0
+	}
+}
+
+func jwEventually(t testing.TB, timeout time.Duration, cond func() bool, msg func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s: %s", timeout, msg())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// jwClosedURL is an http URL on a loopback port nobody listens on.
+func jwClosedURL(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr + "/jwks"
+}
+
+// jwCaddyfile is a one-site config on 127.0.0.1:port: the authgate handler
+// with the given block body, then `respond`.
+func jwCaddyfile(port int, authgate, respond string) string {
+	return fmt.Sprintf(`{
+	skip_install_trust
+	admin localhost:2999
+	http_port %[1]d
+	auto_https off
+}
+http://127.0.0.1:%[1]d {
+	authgate {
+%[2]s
+		header X-User sub
+	}
+	respond "%[3]s {http.request.header.X-User}" 200
+}
+`, port, authgate, respond)
+}
+
+// jwJWKSBlock is the authgate block body for one JWKS URL with options.
+func jwJWKSBlock(url, opts string) string {
+	return fmt.Sprintf(`		issuer %s
+		audience %s
+		jwks %s {
+%s
+		}`, jwIssuer, jwAudience, url, opts)
+}
+
+func jwStart(t *testing.T, cfg string) *caddytest.Tester {
+	t.Helper()
+	tester := caddytest.NewTester(t)
+	tester.InitServer(cfg, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	return tester
+}
+
+// jwClient is a keep-alive client for traffic (caddytest's client logs
+// every dial).
+func jwClient() *http.Client {
+	return &http.Client{
+		Timeout:   15 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second},
+	}
+}
+
+type jwResp struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// jwGet sends GET url with the bearer token (none if tok is ""). Safe on
+// traffic goroutines: it returns errors instead of failing t.
+func jwGet(c *http.Client, url, tok string) (jwResp, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return jwResp{}, err
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		return jwResp{}, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return jwResp{}, err
+	}
+	return jwResp{status: res.StatusCode, header: res.Header, body: string(body)}, nil
+}
+
+func jwMustGet(t testing.TB, c *http.Client, url, tok string) jwResp {
+	t.Helper()
+	r, err := jwGet(c, url, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// jwWantOK checks a 200 whose body proves the identity header reached the
+// upstream.
+func jwWantOK(t testing.TB, r jwResp, prefix, sub string) {
+	t.Helper()
+	if want := prefix + " " + sub; r.status != http.StatusOK || r.body != want {
+		t.Fatalf("want 200 %q, got %d %q (WWW-Authenticate %q)", want, r.status, r.body, r.header.Get("WWW-Authenticate"))
+	}
+}
+
+// jwWantInvalidToken checks a 401 with the RFC 6750 invalid_token challenge.
+func jwWantInvalidToken(t testing.TB, r jwResp, what string) {
+	t.Helper()
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("%s: want 401 with error=\"invalid_token\", got %d %q (WWW-Authenticate %q)",
+			what, r.status, r.body, r.header.Get("WWW-Authenticate"))
+	}
+}
+
+// jwWant503 checks a fail-closed answer with a usable Retry-After.
+func jwWant503(t testing.TB, r jwResp, what string) {
+	t.Helper()
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("%s: want 503, got %d %q (WWW-Authenticate %q)", what, r.status, r.body, r.header.Get("WWW-Authenticate"))
+	}
+	ra := r.header.Get("Retry-After")
+	if n, err := strconv.Atoi(ra); err != nil || n < 1 {
+		t.Fatalf("%s: want Retry-After in whole seconds >= 1, got %q", what, ra)
+	}
+}
