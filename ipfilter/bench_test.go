@@ -104,9 +104,8 @@ func BenchmarkAllowed(b *testing.B) {
 				}
 				i++
 			}
-			a, d := f.Len()
+			_, d := f.Len()
 			b.ReportMetric(float64(d), "deny_intervals")
-			_ = a
 			if allowed == 0 || allowed == i {
 				b.Fatalf("degenerate benchmark: %d of %d allowed", allowed, i)
 			}

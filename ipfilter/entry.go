@@ -99,18 +99,11 @@ func ParseEntry(s string) (Range, error) {
 		return Range{From: a, To: b}, nil
 	}
 	if addrPart, bitsPart, ok := strings.Cut(s, "/"); ok {
-		addr, why := parseAddr(addrPart)
+		raw, why := parseRawAddr(addrPart)
 		if why != "" {
 			return bad("%s", why)
 		}
-		mapped := false
-		if raw, _ := netip.ParseAddr(addrPart); raw.Is4In6() {
-			mapped = true
-		}
-		maxBits := addr.BitLen()
-		if mapped {
-			maxBits = 128
-		}
+		mapped, addr, maxBits := raw.Is4In6(), raw.Unmap(), raw.BitLen()
 		bits, err := parseBits(bitsPart)
 		if err != "" {
 			return bad("prefix length %s", err)
@@ -137,7 +130,7 @@ func ParseEntry(s string) (Range, error) {
 // parseAddr parses a single address, unmapped; why is non-empty on failure.
 func parseAddr(s string) (netip.Addr, string) {
 	a, why := parseRawAddr(s)
-	return a.Unmap(), why
+	return a.Unmap(), why // Unmap of the zero Addr is the zero Addr
 }
 
 // parseRawAddr parses a single address without zone, as written.

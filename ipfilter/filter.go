@@ -16,7 +16,9 @@ import (
 //
 // Internally both lists are merged into sorted, non-overlapping intervals per
 // family and the allowed set (allow, or everything, minus deny) is
-// precomputed, so Allowed is a single binary search over a flat array.
+// precomputed, so Allowed is a single search over flat arrays: a bucket
+// index on the address bits narrows it to a few entries, then a binary
+// search finishes (see set4).
 type Filter struct {
 	v4 set4 // allowed IPv4 intervals
 	v6 set6 // allowed IPv6 intervals

@@ -384,31 +384,33 @@ func clientAddr(r *http.Request) netip.Addr {
 	return netip.Addr{}
 }
 
-// setUserPlaceholders sets {http.auth.user.id} (= sub) like basic_auth does,
-// and serves {http.auth.user.<claim path>} on demand. For an anonymous
-// request (c == nil) every such placeholder is known and empty, so config
-// like `header_up X-User {http.auth.user.id}` never forwards placeholder text.
+// setUserPlaceholders serves {http.auth.user.id} (= sub), as basic_auth sets
+// it, and {http.auth.user.<claim path>} for any claim, computed only when a
+// placeholder is used. For an anonymous request (c == nil) every such
+// placeholder is known and empty, so config like
+// `header_up X-User {http.auth.user.id}` never forwards placeholder text.
 func setUserPlaceholders(r *http.Request, c *token.Claims) {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return
 	}
-	const prefix = "http.auth.user."
-	if c == nil {
-		repl.Map(func(key string) (any, bool) { return "", strings.HasPrefix(key, prefix) })
-		return
-	}
-	repl.Set("http.auth.user.id", c.Subject)
 	repl.Map(func(key string) (any, bool) {
+		const prefix = "http.auth.user."
 		if !strings.HasPrefix(key, prefix) {
 			return nil, false
 		}
-		v, ok := c.Claim(key[len(prefix):])
+		if c == nil {
+			return "", true
+		}
+		path := key[len(prefix):]
+		if path == "id" {
+			return c.Subject, true
+		}
+		v, ok := c.Claim(path)
 		if !ok {
 			return nil, false
 		}
-		s, ok := gateway.RenderClaim(v)
-		return s, ok
+		return gateway.RenderClaim(v)
 	})
 }
 

@@ -48,22 +48,22 @@ func (s *KeySet) Keys() []*Key { return s.all }
 // Len is the number of keys.
 func (s *KeySet) Len() int { return len(s.all) }
 
-// Lookup returns the keys that may verify a token with kid and alg. A token
-// without kid is tried against at most MaxKidlessCandidates keys whose
-// algorithm matches. Lookup allocates only when several keys match.
+// Lookup returns the keys that may verify a token with kid and alg. A kid
+// matches the keys with that ID; when none has it, or the token has no kid,
+// the keys without an ID (PEM files, hmac_secret) whose algorithm matches
+// are tried, at most MaxKidlessCandidates of them. Lookup allocates only
+// when several keys match.
 func (s *KeySet) Lookup(kid, alg string) []*Key {
 	if s == nil {
 		return nil
 	}
 	if kid != "" {
-		keys := s.byKid[kid]
-		if len(keys) == 1 {
-			if keys[0].Allows(alg) {
-				return keys
-			}
-			return nil
+		if keys := s.byKid[kid]; len(keys) == 1 && keys[0].Allows(alg) {
+			return keys
+		} else if found := filterAllowed(keys, alg, len(keys)); len(found) > 0 {
+			return found
 		}
-		return filterAllowed(keys, alg, len(keys))
+		return filterAllowed(s.byKid[""], alg, MaxKidlessCandidates)
 	}
 	return filterAllowed(s.all, alg, MaxKidlessCandidates)
 }

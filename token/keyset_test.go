@@ -20,3 +20,23 @@ func TestReconcileKeepsIdentityOfUnchangedKeys(t *testing.T) {
 		t.Fatal("a different key under the same kid was taken for the old one")
 	}
 }
+
+func TestLookupFallsBackToKeysWithoutID(t *testing.T) {
+	k := newTestKeys(t)
+	pemKey, _ := NewKey("", "", &k.ec.PublicKey, "key.pem")
+	withID, _ := NewKey("jwks-1", "", &k.other.PublicKey, "jwks")
+	set := NewKeySet(pemKey, withID)
+	if got := set.Lookup("some-idp-kid", ES256); len(got) != 1 || got[0] != pemKey {
+		t.Fatalf("token kid not in the set: got %v, want the kid-less key", got)
+	}
+	if got := set.Lookup("jwks-1", ES256); len(got) != 1 || got[0] != withID {
+		t.Fatalf("kid present: got %v", got)
+	}
+	if got := set.Lookup("some-idp-kid", RS256); len(got) != 0 {
+		t.Fatalf("fallback ignored the algorithm: %v", got)
+	}
+	tok := signRaw(t, ES256, k.ec, `{"alg":"ES256","kid":"some-idp-kid"}`, claimsJSON(""))
+	if _, err := verifyAndCheck(t, tok, &Policy{}, staticKeys(set)); err != nil {
+		t.Fatalf("token with a kid against a PEM key: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"slices"
@@ -48,7 +49,7 @@ func verifyWithResolver(t *testing.T, e *testEnv, tok string) bool {
 		return false
 	}
 	last := strings.LastIndexByte(tok, '.')
-	sig, _ := b64.DecodeString(tok[last+1:])
+	sig, _ := base64.RawURLEncoding.DecodeString(tok[last+1:])
 	for _, k := range keys {
 		if jwsbb.Verify(k.Material, hdr["alg"].(string), []byte(tok[:last]), sig) == nil {
 			return true

@@ -2,11 +2,9 @@ package issuer
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"net/netip"
 
-	"github.com/authgate/caddy-authgate/store"
 	"github.com/authgate/caddy-authgate/token"
 )
 
@@ -26,31 +24,17 @@ func (i *Issuer) ResolveKeys(ctx context.Context, kid, alg string) ([]*token.Key
 // LookupOpaque resolves an opaque access token issued here; ErrNotFound when
 // it is unknown, expired or revoked.
 func (i *Issuer) LookupOpaque(ctx context.Context, tok string) (*token.Claims, error) {
-	if len(tok) != 43 || hasDot(tok) {
+	if hasDot(tok) {
 		return nil, ErrNotFound
 	}
-	sum := sha256.Sum256([]byte(tok))
-	rec, err := i.store.GetToken(ctx, sum[:])
-	if errors.Is(err, store.ErrNotFound) {
+	info, err := i.resolve(ctx, tok)
+	if errors.Is(err, errNotOurs) || err == nil && i.revoked.has(info.jti, i.now().Unix()) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	now := i.now().Unix()
-	if rec.ExpiresAt.Unix() <= now || i.revoked.has(rec.JTI, now) {
-		return nil, ErrNotFound
-	}
-	return &token.Claims{
-		Issuer:    i.iss,
-		Subject:   rec.Subject,
-		Audience:  rec.Audience,
-		ExpiresAt: rec.ExpiresAt.Unix(),
-		IssuedAt:  rec.IssuedAt.Unix(),
-		JTI:       rec.JTI,
-		ClientID:  rec.ClientID,
-		Scopes:    rec.Scopes,
-	}, nil
+	return info.claims(i.iss), nil
 }
 
 // Admit refuses revoked tokens, tokens of removed or disabled clients,

@@ -1,17 +1,11 @@
 package issuer
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 
 	"github.com/authgate/caddy-authgate/store"
 	"github.com/authgate/caddy-authgate/token"
@@ -75,101 +69,27 @@ func (i *Issuer) resolve(ctx context.Context, tok string) (*tokenInfo, error) {
 	return info, nil
 }
 
-type jwtHeader struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
-}
-
-// audience decodes "aud" as a string or an array of strings.
-type audience []string
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*a = []string{s}
-		return nil
-	}
-	var ss []string
-	if err := json.Unmarshal(b, &ss); err != nil {
-		return err
-	}
-	*a = ss
-	return nil
-}
-
-type jwtClaims struct {
-	Iss      string   `json:"iss"`
-	Sub      string   `json:"sub"`
-	Aud      audience `json:"aud"`
-	Exp      int64    `json:"exp"`
-	Iat      int64    `json:"iat"`
-	Jti      string   `json:"jti"`
-	ClientID string   `json:"client_id"`
-	Scope    string   `json:"scope"`
-}
-
-var b64 = base64.RawURLEncoding.Strict()
-
-// verifyJWT checks a compact JWS against this issuer's keys (RFC 9068 typ,
-// our kid, the key's own algorithm) and decodes the claims.
+// verifyJWT checks a JWT of ours with the shared verifier (the issuer is its
+// own key resolver) and returns what introspection, revocation and token
+// exchange need.
 func (i *Issuer) verifyJWT(ctx context.Context, tok string) (*tokenInfo, error) {
-	first := strings.IndexByte(tok, '.')
-	last := strings.LastIndexByte(tok, '.')
-	if first <= 0 || last == first || last == len(tok)-1 {
+	policy := token.Policy{Issuers: []string{i.iss}}
+	c, err := token.VerifySignature(ctx, tok, &policy, func(string) (token.KeyResolver, error) { return i, nil })
+	if err != nil || c.JTI == "" || c.ClientID == "" {
 		return nil, errNotOurs
 	}
-	hdrRaw, err := b64.DecodeString(tok[:first])
-	if err != nil {
-		return nil, errNotOurs
-	}
-	var hdr jwtHeader
-	if err := json.Unmarshal(hdrRaw, &hdr); err != nil {
-		return nil, errNotOurs
-	}
-	if hdr.Typ != token.TypAccessToken || hdr.Kid == "" || hdr.Crit != nil || !token.KnownAlgorithm(hdr.Alg) {
-		return nil, errNotOurs
-	}
-	keys := i.keys.current(ctx).set.Lookup(hdr.Kid, hdr.Alg)
-	if len(keys) == 0 {
-		return nil, errNotOurs
-	}
-	sig, err := b64.DecodeString(tok[last+1:])
-	if err != nil {
-		return nil, errNotOurs
-	}
-	input := []byte(tok[:last])
-	verified := false
-	for _, k := range keys {
-		if k.Allows(hdr.Alg) && jwsbb.Verify(k.Material, hdr.Alg, input, sig) == nil {
-			verified = true
-			break
-		}
-	}
-	if !verified {
-		return nil, errNotOurs
-	}
-	payload, err := b64.DecodeString(tok[first+1 : last])
-	if err != nil {
-		return nil, errNotOurs
-	}
-	var cl jwtClaims
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if err := dec.Decode(&cl); err != nil {
-		return nil, errNotOurs
-	}
-	if cl.Iss != i.iss || cl.Exp == 0 || cl.Jti == "" || cl.ClientID == "" {
-		return nil, errNotOurs
-	}
-	scopes, _ := parseScopeParam(cl.Scope)
 	return &tokenInfo{
-		jti: cl.Jti, clientID: cl.ClientID, subject: cl.Sub, scopes: scopes,
-		audience: cl.Aud, issuedAt: cl.Iat, expiresAt: cl.Exp,
+		jti: c.JTI, clientID: c.ClientID, subject: c.Subject, scopes: c.Scopes,
+		audience: c.Audience, issuedAt: c.IssuedAt, expiresAt: c.ExpiresAt,
 	}, nil
+}
+
+// claims converts a token's description into gateway claims.
+func (t *tokenInfo) claims(iss string) *token.Claims {
+	return &token.Claims{
+		Issuer: iss, Subject: t.subject, Audience: t.audience, ExpiresAt: t.expiresAt,
+		IssuedAt: t.issuedAt, JTI: t.jti, ClientID: t.clientID, Scopes: t.scopes,
+	}
 }
 
 // admissible reports why a verified token of ours may not be used now
