@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
@@ -330,14 +332,139 @@ func jwJWKSBlock(url, opts string) string {
 		}`, jwIssuer, jwAudience, url, opts)
 }
 
+// jwStart loads cfg into the in-process Caddy (admin localhost:2999) and
+// watches, for the rest of the test, that nobody else replaces it: another
+// test binary that finds an admin endpoint on 2999 loads its own configs into
+// this process, which stops our sites and closes the shared JWKS cache. Such
+// a test result says nothing about authgate, so the guard names the cause.
 func jwStart(t *testing.T, cfg string) *caddytest.Tester {
 	t.Helper()
+	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg), nil)
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	var want any
+	if err := json.Unmarshal(adapted, &want); err != nil {
+		t.Fatal(err)
+	}
+	g := jwGuardFor(t)
+	g.loading()
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}
+	g.only(want)
 	return tester
+}
+
+// jwGuard polls the admin API's /config/ and records any config that is not
+// one this test loaded.
+type jwGuard struct {
+	mu       sync.Mutex
+	accepted []any // nil while a load is in progress: anything goes
+	gen      int   // bumped by every loading/only, so a poll that overlaps one is ignored
+	foreign  []string
+}
+
+var (
+	jwGuardsMu sync.Mutex
+	jwGuards   = map[testing.TB]*jwGuard{}
+)
+
+func jwGuardFor(t *testing.T) *jwGuard {
+	jwGuardsMu.Lock()
+	defer jwGuardsMu.Unlock()
+	if g := jwGuards[t]; g != nil {
+		return g
+	}
+	g := &jwGuard{}
+	jwGuards[t] = g
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		c := &http.Client{Timeout: 2 * time.Second}
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			g.check(c)
+		}
+	}()
+	t.Cleanup(func() {
+		close(done)
+		<-stopped
+		jwGuardsMu.Lock()
+		delete(jwGuards, t)
+		jwGuardsMu.Unlock()
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if len(g.foreign) > 0 {
+			t.Errorf("INTERFERENCE: another process replaced this test's Caddy config through the admin API at localhost:2999 "+
+				"(it does not hold /tmp/integration.lock); this result is void. Foreign configs seen: %s", strings.Join(g.foreign, "; "))
+		}
+	})
+	return g
+}
+
+// loading marks the start of a load: the guard accepts any config until only.
+func (g *jwGuard) loading() {
+	g.mu.Lock()
+	g.accepted = nil
+	g.gen++
+	g.mu.Unlock()
+}
+
+func (g *jwGuard) only(cfg any) {
+	g.mu.Lock()
+	g.accepted = []any{cfg}
+	g.gen++
+	g.mu.Unlock()
+}
+
+func (g *jwGuard) check(c *http.Client) {
+	g.mu.Lock()
+	gen := g.gen
+	g.mu.Unlock()
+	res, err := c.Get("http://localhost:2999/config/")
+	if err != nil {
+		g.record(gen, "admin endpoint unreachable: "+err.Error())
+		return
+	}
+	raw, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return
+	}
+	var have any
+	if json.Unmarshal(raw, &have) != nil {
+		g.record(gen, fmt.Sprintf("unparsable config %.80q", raw))
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.accepted == nil || g.gen != gen {
+		return
+	}
+	for _, a := range g.accepted {
+		if reflect.DeepEqual(a, have) {
+			return
+		}
+	}
+	g.foreign = append(g.foreign, fmt.Sprintf("%s %.200s", time.Now().Format("15:04:05.000"), raw))
+}
+
+func (g *jwGuard) record(gen int, s string) {
+	g.mu.Lock()
+	if g.accepted != nil && g.gen == gen {
+		g.foreign = append(g.foreign, time.Now().Format("15:04:05.000")+" "+s)
+	}
+	g.mu.Unlock()
 }
 
 // jwClient is a keep-alive client for traffic (caddytest's client logs

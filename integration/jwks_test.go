@@ -378,12 +378,9 @@ http://127.0.0.1:9306 {
 	}
 }
 `, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s"), other.URL)
-	adapted, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
+	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
 	if err != nil {
 		t.Fatalf("adapt: %v", err)
-	}
-	for _, w := range warnings {
-		t.Logf("adapt warning: %s", w.String())
 	}
 	var cfg caddy.Config
 	if err := json.Unmarshal(adapted, &cfg); err != nil {

@@ -25,7 +25,7 @@ type Filter struct {
 
 	allowN, denyN int  // merged interval counts, for Len
 	hasAllow      bool // an allow list exists (even if it turned out empty)
-	rules         []rule
+	explain       explainIndex
 }
 
 // rule keeps an entry's original text and origin, for Explain only.
@@ -86,8 +86,8 @@ func (f *Filter) Allowed(addr netip.Addr) bool {
 // Explain is the slow path of Allowed, for log lines: it returns the same
 // decision and the rule that made it, such as `deny "10.0.0.0/8"`,
 // `deny_file blocklist.txt:12 "10.0.0.0/8"`, `allow "192.0.2.0/24"`,
-// `not in allow list`, `no allow list` or `invalid address`. It scans the
-// original entries linearly.
+// `not in allow list`, `no allow list` or `invalid address`. It is
+// O(log n) too (see ruleIndex), though it allocates the rule's text.
 func (f *Filter) Explain(addr netip.Addr) (allowed bool, rule string) {
 	if f == nil {
 		return true, "no filter"
@@ -96,11 +96,8 @@ func (f *Filter) Explain(addr netip.Addr) (allowed bool, rule string) {
 		return false, "invalid address"
 	}
 	allowed = f.Allowed(addr)
-	a := addr.Unmap().WithZone("")
-	for _, r := range f.rules {
-		if r.deny == !allowed && r.r.Contains(a) {
-			return allowed, r.String()
-		}
+	if r, ok := f.explain.find(addr.Unmap().WithZone(""), !allowed); ok {
+		return allowed, r.String()
 	}
 	if allowed {
 		return true, "no allow list"
@@ -148,7 +145,7 @@ func build(rules []rule, hasAllow bool) *Filter {
 		allowN:   len(a4) + len(a6),
 		denyN:    len(d4) + len(d6),
 		hasAllow: hasAllow,
-		rules:    rules,
+		explain:  newExplainIndex(rules),
 	}
 	if !hasAllow {
 		a4 = []interval{{u128{}, maxV4}}

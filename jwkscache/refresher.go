@@ -36,9 +36,10 @@ type keyState struct {
 
 // flight is one fetch in progress; every waiter shares its outcome.
 type flight struct {
-	done chan struct{}
-	err  error         // set before done is closed
-	next time.Duration // delay until the next scheduled attempt
+	start time.Time // Cache clock when the fetch began
+	done  chan struct{}
+	err   error         // set before done is closed
+	next  time.Duration // delay until the next scheduled attempt
 }
 
 // keySource is the machinery shared by Source and Discovered: the current
@@ -145,7 +146,7 @@ func (s *keySource) beginFlightLocked() *flight {
 	if !s.c.goAdd() {
 		return nil
 	}
-	f := &flight{done: make(chan struct{})}
+	f := &flight{start: s.c.now(), done: make(chan struct{})}
 	s.inflight = f
 	go s.runFlight(f)
 	return f
@@ -307,36 +308,53 @@ func (s *keySource) refreshOnDemand() {
 
 // unknownKid re-fetches once, shared with any fetch already in progress, and
 // at most once per RefetchInterval; tokens arriving in between fail fast.
+// A fetch that was already running when the token arrived may have read the
+// document before the token's key was published: if it does not have the
+// kid, the token gets one (rate-limited) fetch of its own.
 func (s *keySource) unknownKid(ctx context.Context, kid, alg string, now time.Time) ([]*token.Key, error) {
-	s.mu.Lock()
-	f := s.inflight
-	if f == nil {
-		if !s.lastKidRefetch.IsZero() && now.Sub(s.lastKidRefetch) < s.o.RefetchInterval {
+	for {
+		s.mu.Lock()
+		f := s.inflight
+		if f == nil {
+			// A fetch may have finished since the caller looked: its set is
+			// stored before inflight is cleared.
+			if st := s.state.Load(); st != nil && s.c.now().Before(st.staleAt) {
+				if keys := st.keys.Lookup(kid, alg); len(keys) > 0 {
+					s.mu.Unlock()
+					return keys, nil
+				}
+			}
+			if !s.lastKidRefetch.IsZero() && now.Sub(s.lastKidRefetch) < s.o.RefetchInterval {
+				s.mu.Unlock()
+				s.c.obs.UnknownKidRefetch(s.name, true)
+				return nil, token.ErrUnknownKey
+			}
+			if f = s.beginFlightLocked(); f == nil {
+				s.mu.Unlock()
+				return nil, token.ErrUnknownKey
+			}
+			s.lastKidRefetch = now
 			s.mu.Unlock()
-			s.c.obs.UnknownKidRefetch(s.name, true)
-			return nil, token.ErrUnknownKey
-		}
-		if f = s.beginFlightLocked(); f == nil {
+			s.c.obs.UnknownKidRefetch(s.name, false)
+		} else {
 			s.mu.Unlock()
-			return nil, token.ErrUnknownKey
 		}
-		s.lastKidRefetch = now
-		s.mu.Unlock()
-		s.c.obs.UnknownKidRefetch(s.name, false)
-	} else {
-		s.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, s.unavailable(fmt.Errorf("waiting for key set re-fetch: %w", ctx.Err()))
+		}
+		if f.err != nil {
+			// The kid may belong to a rotated key we could not fetch: answer
+			// "unavailable, retry" rather than "invalid token".
+			return nil, s.unavailable(fmt.Errorf("unknown kid and re-fetch failed: %w", f.err))
+		}
+		keys, err := s.lookupAfterFetch(kid, alg)
+		if err == nil || !f.start.Before(now) {
+			return keys, err
+		}
+		// The fetch began before this token arrived; the next one cannot.
 	}
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		return nil, s.unavailable(fmt.Errorf("waiting for key set re-fetch: %w", ctx.Err()))
-	}
-	if f.err != nil {
-		// The kid may belong to a rotated key we could not fetch: answer
-		// "unavailable, retry" rather than "invalid token".
-		return nil, s.unavailable(fmt.Errorf("unknown kid and re-fetch failed: %w", f.err))
-	}
-	return s.lookupAfterFetch(kid, alg)
 }
 
 // noUsableSet handles a source that never fetched a set or whose set is

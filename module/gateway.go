@@ -101,6 +101,7 @@ type Gateway struct {
 	DenyIPFiles []string `json:"deny_ip_files,omitempty"`
 
 	gw      *gateway.Gateway
+	ipf     *ipfilter.Dynamic // nil without IP lists
 	logger  *zap.Logger
 	metrics *gatewayMetrics
 	routing *keyRouting
@@ -182,7 +183,7 @@ func (h *Gateway) Provision(ctx caddy.Context) error {
 	}
 	h.release = append(h.release, release)
 
-	ipf, err := h.ipFilter(ctx)
+	h.ipf, err = h.ipFilter(ctx)
 	if err != nil {
 		return err
 	}
@@ -207,8 +208,8 @@ func (h *Gateway) Provision(ctx caddy.Context) error {
 	if len(h.Algorithms) == 0 {
 		cfg.Policy.Algorithms = routing.defaultAlgorithms()
 	}
-	if ipf != nil {
-		cfg.IP = ipf
+	if h.ipf != nil {
+		cfg.IP = h.ipf
 	}
 	for _, s := range h.TokenSources {
 		cfg.Sources = append(cfg.Sources, gateway.TokenSource{Kind: s.Kind, Name: s.Name, Scheme: s.Scheme})
@@ -321,7 +322,12 @@ func (h *Gateway) Cleanup() error {
 // caddyhttp errors (with the challenge header already set) so handle_errors
 // can restyle them.
 func (h *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	client := clientAddr(r)
+	if h.ipf != nil {
+		if err := earlyDataError(r); err != nil {
+			return err
+		}
+	}
+	client, _ := clientIP(r)
 	d, e := h.gw.Authorize(r, client)
 	if e != nil {
 		h.metrics.refused(e)
@@ -368,20 +374,6 @@ func (h *Gateway) realm(r *http.Request) string {
 		return host
 	}
 	return r.Host
-}
-
-// clientAddr is the client IP Caddy resolved (honouring the server's
-// trusted_proxies); the gateway never reads X-Forwarded-For itself.
-func clientAddr(r *http.Request) netip.Addr {
-	if s, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok {
-		if a, err := netip.ParseAddr(s); err == nil {
-			return a.Unmap()
-		}
-	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return netip.Addr{}
 }
 
 // setUserPlaceholders serves {http.auth.user.id} (= sub), as basic_auth sets

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -272,22 +271,9 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	if !h.iss.Owns(r.URL.Path) {
 		return next.ServeHTTP(w, r)
 	}
-	h.iss.Handle(w, r, issuerClientIP(r))
+	client, _ := clientIP(r)
+	h.iss.Handle(w, r, client)
 	return nil
-}
-
-// issuerClientIP returns the client address Caddy resolved for r
-// (honouring trusted_proxies), falling back to the connection's address.
-func issuerClientIP(r *http.Request) netip.Addr {
-	if s, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && s != "" {
-		if a, err := netip.ParseAddr(s); err == nil {
-			return a.Unmap()
-		}
-	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return ap.Addr().Unmap()
-	}
-	return netip.Addr{}
 }
 
 // localIssuer adapts *issuer.Issuer to gateway.LocalIssuer (error sentinels).

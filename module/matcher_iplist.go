@@ -2,9 +2,7 @@ package module
 
 import (
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -103,7 +101,9 @@ func (*MatchIPList) CaddyModule() caddy.ModuleInfo {
 // validated here, so a bad one is reported with its file and line.
 func (m *MatchIPList) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume matcher name
-	entries := func(dst *[]string) error {
+	// entries appends the remaining arguments on the line to dst, validated;
+	// at least one is required unless inline (the matcher line itself).
+	entries := func(dst *[]string, inline bool) error {
 		n := 0
 		for d.NextArg() {
 			if _, err := ipfilter.ParseEntry(d.Val()); err != nil {
@@ -112,27 +112,23 @@ func (m *MatchIPList) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			*dst = append(*dst, d.Val())
 			n++
 		}
-		if n == 0 && dst != &m.Allow {
+		if n == 0 && !inline {
 			return d.ArgErr()
 		}
 		return nil
 	}
-	if err := entries(&m.Allow); err != nil {
+	if err := entries(&m.Allow, true); err != nil {
 		return err
 	}
 	sawInterval := false
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "allow":
-			before := len(m.Allow)
-			if err := entries(&m.Allow); err != nil {
+			if err := entries(&m.Allow, false); err != nil {
 				return err
 			}
-			if len(m.Allow) == before {
-				return d.ArgErr()
-			}
 		case "deny":
-			if err := entries(&m.Deny); err != nil {
+			if err := entries(&m.Deny, false); err != nil {
 				return err
 			}
 		case "allow_file", "deny_file":
@@ -227,37 +223,16 @@ func (m *MatchIPList) Match(r *http.Request) bool {
 func (m *MatchIPList) MatchWithError(r *http.Request) (bool, error) {
 	// Like client_ip: during a TLS 0-RTT request the remote address is not
 	// verified yet, so ask the client to retry after the handshake.
-	if r.TLS != nil && !r.TLS.HandshakeComplete {
-		return false, caddyhttp.Error(http.StatusTooEarly, fmt.Errorf("TLS handshake not complete, remote IP cannot be verified"))
+	if err := earlyDataError(r); err != nil {
+		return false, err
 	}
-	addr, raw, ok := requestClientIP(r)
-	if !ok && m.logger != nil {
+	addr, raw := clientIP(r)
+	if !addr.IsValid() && m.logger != nil {
 		m.logger.Error("ip_list: unparseable client IP; not matching", zap.String("client_ip", raw))
 	}
 	// A non-match is normal control flow for a matcher, so it is not logged
 	// here (Explain is a linear scan; handlers that refuse requests use it).
 	return m.filter.Allowed(addr), nil
-}
-
-// requestClientIP returns the client address that Caddy resolved for r
-// (honouring trusted_proxies), unmapped; it falls back to r.RemoteAddr only
-// when Caddy's variable is missing. If the address cannot be parsed, it
-// returns the zero Addr (which no list allows), the raw text and false.
-func requestClientIP(r *http.Request) (addr netip.Addr, raw string, ok bool) {
-	if v := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey); v != nil {
-		raw, _ = v.(string)
-	} else {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
-		raw = host
-	}
-	a, err := netip.ParseAddr(raw)
-	if err != nil {
-		return netip.Addr{}, raw, false
-	}
-	return a.Unmap(), raw, true
 }
 
 // Interface guards
