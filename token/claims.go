@@ -96,11 +96,12 @@ func parseClaims(payload []byte) (*Claims, *Error) {
 	return c, nil
 }
 
+// stringClaim decodes a string claim as a view of the payload (unquoteRef).
 func stringClaim(raw []byte) (string, error) {
 	if raw[0] != '"' {
 		return "", errType
 	}
-	return unquote(raw)
+	return unquoteRef(raw)
 }
 
 func appendScopes(dst []string, scopes ...string) []string {
@@ -170,27 +171,32 @@ func (c *Claims) registered() map[string]any {
 // whose own name contains a dot is found too, by trying the longest names
 // first at each level.
 func (c *Claims) Claim(path string) (any, bool) {
-	// Registered string claims come from the typed fields: forwarding `sub`
-	// or `client_id` never pays for decoding the whole payload.
-	var typed string
-	switch path {
-	case "sub":
-		typed = c.Subject
-	case "iss":
-		typed = c.Issuer
-	case "client_id":
-		typed = c.ClientID
-	case "jti":
-		typed = c.JTI
-	}
-	if typed != "" {
-		return typed, true
+	if s, ok := c.RegisteredString(path); ok {
+		return s, true
 	}
 	raw, err := c.Raw()
 	if err != nil {
 		return nil, false
 	}
 	return lookupPath(raw, path)
+}
+
+// RegisteredString returns sub, iss, client_id or jti from the typed
+// fields, so forwarding them never pays for decoding the whole payload nor
+// allocates. It reports false for any other path or an empty value.
+func (c *Claims) RegisteredString(path string) (string, bool) {
+	var s string
+	switch path {
+	case "sub":
+		s = c.Subject
+	case "iss":
+		s = c.Issuer
+	case "client_id":
+		s = c.ClientID
+	case "jti":
+		s = c.JTI
+	}
+	return s, s != ""
 }
 
 func lookupPath(obj map[string]any, path string) (any, bool) {

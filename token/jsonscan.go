@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"unsafe"
 )
 
 // A small validating JSON walker for JWT headers and claims. It decodes the
@@ -214,12 +215,27 @@ func (s *scanner) literal(lit string) error {
 	return nil
 }
 
+// plainStringByte marks the bytes a JSON string can hold as they are: not
+// '"', '\\' or a control character.
+var plainStringByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 func (s *scanner) str() error {
 	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
 		return errSyntax
 	}
 	s.pos++
 	for s.pos < len(s.data) {
+		for s.pos < len(s.data) && plainStringByte[s.data[s.pos]] {
+			s.pos++
+		}
+		if s.pos >= len(s.data) {
+			break
+		}
 		c := s.data[s.pos]
 		switch {
 		case c == '"':
@@ -326,11 +342,22 @@ func unquote(raw []byte) (string, error) {
 	return out, nil
 }
 
-// stringOrArray decodes a value that is a string or an array of strings.
+// unquoteRef is unquote for strings inside a buffer that is never modified
+// and lives as long as the result (the claims payload): an unescaped string
+// is returned as a view of the buffer, without copying.
+func unquoteRef(raw []byte) (string, error) {
+	if len(raw) > 2 && raw[0] == '"' && !hasEscape(raw[1:len(raw)-1]) {
+		return unsafe.String(&raw[1], len(raw)-2), nil
+	}
+	return unquote(raw)
+}
+
+// stringOrArray decodes a value that is a string or an array of strings,
+// inside the claims payload (see unquoteRef).
 func stringOrArray(raw []byte) ([]string, error) {
 	switch raw[0] {
 	case '"':
-		s, err := unquote(raw)
+		s, err := unquoteRef(raw)
 		if err != nil {
 			return nil, err
 		}

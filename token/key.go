@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+
+	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
 
 // MinRSABits is the smallest RSA modulus accepted for verification.
@@ -34,6 +36,7 @@ type Key struct {
 	Source string
 
 	retired atomic.Bool
+	hmac    *hmacVerifier // HMAC keys only
 }
 
 // NewKey checks material and builds a Key. alg may be empty.
@@ -50,7 +53,19 @@ func NewKey(id, alg string, material any, source string) (*Key, error) {
 			return nil, fmt.Errorf("key %q: algorithm %s does not fit a %s key", id, alg, kind)
 		}
 	}
-	return &Key{ID: id, Alg: alg, Kind: kind, Material: material, Source: source}, nil
+	k := &Key{ID: id, Alg: alg, Kind: kind, Material: material, Source: source}
+	if kind == KindHMAC {
+		k.hmac = newHMACVerifier(material.([]byte))
+	}
+	return k, nil
+}
+
+// verify checks sig over input with this key and alg (already allowed).
+func (k *Key) verify(alg string, input, sig []byte) bool {
+	if k.hmac != nil {
+		return k.hmac.verify(alg, input, sig)
+	}
+	return jwsbb.Verify(k.Material, alg, input, sig) == nil
 }
 
 func kindOf(material any) (KeyKind, error) {

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"strings"
 	"unsafe"
-
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 )
 
 // DefaultMaxTokenBytes is the largest token accepted; longer ones are refused
@@ -92,7 +90,7 @@ func VerifySignature(ctx context.Context, tok string, p *Policy, keys IssuerKeys
 		if !k.Allows(h.alg) || k.Retired() {
 			continue // defence in depth: a resolver must not widen the policy
 		}
-		if jwsbb.Verify(k.Material, h.alg, readOnlyBytes(signingInput), sig) == nil {
+		if k.verify(h.alg, readOnlyBytes(signingInput), sig) {
 			c.Key = k
 			return c, nil
 		}

@@ -64,13 +64,15 @@ func safeHeaderValue(v string) bool {
 // were already stripped; a claim that is absent leaves its header absent.
 func setIdentity(h http.Header, mappings []HeaderMapping, c *token.Claims) *Error {
 	for _, m := range mappings {
-		v, ok := c.Claim(m.Claim)
+		s, ok := c.RegisteredString(m.Claim)
 		if !ok {
-			continue
-		}
-		s, ok := RenderClaim(v)
-		if !ok {
-			continue
+			v, found := c.Claim(m.Claim)
+			if !found {
+				continue
+			}
+			if s, ok = RenderClaim(v); !ok {
+				continue
+			}
 		}
 		if !safeHeaderValue(s) {
 			e := errInvalidToken(ReasonBadHeaderValue, "claim "+m.Claim+" cannot be forwarded: it contains control characters")
