@@ -2,6 +2,7 @@ package ipfilter
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 )
 
@@ -16,7 +17,7 @@ type ruleIndex struct {
 }
 
 func newRuleIndex(rules []rule) ruleIndex {
-	sort.Slice(rules, func(i, j int) bool { return rules[i].r.From.Less(rules[j].r.From) })
+	slices.SortFunc(rules, func(a, b rule) int { return a.r.From.Compare(b.r.From) })
 	best := make([]int32, len(rules))
 	for i := range rules {
 		best[i] = int32(i)
@@ -39,38 +40,42 @@ func (x *ruleIndex) find(a netip.Addr) (rule, bool) {
 	return rule{}, false
 }
 
-// explainIndex holds one ruleIndex per list and family.
-type explainIndex struct {
-	allow4, allow6, deny4, deny6 ruleIndex
-}
+// explainIndex holds one ruleIndex per list and family, indexed by listOf.
+type explainIndex [4]ruleIndex
 
 func newExplainIndex(rules []rule) explainIndex {
-	var a4, a6, d4, d6 []rule
+	var lists [4][]rule
+	var n [4]int
 	for _, r := range rules {
-		v4 := r.r.From.Is4()
-		switch {
-		case r.deny && v4:
-			d4 = append(d4, r)
-		case r.deny:
-			d6 = append(d6, r)
-		case v4:
-			a4 = append(a4, r)
-		default:
-			a6 = append(a6, r)
-		}
+		n[listOf(r.deny, r.r.From)]++
 	}
-	return explainIndex{newRuleIndex(a4), newRuleIndex(a6), newRuleIndex(d4), newRuleIndex(d6)}
+	for i := range lists {
+		lists[i] = make([]rule, 0, n[i])
+	}
+	for _, r := range rules {
+		i := listOf(r.deny, r.r.From)
+		lists[i] = append(lists[i], r)
+	}
+	var e explainIndex
+	for i := range e {
+		e[i] = newRuleIndex(lists[i])
+	}
+	return e
+}
+
+// listOf numbers the four lists: allow v4, allow v6, deny v4, deny v6.
+func listOf(deny bool, a netip.Addr) int {
+	i := 0
+	if !a.Is4() {
+		i = 1
+	}
+	if deny {
+		i += 2
+	}
+	return i
 }
 
 // find returns the deny (deny=true) or allow rule that contains a.
 func (e *explainIndex) find(a netip.Addr, deny bool) (rule, bool) {
-	switch {
-	case deny && a.Is4():
-		return e.deny4.find(a)
-	case deny:
-		return e.deny6.find(a)
-	case a.Is4():
-		return e.allow4.find(a)
-	}
-	return e.allow6.find(a)
+	return e[listOf(deny, a)].find(a)
 }
