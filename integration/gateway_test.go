@@ -273,3 +273,59 @@ http://127.0.0.1:%d {
 		}
 	}
 }
+
+// TestGatewayHMACSecretFromEnvAndMetrics: hmac_secret resolves {env.*} at
+// start, and the gateway's counters reach Caddy's metrics endpoint.
+func TestGatewayHMACSecretFromEnvAndMetrics(t *testing.T) {
+	secret := strings.Repeat("s3cr3t-", 6)
+	t.Setenv("AUTHGATE_TEST_HMAC", secret)
+	tester := caddytest.NewTester(t)
+	tester.InitServer(`
+{
+	admin localhost:2999
+	skip_install_trust
+	auto_https off
+	http_port 9420
+}
+http://127.0.0.1:9421 {
+	handle /metrics {
+		metrics
+	}
+	handle {
+		authgate {
+			hmac_secret {env.AUTHGATE_TEST_HMAC}
+			header X-User sub
+		}
+		respond "hi {http.auth.user.id}"
+	}
+}`, "caddyfile")
+
+	hdr, _ := json.Marshal(map[string]string{"alg": "HS256", "typ": "JWT"})
+	body, _ := json.Marshal(map[string]any{"sub": "svc-7", "exp": time.Now().Add(time.Hour).Unix()})
+	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(body)
+	sig, err := jwsbb.Sign([]byte(secret), "HS256", []byte(input), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := input + "." + base64.RawURLEncoding.EncodeToString(sig)
+
+	for i := 0; i < 3; i++ {
+		resp, got := gwDo(t, tester, "GET", "http://127.0.0.1:9421/x", map[string][]string{"Authorization": {"Bearer " + tok}})
+		if resp.StatusCode != 200 || got != "hi svc-7" {
+			t.Fatalf("HS256 token with the env secret: %d %q", resp.StatusCode, got)
+		}
+	}
+	gwDo(t, tester, "GET", "http://127.0.0.1:9421/x", nil)
+
+	_, metrics := gwDo(t, tester, "GET", "http://127.0.0.1:9421/metrics", nil)
+	for _, want := range []string{
+		`authgate_requests_total{reason="token",result="allowed"}`,
+		`authgate_requests_total{reason="no_token",result="refused"}`,
+		`authgate_token_cache_total{result="hit"}`,
+		`authgate_verify_duration_seconds_count`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

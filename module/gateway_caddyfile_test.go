@@ -95,3 +95,23 @@ func TestGatewayValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestSameKeySourcesShareOneTokenCache(t *testing.T) {
+	a, releaseA, _ := sharedTokenCache("fingerprint-1", 100)
+	b, releaseB, _ := sharedTokenCache("fingerprint-1", 100)
+	c, releaseC, _ := sharedTokenCache("fingerprint-2", 100)
+	defer releaseA()
+	defer releaseB()
+	defer releaseC()
+	if a == nil || a != b {
+		t.Fatal("handlers with the same key sources got different caches")
+	}
+	if a == c {
+		t.Fatal("handlers with different key sources share a cache")
+	}
+	if off, release, _ := sharedTokenCache("fingerprint-1", 0); off != nil {
+		t.Fatal("cache_size 0 did not disable the cache")
+	} else {
+		release()
+	}
+}
