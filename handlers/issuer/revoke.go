@@ -13,19 +13,8 @@ import (
 // Revoking a JWT records its jti until its exp; revoking an opaque token
 // deletes it and records its jti the same way.
 func (i *Issuer) serveRevoke(w http.ResponseWriter, r *http.Request, ip netip.Addr) {
-	f, e := parseForm(w, r)
-	if e != nil {
-		writeError(w, e, i.realm)
-		return
-	}
-	c, e := i.authenticate(r, f, ip)
-	if e != nil {
-		writeError(w, e, i.realm)
-		return
-	}
-	tok := f.get("token")
-	if tok == "" {
-		writeError(w, invalidRequest("missing token"), i.realm)
+	c, tok, ok := i.tokenRequest(w, r, ip)
+	if !ok {
 		return
 	}
 	info, err := i.resolve(r.Context(), tok)

@@ -15,18 +15,12 @@ import (
 )
 
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request, ip netip.Addr) {
-	f, e := parseForm(w, r)
-	if e != nil {
-		writeError(w, e, i.realm)
+	f, c, ok := i.clientRequest(w, r, ip)
+	if !ok {
 		return
 	}
-	c, e := i.authenticate(r, f, ip)
-	if e != nil {
-		writeError(w, e, i.realm)
-		return
-	}
-	grant := f.get("grant_type")
-	switch grant {
+	var e *oauthError
+	switch f.get("grant_type") {
 	case "":
 		e = invalidRequest("missing grant_type")
 	case GrantClientCredentials:
@@ -47,6 +41,35 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request, ip netip.Add
 	if e != nil {
 		writeError(w, e, i.realm)
 	}
+}
+
+// clientRequest parses the form and authenticates the calling client,
+// answering the RFC 6749 error itself when either fails.
+func (i *Issuer) clientRequest(w http.ResponseWriter, r *http.Request, ip netip.Addr) (form, *client, bool) {
+	f, e := parseForm(w, r)
+	if e == nil {
+		var c *client
+		if c, e = i.authenticate(r, f, ip); e == nil {
+			return f, c, true
+		}
+	}
+	writeError(w, e, i.realm)
+	return form{}, nil, false
+}
+
+// tokenRequest is clientRequest for the endpoints that act on a presented
+// token (introspection, revocation): the token parameter is required.
+func (i *Issuer) tokenRequest(w http.ResponseWriter, r *http.Request, ip netip.Addr) (*client, string, bool) {
+	f, c, ok := i.clientRequest(w, r, ip)
+	if !ok {
+		return nil, "", false
+	}
+	tok := f.get("token")
+	if tok == "" {
+		writeError(w, invalidRequest("missing token"), i.realm)
+		return nil, "", false
+	}
+	return c, tok, true
 }
 
 // authenticate identifies and authenticates the client: HTTP Basic
