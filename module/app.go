@@ -34,7 +34,7 @@ type App struct {
 	mu         sync.RWMutex
 	issuers    map[string]gateway.LocalIssuer
 	stores     []string // pool keys this config holds
-	startHooks []func()
+	startHooks []func() error
 }
 
 // StorageConfig configures the persistence engine.
@@ -83,14 +83,16 @@ func (a *App) Start() error {
 	hooks := a.startHooks
 	a.mu.RUnlock()
 	for _, hook := range hooks {
-		hook()
+		if err := hook(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // onStart registers fn to run when the app starts, after every handler of
-// the config was provisioned.
-func (a *App) onStart(fn func()) {
+// the config was provisioned; an error fails the config start.
+func (a *App) onStart(fn func() error) {
 	a.mu.Lock()
 	a.startHooks = append(a.startHooks, fn)
 	a.mu.Unlock()

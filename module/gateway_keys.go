@@ -144,7 +144,10 @@ func (kr *keyRouting) resolve() {
 
 // start runs when the authgate app starts: after every handler was
 // provisioned, and never under `caddy validate`.
-func (kr *keyRouting) start() { kr.resolve() }
+func (kr *keyRouting) start() error {
+	kr.resolve()
+	return nil
+}
 
 // ByURL implements gateway.LocalIssuers.
 func (kr *keyRouting) ByURL(url string) gateway.LocalIssuer {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -57,8 +59,12 @@ type IssuerHandler struct {
 	Clients []*IssuerClient `json:"clients,omitempty"`
 
 	iss      *issuer.Issuer
+	app      *App
+	ctx      caddy.Context
 	logger   *zap.Logger
 	purgeKey string
+	opened   sync.Once
+	openErr  error
 }
 
 // IssuerClient is one registered API client.
@@ -119,18 +125,18 @@ func (*IssuerHandler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves secrets, opens the shared store, loads or creates the
-// signing keys and registers the issuer with the authgate app.
+// Provision resolves and hashes the secrets, validates the configuration
+// and registers the issuer with the authgate app. It does not open the
+// store: that happens when the config starts (see open), so `caddy
+// validate` works next to a running server that holds the store's lock.
 func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.ctx = ctx
 	app, err := authgateApp(ctx)
 	if err != nil {
 		return err
 	}
-	st, err := app.Store()
-	if err != nil {
-		return err
-	}
+	h.app = app
 	cfg := issuer.Config{
 		Issuer:         h.Issuer,
 		PathPrefix:     h.PathPrefix,
@@ -138,7 +144,6 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		KeyRotation:    time.Duration(h.KeyRotation),
 		AccessTokenTTL: time.Duration(h.AccessTokenTTL),
 		Audience:       h.Audience,
-		Store:          st,
 		Log:            zapLogFunc(h.logger),
 	}
 	repl := caddy.NewReplacer()
@@ -197,16 +202,35 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("authgate_issuer: %w", err)
 	}
 	h.iss = iss
-	if err := app.RegisterIssuer(localIssuer{iss}); err != nil {
+	if err := app.RegisterIssuer(localIssuer{h}); err != nil {
 		return err
 	}
-	go iss.Run(ctx)
-	h.startPurger(app, st)
-	h.logger.Info("issuer ready",
-		zap.String("issuer", iss.IssuerURL()),
-		zap.String("signing_kid", iss.SigningKeyID()),
-		zap.Int("clients", len(h.Clients)))
+	app.onStart(h.open)
 	return nil
+}
+
+// open attaches the shared store once: signing keys are loaded (or created
+// on the very first start) and the revocations read. It runs when the
+// authgate app starts, or on first use if a request comes first; its error
+// fails the config start.
+func (h *IssuerHandler) open() error {
+	h.opened.Do(func() {
+		st, err := h.app.Store()
+		if err == nil {
+			err = h.iss.Open(h.ctx, st)
+		}
+		if err != nil {
+			h.openErr = fmt.Errorf("authgate_issuer %s: %w", h.Issuer, err)
+			return
+		}
+		go h.iss.Run(h.ctx)
+		h.startPurger(h.app, st)
+		h.logger.Info("issuer ready",
+			zap.String("issuer", h.iss.IssuerURL()),
+			zap.String("signing_kid", h.iss.SigningKeyID()),
+			zap.Int("clients", len(h.Clients)))
+	})
+	return h.openErr
 }
 
 // purger is the one purge goroutine of a store, shared by every issuer using
@@ -271,20 +295,43 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 	if !h.iss.Owns(r.URL.Path) {
 		return next.ServeHTTP(w, r)
 	}
+	if err := h.open(); err != nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
 	client, _ := clientIP(r)
 	h.iss.Handle(w, r, client)
 	return nil
 }
 
-// localIssuer adapts *issuer.Issuer to gateway.LocalIssuer (error sentinels).
-type localIssuer struct{ *issuer.Issuer }
+// localIssuer adapts the handler's issuer to gateway.LocalIssuer: it opens
+// the store on first use and maps the error sentinels.
+type localIssuer struct{ h *IssuerHandler }
+
+func (l localIssuer) IssuerURL() string { return l.h.iss.IssuerURL() }
+
+func (l localIssuer) ResolveKeys(ctx context.Context, kid, alg string) ([]*token.Key, error) {
+	if err := l.h.open(); err != nil {
+		return nil, fmt.Errorf("%w: %v", token.ErrKeysUnavailable, err)
+	}
+	return l.h.iss.ResolveKeys(ctx, kid, alg)
+}
 
 func (l localIssuer) LookupOpaque(ctx context.Context, tok string) (*token.Claims, error) {
-	c, err := l.Issuer.LookupOpaque(ctx, tok)
+	if err := l.h.open(); err != nil {
+		return nil, err
+	}
+	c, err := l.h.iss.LookupOpaque(ctx, tok)
 	if errors.Is(err, issuer.ErrNotFound) {
 		return nil, gateway.ErrNotFound
 	}
 	return c, err
+}
+
+func (l localIssuer) Admit(c *token.Claims, client netip.Addr) error {
+	if err := l.h.open(); err != nil {
+		return err
+	}
+	return l.h.iss.Admit(c, client)
 }
 
 // zapLogFunc adapts a zap logger to the issuer's log function.

@@ -42,7 +42,7 @@ func TestIssuerCaddyfile(t *testing.T) {
 	if err := h.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := json.Marshal(h)
+	got, _ := json.Marshal(&h)
 	want := `{"issuer":"https://auth.example.com","path_prefix":"/auth","signing_alg":"EdDSA","key_rotation":604800000000000,` +
 		`"access_token_ttl":900000000000,"audience":["api-a","api-b"],"clients":[{"client_id":"ci","name":"CI pipeline",` +
 		`"secrets":[{"value":"{env.CI_SECRET}","expires":"2031-01-01T00:00:00Z"},{"hash":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}],` +

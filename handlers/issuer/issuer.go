@@ -69,7 +69,8 @@ type Config struct {
 	// Clients are the registered clients. New hashes and clears every
 	// SecretConfig.Plain.
 	Clients []ClientConfig
-	// Store keeps signing keys, opaque tokens and revocations. Required.
+	// Store keeps signing keys, opaque tokens and revocations. When nil,
+	// New only validates and builds; Open attaches the store later.
 	Store store.Store
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -88,7 +89,9 @@ type Issuer struct {
 	realm      string
 	defaultAud []string
 	maxTTL     time.Duration
-	store      store.Store
+	alg        string
+	rotation   time.Duration
+	store      store.Store // set by Open
 	now        func() time.Time
 	log        logFunc
 
@@ -102,13 +105,11 @@ type Issuer struct {
 	runOnce sync.Once
 }
 
-// New validates cfg, loads (or creates) the signing keys and the revocation
-// list from the store, and returns a ready Issuer. Call Run to keep keys
-// rotating and revocations in sync.
+// New validates cfg and builds the Issuer (client secrets are hashed here).
+// With cfg.Store set it also opens it (see Open) and the Issuer is ready;
+// otherwise call Open before serving. Call Run to keep keys rotating and
+// revocations in sync.
 func New(ctx context.Context, cfg Config) (*Issuer, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("issuer: no store")
-	}
 	u, err := url.Parse(cfg.Issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, fmt.Errorf("issuer: %q must be an http(s) URL without query, fragment or user info", cfg.Issuer)
@@ -118,7 +119,6 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		issPath: strings.TrimSuffix(u.Path, "/"),
 		prefix:  cfg.PathPrefix,
 		realm:   cfg.Realm,
-		store:   cfg.Store,
 		now:     cfg.Now,
 		log:     cfg.Log,
 		clients: make(map[string]*client, len(cfg.Clients)),
@@ -181,17 +181,33 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 			i.maxTTL = c.ttl
 		}
 	}
-	i.keys = newKeyManager(cfg.Store, alg, rotation, i.maxTTL, i.now, i.log)
-	if err := i.keys.refresh(ctx); err != nil {
-		return nil, fmt.Errorf("issuer: signing keys: %w", err)
-	}
-	if err := i.loadRevocations(ctx); err != nil {
-		return nil, fmt.Errorf("issuer: revocations: %w", err)
-	}
+	i.alg, i.rotation = alg, rotation
 	if i.metadata, err = i.buildMetadata(alg); err != nil {
 		return nil, err
 	}
+	if cfg.Store != nil {
+		if err := i.Open(ctx, cfg.Store); err != nil {
+			return nil, err
+		}
+	}
 	return i, nil
+}
+
+// Open attaches the store: it loads (or, on the very first start, creates)
+// the signing keys and loads the revocations. New validates and touches no
+// storage, so a config can be checked (`caddy validate`) next to a running
+// server that holds the store's lock; Open must succeed before the issuer
+// serves.
+func (i *Issuer) Open(ctx context.Context, st store.Store) error {
+	i.store = st
+	i.keys = newKeyManager(st, i.alg, i.rotation, i.maxTTL, i.now, i.log)
+	if err := i.keys.refresh(ctx); err != nil {
+		return fmt.Errorf("issuer: signing keys: %w", err)
+	}
+	if err := i.loadRevocations(ctx); err != nil {
+		return fmt.Errorf("issuer: revocations: %w", err)
+	}
+	return nil
 }
 
 // IssuerURL returns the issuer's "iss".
