@@ -241,5 +241,4 @@ var (
 	_ caddy.Provisioner                 = (*MatchIPList)(nil)
 	_ caddyfile.Unmarshaler             = (*MatchIPList)(nil)
 	_ caddyhttp.RequestMatcherWithError = (*MatchIPList)(nil)
-	_ caddyhttp.RequestMatcher          = (*MatchIPList)(nil) //nolint:staticcheck // kept for compatibility
 )

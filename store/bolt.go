@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the on-disk layout version written to the meta bucket.
@@ -99,7 +100,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	// NoSync stays false (bbolt's default): every commit is fsynced.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("store: %s is locked by another process (waited %s): %w", path, opts.LockTimeout, ErrLocked)
 		}
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
