@@ -62,3 +62,34 @@ func FuzzJSONScanner(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseJWKS feeds arbitrary documents to the JWKS parser (they come
+// from the network): it must never panic, and every key it returns must be
+// a usable public key whose algorithm, if any, fits its type.
+func FuzzParseJWKS(f *testing.F) {
+	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"a","use":"sig","alg":"ES256"}]}`))
+	f.Add([]byte(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`))
+	f.Add([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]}`))
+	f.Add([]byte(`{"keys":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		keys, _, err := ParseJWKS(data, "fuzz")
+		if err != nil {
+			if len(keys) != 0 {
+				t.Fatal("keys returned with an error")
+			}
+			return
+		}
+		if len(keys) == 0 || len(keys) > MaxJWKSKeys {
+			t.Fatalf("%d keys without an error", len(keys))
+		}
+		for _, k := range keys {
+			if k.Kind == KindUnknown || k.Kind == KindHMAC {
+				t.Fatalf("unusable key kind %s accepted", k.Kind)
+			}
+			if k.Alg != "" && !k.Allows(k.Alg) {
+				t.Fatalf("key %q: alg %s does not fit %s", k.ID, k.Alg, k.Kind)
+			}
+		}
+	})
+}
