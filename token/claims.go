@@ -3,6 +3,7 @@ package token
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -69,13 +70,13 @@ func parseClaims(payload []byte) (*Claims, *Error) {
 		case "scope":
 			var s string
 			if s, err = stringClaim(value); err == nil {
-				c.Scopes = appendScopes(c.Scopes, strings.Fields(s)...)
+				c.Scopes = appendScopes(c.Scopes, s)
 			}
 		case "scp":
 			var list []string
 			if list, err = stringOrArray(value); err == nil {
 				for _, s := range list {
-					c.Scopes = appendScopes(c.Scopes, strings.Fields(s)...)
+					c.Scopes = appendScopes(c.Scopes, s)
 				}
 			}
 		}
@@ -104,16 +105,14 @@ func stringClaim(raw []byte) (string, error) {
 	return unquoteRef(raw)
 }
 
-func appendScopes(dst []string, scopes ...string) []string {
-	for _, s := range scopes {
-		dup := false
-		for _, have := range dst {
-			if have == s {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+// appendScopes adds the space-delimited scopes of list (RFC 6749 §3.3) to
+// dst, skipping duplicates, growing dst at most once.
+func appendScopes(dst []string, list string) []string {
+	if n := len(dst) + strings.Count(list, " ") + 1; cap(dst) < n {
+		dst = append(make([]string, 0, n), dst...)
+	}
+	for s := range strings.FieldsSeq(list) {
+		if !slices.Contains(dst, s) {
 			dst = append(dst, s)
 		}
 	}

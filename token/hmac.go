@@ -21,9 +21,16 @@ type hmacVerifier struct {
 func newHMACVerifier(secret []byte) *hmacVerifier {
 	v := &hmacVerifier{secret: secret}
 	for i, fn := range []func() hash.Hash{sha256.New, sha512.New384, sha512.New} {
-		v.pools[i].New = func() any { return hmac.New(fn, v.secret) }
+		v.pools[i].New = func() any { return &pooledMAC{h: hmac.New(fn, v.secret)} }
 	}
 	return v
+}
+
+// pooledMAC is a keyed HMAC with its own output buffer, so verifying
+// allocates nothing.
+type pooledMAC struct {
+	h   hash.Hash
+	buf [sha512.Size]byte
 }
 
 // verify reports whether sig is the MAC of input under alg (constant time).
@@ -39,11 +46,10 @@ func (v *hmacVerifier) verify(alg string, input, sig []byte) bool {
 	default:
 		return false
 	}
-	h := pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(input)
-	var buf [sha512.Size]byte
-	ok := hmac.Equal(h.Sum(buf[:0]), sig)
-	pool.Put(h)
+	m := pool.Get().(*pooledMAC)
+	m.h.Reset()
+	m.h.Write(input)
+	ok := hmac.Equal(m.h.Sum(m.buf[:0]), sig)
+	pool.Put(m)
 	return ok
 }
