@@ -2,6 +2,7 @@ package ipfilter
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"sync"
@@ -37,23 +38,33 @@ type Dynamic struct {
 	static   []rule
 	hasAllow bool
 	files    []*listFile
+	read     func(path string) ([]byte, error) // readFile; tests inject I/O errors
 
 	watching atomic.Bool
 }
 
 type listFile struct {
-	path    string
-	deny    bool
-	modTime time.Time
-	size    int64
-	rules   []rule
-	failed  bool // the current on-disk state failed and was reported
+	path  string
+	deny  bool
+	fi    os.FileInfo // stat of the content last parsed (good or bad); nil: read on the next poll
+	rules []rule
+	// lastErr is the error last reported for this file ("" after a
+	// successful load), so that a lasting stat or read failure, retried on
+	// every poll, is reported once rather than every poll.
+	lastErr string
+}
+
+// unchanged reports whether fi is the file last parsed: same file (a
+// replacement renamed over the path is another file even when its
+// modification time and size are equal), same modification time and size.
+func (lf *listFile) unchanged(fi os.FileInfo) bool {
+	return lf.fi != nil && os.SameFile(lf.fi, fi) && fi.ModTime().Equal(lf.fi.ModTime()) && fi.Size() == lf.fi.Size()
 }
 
 // NewDynamic parses the inline entries and loads the files now. Errors name
 // the entry and, for files, carry path:line.
 func NewDynamic(l Lists) (*Dynamic, error) {
-	d := &Dynamic{hasAllow: l.hasAllow()}
+	d := &Dynamic{hasAllow: l.hasAllow(), read: readFile}
 	for i, list := range [2][]string{l.Allow, l.Deny} {
 		for _, s := range list {
 			r, err := ParseEntry(s)
@@ -70,7 +81,7 @@ func NewDynamic(l Lists) (*Dynamic, error) {
 			if err != nil {
 				return nil, err
 			}
-			lf.modTime, lf.size = fi.ModTime(), fi.Size()
+			lf.fi = fi
 			if lf.rules, err = loadFile(path, lf.deny); err != nil {
 				return nil, err
 			}
@@ -122,10 +133,15 @@ func (d *Dynamic) Explain(addr netip.Addr) (bool, string) {
 func (d *Dynamic) Len() (allow, deny int) { return d.Filter().Len() }
 
 // Poll checks every file once: a file whose modification time or size
-// changed is re-read; if all changed files parse, the new Filter is swapped
-// in and report(path, nil) is called for each; a file that fails to read or
-// parse keeps its previous entries and report(path, err) is called once per
-// change. It returns whether a new Filter was swapped in. report may be nil.
+// changed, or that was replaced by another file, is re-read; if it parses,
+// a new Filter with its entries is swapped in and report(path, nil) is
+// called. A file that fails to parse keeps its previous entries and
+// report(path, err) is called once per change of the file. A file that
+// cannot be found or read (deleted, permission denied) keeps its previous
+// entries too; it is retried on every poll, since fixing a permission
+// changes neither modification time nor size, and report(path, err) is
+// called when the failure starts or its error changes. Poll returns whether
+// a new Filter was swapped in. report may be nil.
 func (d *Dynamic) Poll(report func(path string, err error)) bool {
 	if d == nil {
 		return false
@@ -139,27 +155,34 @@ func (d *Dynamic) Poll(report func(path string, err error)) bool {
 	changed := false
 	for _, lf := range d.files {
 		fi, err := os.Stat(lf.path)
-		if err != nil {
-			if !lf.failed {
-				lf.failed = true
-				lf.modTime, lf.size = time.Time{}, -1 // reload when it reappears
+		if err == nil && lf.unchanged(fi) {
+			continue
+		}
+		var data []byte
+		if err == nil {
+			data, err = d.read(lf.path)
+		}
+		if err != nil && !errors.Is(err, errTooLarge) { // stat or read failed: retry next poll
+			lf.fi = nil
+			if msg := err.Error(); msg != lf.lastErr {
+				lf.lastErr = msg
 				events = append(events, event{lf.path, err})
 			}
 			continue
 		}
-		if fi.ModTime().Equal(lf.modTime) && fi.Size() == lf.size {
-			continue
-		}
 		// Record the stat taken before reading: if the file changes while we
 		// read it, the next poll sees a newer stat and reads it again.
-		lf.modTime, lf.size = fi.ModTime(), fi.Size()
-		rules, err := loadFile(lf.path, lf.deny)
+		lf.fi = fi
+		var rules []rule
+		if err == nil {
+			rules, err = parseList(lf.path, data, lf.deny)
+		}
 		if err != nil {
-			lf.failed = true
+			lf.lastErr = err.Error()
 			events = append(events, event{lf.path, err})
 			continue
 		}
-		lf.rules, lf.failed = rules, false
+		lf.rules, lf.lastErr = rules, ""
 		changed = true
 		events = append(events, event{lf.path, nil})
 	}

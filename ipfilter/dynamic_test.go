@@ -2,11 +2,15 @@ package ipfilter
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -292,5 +296,124 @@ func TestWatchWithoutFilesIsNoop(t *testing.T) {
 	d.Watch(context.Background(), time.Millisecond, func(string, error) { t.Error("report without files") })
 	if d.watching.Load() {
 		t.Error("Watch started a goroutine without files")
+	}
+}
+
+// A list replaced by renaming another file over it is reloaded even when the
+// new file has the old one's modification time and size (cp -p, install -p,
+// rsync and config tools preserve or set modification times).
+func TestDynamicReloadsFileRenamedOverWithSameStat(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "blocklist.txt")
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	writeList(t, p, "10.0.0.1\n", t0)
+	d, err := NewDynamic(Lists{DenyFiles: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "blocklist.txt.new")
+	writeList(t, tmp, "10.0.0.2\n", t0) // same size, same mtime
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Poll(nil) {
+		t.Fatal("Poll did not notice the file renamed over the list")
+	}
+	if d.Allowed(ip("10.0.0.2")) || !d.Allowed(ip("10.0.0.1")) {
+		t.Error("replacement list not in effect")
+	}
+}
+
+// A file that cannot be read (typically permission denied) keeps the old
+// list; once readable again it is loaded, although fixing a permission
+// changes neither its modification time nor its size. The failure is
+// reported once, not on every poll.
+func TestDynamicRetriesUnreadableFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "blocklist.txt")
+	t0 := time.Now().Add(-time.Hour)
+	writeList(t, p, "10.0.0.1\n", t0)
+	d, err := NewDynamic(Lists{DenyFiles: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failRead atomic.Bool
+	reads := 0
+	d.read = func(path string) ([]byte, error) {
+		reads++
+		if failRead.Load() {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrPermission}
+		}
+		return readFile(path)
+	}
+	var events []error
+	report := func(_ string, err error) { events = append(events, err) }
+
+	// The new version arrives unreadable.
+	failRead.Store(true)
+	writeList(t, p, "10.0.0.2\n", t0.Add(time.Second))
+	d.Poll(report)
+	d.Poll(report)
+	if len(events) != 1 || !errors.Is(events[0], fs.ErrPermission) {
+		t.Fatalf("events = %v, want one permission error", events)
+	}
+	if d.Allowed(ip("10.0.0.1")) {
+		t.Fatal("unreadable file dropped the previous list")
+	}
+
+	// chmod: same mtime and size, now readable.
+	failRead.Store(false)
+	events = nil
+	if !d.Poll(report) {
+		t.Fatal("file not reloaded after it became readable")
+	}
+	if len(events) != 1 || events[0] != nil {
+		t.Errorf("events = %v, want one success", events)
+	}
+	if d.Allowed(ip("10.0.0.2")) || !d.Allowed(ip("10.0.0.1")) {
+		t.Error("new list not in effect")
+	}
+
+	// An oversized file is a property of its content: reported once and
+	// not read again until it changes.
+	d.read = func(path string) ([]byte, error) {
+		reads++
+		return nil, fmt.Errorf("%s: %w", path, errTooLarge)
+	}
+	writeList(t, p, "10.0.0.3\n", t0.Add(2*time.Second))
+	events, reads = nil, 0
+	d.Poll(report)
+	d.Poll(report)
+	if len(events) != 1 || reads != 1 {
+		t.Errorf("oversized file: %d reports, %d reads; want 1 and 1", len(events), reads)
+	}
+}
+
+// The same with a real permission error; root reads anything, so it only
+// runs unprivileged.
+func TestDynamicChmodFixedFileIsReloaded(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root ignores file permissions")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "blocklist.txt")
+	t0 := time.Now().Add(-time.Hour)
+	writeList(t, p, "10.0.0.1\n", t0)
+	d, err := NewDynamic(Lists{DenyFiles: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeList(t, p, "10.0.0.2\n", t0.Add(time.Second))
+	if err := os.Chmod(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	if d.Poll(nil) {
+		t.Fatal("unreadable file loaded")
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Poll(nil) || d.Allowed(ip("10.0.0.2")) {
+		t.Fatal("file not reloaded after chmod")
 	}
 }

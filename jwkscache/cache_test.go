@@ -59,6 +59,7 @@ func TestCheckURL(t *testing.T) {
 		"https://idp.example/jwks": true, "http://localhost:8080/k": true,
 		"ftp://idp.example/jwks": false, "/jwks": false, "https://": false,
 		"https://idp.example/jwks#frag": false, "::bad": false,
+		"https://:443/jwks": false, // a port but no host name
 	} {
 		if err := CheckURL(raw); (err == nil) != ok {
 			t.Errorf("CheckURL(%q) = %v, want ok=%v", raw, err, ok)

@@ -176,11 +176,14 @@ func parseMetadata(body []byte, issuer string) (string, error) {
 	if doc.JWKSURI == "" {
 		return "", errors.New("metadata has no jwks_uri")
 	}
-	u, err := url.Parse(doc.JWKSURI)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", fmt.Errorf("jwks_uri %q is not an absolute http(s) URL", doc.JWKSURI)
+	// The same check as every fetch makes, so that a jwks_uri that could
+	// never be fetched (a fragment, no host) fails discovery itself, with the
+	// document named, instead of every later fetch.
+	if err := CheckURL(doc.JWKSURI); err != nil {
+		return "", fmt.Errorf("jwks_uri %q is not an absolute http(s) URL: %w", doc.JWKSURI, err)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) && !strings.HasPrefix(issuer, "http://") {
+	u, _ := url.Parse(doc.JWKSURI)
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) && !strings.HasPrefix(strings.ToLower(issuer), "http://") {
 		return "", fmt.Errorf("jwks_uri %q must use https", doc.JWKSURI)
 	}
 	return doc.JWKSURI, nil

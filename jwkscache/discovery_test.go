@@ -174,6 +174,10 @@ func TestParseMetadataJWKSURIScheme(t *testing.T) {
 		{"http://idp.internal", "http://keys.internal/jwks", true},
 		{"https://idp.example", "ftp://keys.example/jwks", false},
 		{"https://idp.example", "file:///etc/jwks", false},
+		// Fetches refuse these, so discovery must too (not every later fetch).
+		{"https://idp.example", "https://keys.example/jwks#frag", false},
+		{"https://idp.example", "https://:443/jwks", false},
+		{"HTTP://idp.internal", "http://keys.internal/jwks", true},
 	}
 	for _, tt := range tests {
 		body, _ := json.Marshal(meta(tt.issuer, tt.jwks))

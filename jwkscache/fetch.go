@@ -69,8 +69,10 @@ func secureEnough(u *url.URL) bool {
 	return u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname()))
 }
 
+// isLoopback accepts loopback IP literals and the name "localhost" only:
+// other *.localhost names are not reliably resolved to loopback.
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
@@ -88,7 +90,7 @@ func CheckURL(raw string) error {
 	if u.Scheme != "https" && u.Scheme != "http" {
 		return fmt.Errorf("%q: scheme must be https or http", raw)
 	}
-	if u.Host == "" {
+	if u.Hostname() == "" { // also "https://:443"
 		return fmt.Errorf("%q: missing host", raw)
 	}
 	if u.Fragment != "" {

@@ -325,8 +325,14 @@ func (s *keySource) unknownKid(ctx context.Context, kid, alg string, now time.Ti
 				}
 			}
 			if !s.lastKidRefetch.IsZero() && now.Sub(s.lastKidRefetch) < s.o.RefetchInterval {
+				lastErr := s.lastErr
 				s.mu.Unlock()
 				s.c.obs.UnknownKidRefetch(s.name, true)
+				if lastErr != nil {
+					// The provider is failing: the kid may be a key rotated
+					// in during the outage. Retry later, without a fetch.
+					return nil, s.unavailable(fmt.Errorf("unknown kid while the key set cannot be refreshed: %w", lastErr))
+				}
 				return nil, token.ErrUnknownKey
 			}
 			if f = s.beginFlightLocked(); f == nil {

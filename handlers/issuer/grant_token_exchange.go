@@ -12,6 +12,11 @@ import (
 // the subject's "sub", its scopes are a subset of the subject token's scopes
 // that the client is still allowed, its audience a subset of the subject
 // token's audience, and it expires no later than the subject token.
+//
+// A subject token that is invalid, expired, revoked, foreign or held by
+// another client is answered invalid_request: RFC 8693 §2.2.2 requires that
+// code whenever the subject_token is "invalid for any reason, or
+// unacceptable based on policy".
 func (i *Issuer) grantTokenExchange(w http.ResponseWriter, r *http.Request, f form, c *client) *oauthError {
 	subjectToken := f.get("subject_token")
 	if subjectToken == "" {
@@ -32,16 +37,16 @@ func (i *Issuer) grantTokenExchange(w http.ResponseWriter, r *http.Request, f fo
 	info, err := i.resolve(r.Context(), subjectToken)
 	if err != nil {
 		if errors.Is(err, errNotOurs) {
-			return newError(http.StatusBadRequest, errInvalidGrant, "subject_token is invalid or expired")
+			return newError(http.StatusBadRequest, errInvalidRequest, "subject_token is invalid or expired")
 		}
 		return serverError()
 	}
 	now := i.now()
 	if i.admissible(info.jti, info.clientID, nil, now.Unix()) != nil {
-		return newError(http.StatusBadRequest, errInvalidGrant, "subject_token is invalid or expired")
+		return newError(http.StatusBadRequest, errInvalidRequest, "subject_token is invalid or expired")
 	}
 	if info.clientID != c.id {
-		return newError(http.StatusBadRequest, errInvalidGrant, "subject_token was not issued to this client")
+		return newError(http.StatusBadRequest, errInvalidRequest, "subject_token was not issued to this client")
 	}
 	// The most the new token may carry: the subject token's scopes that the
 	// client still holds.
@@ -64,7 +69,7 @@ func (i *Issuer) grantTokenExchange(w http.ResponseWriter, r *http.Request, f fo
 		exp = info.expiresAt
 	}
 	if exp <= now.Unix() {
-		return newError(http.StatusBadRequest, errInvalidGrant, "subject_token is invalid or expired")
+		return newError(http.StatusBadRequest, errInvalidRequest, "subject_token is invalid or expired")
 	}
 	g := &grantRequest{
 		client:    c,

@@ -347,12 +347,12 @@ func TestTokenExchange(t *testing.T) {
 	wantOAuthError(t, x("app", "app-secret", "actor_token", "x", "actor_token_type", TokenTypeAccessToken), 400, errInvalidRequest)
 	// Garbage subject token.
 	f = url.Values{"grant_type": {GrantTokenExchange}, "subject_token": {"a.b.c"}, "subject_token_type": {TokenTypeAccessToken}}
-	wantOAuthError(t, e.do("POST", "/oauth/token", f, "app", "app-secret"), 400, errInvalidGrant)
+	wantOAuthError(t, e.do("POST", "/oauth/token", f, "app", "app-secret"), 400, errInvalidRequest)
 	// Another client's token: refused (opq may exchange, but not app's token).
-	wantOAuthError(t, x("opq", "opq-secret"), 400, errInvalidGrant)
+	wantOAuthError(t, x("opq", "opq-secret"), 400, errInvalidRequest)
 	// Revoked subject: refused.
 	e.do("POST", "/oauth/revoke", url.Values{"token": {subject}}, "app", "app-secret")
-	wantOAuthError(t, x("app", "app-secret"), 400, errInvalidGrant)
+	wantOAuthError(t, x("app", "app-secret"), 400, errInvalidRequest)
 }
 
 func TestOpaqueExchangeAndExpiry(t *testing.T) {
@@ -369,7 +369,7 @@ func TestOpaqueExchangeAndExpiry(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 	e.clock.Advance(time.Hour)
-	wantOAuthError(t, e.do("POST", "/oauth/token", f, "opq", "opq-secret"), 400, errInvalidGrant)
+	wantOAuthError(t, e.do("POST", "/oauth/token", f, "opq", "opq-secret"), 400, errInvalidRequest)
 }
 
 func TestAdmit(t *testing.T) {

@@ -169,15 +169,23 @@ func (m *keyManager) plan(keys []store.SigningKey, now time.Time, fresh *store.S
 			active = k
 		}
 	}
-	// Retire every key that a newer active key took over from.
+	// Retire every key that a newer active key took over from. A key signs
+	// until the snapshot that replaces it is installed, which is now (later
+	// than the successor's ActiveAt when a refresh was late or failed, e.g.
+	// the store was unavailable at the activation time): its tokens expire
+	// by now + maxTTL, so that is when it may leave the JWKS.
 	if active != nil {
+		retired := active.ActiveAt
+		if now.After(retired) {
+			retired = now
+		}
 		for idx := range keys {
 			k := &keys[idx]
 			if k == active || !k.RetiredAt.IsZero() || k.ActiveAt.After(now) {
 				continue
 			}
-			k.RetiredAt = active.ActiveAt
-			k.ExpiresAt = active.ActiveAt.Add(m.maxTTL + keyExpirySkew)
+			k.RetiredAt = retired
+			k.ExpiresAt = retired.Add(m.maxTTL + keyExpirySkew)
 			changed = true
 		}
 	}

@@ -215,5 +215,5 @@ func TestIntrospectionForeignIssuer(t *testing.T) {
 		t.Fatal("another issuer's token is active")
 	}
 	f := url.Values{"grant_type": {GrantTokenExchange}, "subject_token": {tok}, "subject_token_type": {TokenTypeAccessToken}}
-	wantOAuthError(t, b.do("POST", "/oauth/token", f, "app", "app-secret"), 400, errInvalidGrant)
+	wantOAuthError(t, b.do("POST", "/oauth/token", f, "app", "app-secret"), 400, errInvalidRequest)
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/authgate/caddy-authgate/token"
 )
@@ -14,7 +14,13 @@ import (
 // buildMetadata encodes the RFC 8414 document (also served as the OpenID
 // configuration).
 func (i *Issuer) buildMetadata(alg string) ([]byte, error) {
-	base := strings.TrimSuffix(i.iss, i.issPath) // scheme://host
+	// Endpoints live at the root of the issuer's origin (Handle routes on
+	// the path alone), whatever the issuer's path or trailing slash.
+	u, err := url.Parse(i.iss)
+	if err != nil {
+		return nil, err
+	}
+	base := u.Scheme + "://" + u.Host
 	auth := []string{AuthClientSecretBasic, AuthClientSecretPost}
 	var scopes []string
 	grants := []string{GrantClientCredentials}

@@ -28,6 +28,13 @@ const (
 // any hashing work.
 const maxSecretBytes = 1024
 
+// Bounds of argon2id hash parameters (memory in KiB: 4 GiB, above RFC 9106's
+// 2 GiB first recommended option).
+const (
+	maxArgonMemoryKiB = 1 << 22
+	maxArgonTime      = 64
+)
+
 // secretHash is one accepted client secret, hashed.
 type secretHash struct {
 	kind    uint8
@@ -126,6 +133,11 @@ func parseArgon2id(s string) (argonParams, error) {
 	}
 	if p.memory == 0 || p.time == 0 || p.threads == 0 {
 		return argonParams{}, errors.New("argon2id hash needs m, t and p")
+	}
+	// Every authentication of the client allocates m KiB: an absurd value
+	// would crash the process on the first (unauthenticated) attempt.
+	if p.memory > maxArgonMemoryKiB || p.time > maxArgonTime {
+		return argonParams{}, fmt.Errorf("argon2id parameters too large (at most m=%d, t=%d)", maxArgonMemoryKiB, maxArgonTime)
 	}
 	var err error
 	if p.salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil || len(p.salt) < 8 {

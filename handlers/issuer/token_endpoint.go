@@ -159,9 +159,8 @@ func (i *Issuer) issue(w http.ResponseWriter, r *http.Request, g *grantRequest, 
 			return serverError()
 		}
 		tok = base64.RawURLEncoding.EncodeToString(raw)
-		sum := sha256.Sum256([]byte(tok))
 		rec := store.TokenRecord{
-			Hash: sum[:], JTI: jti, ClientID: g.client.id, Subject: g.subject,
+			Hash: i.opaqueHash(tok), JTI: jti, ClientID: g.client.id, Subject: g.subject,
 			Scopes: g.scopes, Audience: g.audience,
 			IssuedAt: time.Unix(nowUnix, 0), ExpiresAt: time.Unix(g.expiresAt, 0),
 		}

@@ -43,8 +43,8 @@ func (i *Issuer) resolve(ctx context.Context, tok string) (*tokenInfo, error) {
 		if len(tok) != 43 { // 32 bytes, base64url without padding
 			return nil, errNotOurs
 		}
-		sum := sha256.Sum256([]byte(tok))
-		rec, err := i.store.GetToken(ctx, sum[:])
+		sum := i.opaqueHash(tok)
+		rec, err := i.store.GetToken(ctx, sum)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errNotOurs
 		}
@@ -55,7 +55,7 @@ func (i *Issuer) resolve(ctx context.Context, tok string) (*tokenInfo, error) {
 			return nil, errNotOurs
 		}
 		return &tokenInfo{
-			opaque: true, hash: sum[:], jti: rec.JTI, clientID: rec.ClientID, subject: rec.Subject,
+			opaque: true, hash: sum, jti: rec.JTI, clientID: rec.ClientID, subject: rec.Subject,
 			scopes: rec.Scopes, audience: rec.Audience, issuedAt: rec.IssuedAt.Unix(), expiresAt: rec.ExpiresAt.Unix(),
 		}, nil
 	}
@@ -67,6 +67,20 @@ func (i *Issuer) resolve(ctx context.Context, tok string) (*tokenInfo, error) {
 		return nil, errNotOurs
 	}
 	return info, nil
+}
+
+// opaqueHash is the key an opaque token is stored under: SHA-256 over a
+// domain label, the issuer URL and the token. Every issuer of a Caddy shares
+// one store, so the issuer is part of the key: an issuer never resolves (and
+// so never accepts, introspects or revokes) an opaque token that another
+// issuer minted for a client with the same client_id.
+func (i *Issuer) opaqueHash(tok string) []byte {
+	h := sha256.New()
+	h.Write([]byte("authgate-opaque-v1\x00"))
+	h.Write([]byte(i.iss))
+	h.Write([]byte{0})
+	h.Write([]byte(tok))
+	return h.Sum(nil)
 }
 
 // verifyJWT checks a JWT of ours with the shared verifier (the issuer is its
