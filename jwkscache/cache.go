@@ -112,7 +112,7 @@ func NewCache(cfg CacheConfig) *Cache {
 // needed. It does not fetch: call Start, WaitReady or ResolveKeys.
 func (c *Cache) JWKS(url string, o Options) *Source {
 	o = o.WithDefaults()
-	e := c.getOrCreate("jwks\x00"+url+"\x00"+o.Key(), func() entry { return newSource(c, url, o) })
+	e := c.getOrCreate(jwksKey(url, o), func() entry { return newSource(c, url, o) })
 	return e.(*Source)
 }
 
@@ -121,9 +121,25 @@ func (c *Cache) JWKS(url string, o Options) *Source {
 // WaitReady or the first ResolveKeys.
 func (c *Cache) Discovery(issuer string, o Options) *Discovered {
 	o = o.WithDefaults()
-	e := c.getOrCreate("issuer\x00"+issuer+"\x00"+o.Key(), func() entry { return newDiscovered(c, issuer, o) })
+	e := c.getOrCreate(discoveryKey(issuer, o), func() entry { return newDiscovered(c, issuer, o) })
 	return e.(*Discovered)
 }
+
+// DropJWKS forgets the source for url and o and stops its background
+// refresh, for a config that no longer uses it. A caller still holding the
+// source can keep using it, as with an LRU eviction.
+func (c *Cache) DropJWKS(url string, o Options) {
+	c.sources.Remove(jwksKey(url, o.WithDefaults()))
+}
+
+// DropDiscovery is DropJWKS for a discovered issuer.
+func (c *Cache) DropDiscovery(issuer string, o Options) {
+	c.sources.Remove(discoveryKey(issuer, o.WithDefaults()))
+}
+
+// jwksKey and discoveryKey name a source in the LRU (o with defaults).
+func jwksKey(url string, o Options) string         { return "jwks\x00" + url + "\x00" + o.Key() }
+func discoveryKey(issuer string, o Options) string { return "issuer\x00" + issuer + "\x00" + o.Key() }
 
 func (c *Cache) getOrCreate(key string, create func() entry) entry {
 	c.mu.Lock()

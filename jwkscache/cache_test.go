@@ -162,3 +162,24 @@ func TestOptions(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestDropStopsRefreshing(t *testing.T) {
+	srv := newJWKSServer(t, ecKey(t, "a"))
+	env := newTestCache(t, CacheConfig{})
+	opts := Options{MinRefresh: 20 * time.Millisecond, MaxRefresh: 20 * time.Millisecond}
+	src := env.cache.JWKS(srv.URL, opts)
+	src.Start()
+	eventually(t, "background refreshes", func() bool { return srv.hits.Load() >= 3 })
+	env.cache.DropJWKS(srv.URL, opts)
+	if env.cache.Len() != 0 {
+		t.Fatalf("Len = %d after drop", env.cache.Len())
+	}
+	settled := srv.hits.Load()
+	time.Sleep(150 * time.Millisecond) // several refresh periods
+	if n := srv.hits.Load(); n > settled+1 {
+		t.Fatalf("dropped source kept refreshing: %d fetches after the drop", n-settled)
+	}
+	if env.cache.JWKS(srv.URL, opts) == src {
+		t.Fatal("a dropped source was handed out again")
+	}
+}

@@ -115,3 +115,21 @@ func TestSameKeySourcesShareOneTokenCache(t *testing.T) {
 		release()
 	}
 }
+
+func TestKeySourceDroppedWhenNoConfigHoldsIt(t *testing.T) {
+	dropped := 0
+	drop := func() { dropped++ }
+	oldConfig, err := holdSource("jwks https://idp.test/jwks", drop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newConfig, _ := holdSource("jwks https://idp.test/jwks", drop) // a reload keeps it
+	oldConfig()
+	if dropped != 0 {
+		t.Fatal("source dropped while the new config still uses it")
+	}
+	newConfig() // a later reload removes it
+	if dropped != 1 {
+		t.Fatalf("dropped %d times, want once", dropped)
+	}
+}

@@ -38,7 +38,8 @@ type keyRouting struct {
 	discovery  map[string]*jwkscache.Discovered
 	explicit   token.KeyResolver // static + jwks, nil when none
 	hasHMAC    bool
-	jwksOwner  func() // releases the shared JWKS cache
+	jwksOwner  func()   // releases the shared JWKS cache
+	sourceRefs []func() // release this config's hold on each key source
 	resolution sync.Once
 	local      map[string]gateway.LocalIssuer
 	localAll   []gateway.LocalIssuer
@@ -48,8 +49,13 @@ type keyRouting struct {
 	fingerprint string
 }
 
-func (h *Gateway) buildKeyRouting(ctx caddy.Context, app *App) (*keyRouting, error) {
+func (h *Gateway) buildKeyRouting(ctx caddy.Context, app *App) (_ *keyRouting, err error) {
 	kr := &keyRouting{app: app, issuers: h.Issuers}
+	defer func() {
+		if err != nil {
+			kr.cleanup() // release what was taken before the failure
+		}
+	}()
 	fp := sha256.New()
 	fmt.Fprintf(fp, "issuers=%q\n", h.Issuers)
 
@@ -86,7 +92,6 @@ func (h *Gateway) buildKeyRouting(ctx caddy.Context, app *App) (*keyRouting, err
 	needCache := len(h.JWKS) > 0 || (len(keys) == 0 && len(h.Issuers) > 0)
 	var cache *jwkscache.Cache
 	if needCache {
-		var err error
 		cache, kr.jwksOwner, err = sharedJWKSCache(ctx)
 		if err != nil {
 			return nil, err
@@ -95,6 +100,9 @@ func (h *Gateway) buildKeyRouting(ctx caddy.Context, app *App) (*keyRouting, err
 	for _, j := range h.JWKS {
 		opts := j.options()
 		kr.jwks = append(kr.jwks, cache.JWKS(j.URL, opts))
+		if err := kr.hold("jwks "+j.URL+" "+opts.WithDefaults().Key(), func() { cache.DropJWKS(j.URL, opts) }); err != nil {
+			return nil, err
+		}
 		fmt.Fprintf(fp, "jwks=%s %s\n", j.URL, opts.Key())
 	}
 	if kr.static != nil || len(kr.jwks) > 0 {
@@ -103,6 +111,9 @@ func (h *Gateway) buildKeyRouting(ctx caddy.Context, app *App) (*keyRouting, err
 		kr.discovery = make(map[string]*jwkscache.Discovered, len(h.Issuers))
 		for _, iss := range h.Issuers {
 			kr.discovery[iss] = cache.Discovery(iss, jwkscache.Options{})
+			if err := kr.hold("issuer "+iss, func() { cache.DropDiscovery(iss, jwkscache.Options{}) }); err != nil {
+				return nil, err
+			}
 			fmt.Fprintf(fp, "discovery=%s\n", iss)
 		}
 	} else {
@@ -199,7 +210,21 @@ func (kr *keyRouting) defaultAlgorithms() []string {
 	return algs
 }
 
+// hold references a key source for as long as this config lives.
+func (kr *keyRouting) hold(key string, drop func()) error {
+	release, err := holdSource(key, drop)
+	if err == nil {
+		kr.sourceRefs = append(kr.sourceRefs, release)
+	}
+	return err
+}
+
+// cleanup releases the key sources, then the cache that holds them.
 func (kr *keyRouting) cleanup() {
+	for _, release := range kr.sourceRefs {
+		release()
+	}
+	kr.sourceRefs = nil
 	if kr.jwksOwner != nil {
 		kr.jwksOwner()
 		kr.jwksOwner = nil

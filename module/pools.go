@@ -17,6 +17,7 @@ import (
 var (
 	tokenCaches = caddy.NewUsagePool()
 	jwksCaches  = caddy.NewUsagePool()
+	keySources  = caddy.NewUsagePool()
 )
 
 type pooledTokenCache struct{ *gateway.Cache }
@@ -65,4 +66,25 @@ func sharedJWKSCache(ctx caddy.Context) (*jwkscache.Cache, func(), error) {
 		return nil, nil, err
 	}
 	return v.(pooledJWKSCache).Cache, func() { _, _ = jwksCaches.Delete(key) }, nil
+}
+
+// sourceRef counts the configs that use one key source. When the last one
+// goes (a reload removed the issuer or JWKS URL), the source is dropped
+// from the cache and stops refreshing; a reload that keeps it never drops it.
+type sourceRef struct{ drop func() }
+
+func (r sourceRef) Destruct() error {
+	r.drop()
+	return nil
+}
+
+// holdSource takes a reference on the source named key and returns its
+// release.
+func holdSource(key string, drop func()) (func(), error) {
+	if _, _, err := keySources.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return sourceRef{drop}, nil
+	}); err != nil {
+		return nil, err
+	}
+	return func() { _, _ = keySources.Delete(key) }, nil
 }

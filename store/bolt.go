@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,6 +97,13 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: creating directory for %s: %w", path, err)
+	}
+	// The file holds private signing keys: an existing file readable by
+	// others is tightened to 0600 (bbolt sets the mode only on creation).
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return nil, fmt.Errorf("store: %s is readable by others and cannot be restricted: %w", path, err)
+		}
 	}
 	// NoSync stays false (bbolt's default): every commit is fsynced.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
@@ -248,18 +256,21 @@ func sortSigningKeys(keys []SigningKey) {
 	})
 }
 
-func readSigningKeys(tx *bolt.Tx) ([]SigningKey, error) {
+// signingKeyKey is the bolt key of an issuer's signing key: issuer NUL id.
+func signingKeyKey(issuer, id string) []byte {
+	return append(append([]byte(issuer), 0), id...)
+}
+
+func readSigningKeys(tx *bolt.Tx, issuer string) ([]SigningKey, error) {
 	var keys []SigningKey
-	err := tx.Bucket(bucketSigningKeys).ForEach(func(k, v []byte) error {
+	prefix := signingKeyKey(issuer, "")
+	c := tx.Bucket(bucketSigningKeys).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		var sk SigningKey
 		if err := json.Unmarshal(v, &sk); err != nil {
-			return fmt.Errorf("store: corrupt signing key %q: %w", k, err)
+			return nil, fmt.Errorf("store: corrupt signing key %q: %w", k, err)
 		}
 		keys = append(keys, sk)
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	sortSigningKeys(keys)
 	return keys, nil
@@ -268,13 +279,16 @@ func readSigningKeys(tx *bolt.Tx) ([]SigningKey, error) {
 // UpdateSigningKeys implements Store. fn runs inside the write transaction,
 // so it must not call back into the store (that would deadlock). fn receives
 // a copy it may modify; the keys it returns replace the bucket's contents.
-func (b *Bolt) UpdateSigningKeys(ctx context.Context, fn func(current []SigningKey) ([]SigningKey, error)) ([]SigningKey, error) {
+func (b *Bolt) UpdateSigningKeys(ctx context.Context, issuer string, fn func(current []SigningKey) ([]SigningKey, error)) ([]SigningKey, error) {
 	if fn == nil {
 		return nil, errors.New("store: nil update function")
 	}
+	if err := checkKey("issuer", []byte(issuer)); err != nil {
+		return nil, err
+	}
 	var result []SigningKey
 	err := b.update(ctx, func(tx *bolt.Tx) error {
-		current, err := readSigningKeys(tx)
+		current, err := readSigningKeys(tx, issuer)
 		if err != nil {
 			return err
 		}
@@ -285,7 +299,9 @@ func (b *Bolt) UpdateSigningKeys(ctx context.Context, fn func(current []SigningK
 		next = append([]SigningKey(nil), next...)
 		seen := make(map[string]bool, len(next))
 		encoded := make([][]byte, len(next))
-		for i, sk := range next {
+		for i := range next {
+			next[i].Issuer = issuer
+			sk := next[i]
 			if err := checkKey("signing key id", []byte(sk.ID)); err != nil {
 				return err
 			}
@@ -303,13 +319,13 @@ func (b *Bolt) UpdateSigningKeys(ctx context.Context, fn func(current []SigningK
 		bkt := tx.Bucket(bucketSigningKeys)
 		for _, old := range current {
 			if !seen[old.ID] {
-				if err := bkt.Delete([]byte(old.ID)); err != nil {
+				if err := bkt.Delete(signingKeyKey(issuer, old.ID)); err != nil {
 					return err
 				}
 			}
 		}
 		for i, sk := range next {
-			if err := bkt.Put([]byte(sk.ID), encoded[i]); err != nil {
+			if err := bkt.Put(signingKeyKey(issuer, sk.ID), encoded[i]); err != nil {
 				return err
 			}
 		}
@@ -323,12 +339,12 @@ func (b *Bolt) UpdateSigningKeys(ctx context.Context, fn func(current []SigningK
 	return result, nil
 }
 
-// SigningKeys implements Store: every key, sorted by CreatedAt then ID.
-func (b *Bolt) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+// SigningKeys implements Store: the issuer's keys, sorted by CreatedAt then ID.
+func (b *Bolt) SigningKeys(ctx context.Context, issuer string) ([]SigningKey, error) {
 	var keys []SigningKey
 	err := b.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		keys, err = readSigningKeys(tx)
+		keys, err = readSigningKeys(tx, issuer)
 		return err
 	})
 	return keys, err

@@ -87,14 +87,14 @@ func TestSigningKeysRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	b, _ := openTest(t, BoltOptions{})
 
-	keys, err := b.SigningKeys(ctx)
+	keys, err := b.SigningKeys(ctx, testIssuer)
 	if err != nil || len(keys) != 0 {
 		t.Fatalf("empty store: keys=%v err=%v", keys, err)
 	}
 	k1 := SigningKey{ID: "b", Alg: "ES256", Private: []byte{1, 2, 3}, CreatedAt: t0, ActiveAt: t0.Add(time.Hour)}
 	k2 := SigningKey{ID: "a", Alg: "HS256", Private: bytes.Repeat([]byte{9}, 32), CreatedAt: t0, ActiveAt: t0, RetiredAt: t0.Add(2 * time.Hour), ExpiresAt: t0.Add(3 * time.Hour)}
 	k3 := SigningKey{ID: "c", Alg: "EdDSA", Private: []byte{4}, CreatedAt: t0.Add(-time.Hour)}
-	got, err := b.UpdateSigningKeys(ctx, func(cur []SigningKey) ([]SigningKey, error) {
+	got, err := b.UpdateSigningKeys(ctx, testIssuer, func(cur []SigningKey) ([]SigningKey, error) {
 		if len(cur) != 0 {
 			t.Errorf("current = %v, want empty", cur)
 		}
@@ -121,27 +121,27 @@ func TestSigningKeysRoundTrip(t *testing.T) {
 		}
 	}
 	check("returned", got)
-	stored, err := b.SigningKeys(ctx)
+	stored, err := b.SigningKeys(ctx, testIssuer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	check("stored", stored)
 
 	// Dropping a key from the result deletes it; an error aborts everything.
-	got, err = b.UpdateSigningKeys(ctx, func(cur []SigningKey) ([]SigningKey, error) {
+	got, err = b.UpdateSigningKeys(ctx, testIssuer, func(cur []SigningKey) ([]SigningKey, error) {
 		return cur[1:], nil
 	})
 	if err != nil || len(got) != 2 || got[0].ID != "a" {
 		t.Fatalf("after removal: %v %v", ids(got), err)
 	}
 	boom := errors.New("boom")
-	_, err = b.UpdateSigningKeys(ctx, func(cur []SigningKey) ([]SigningKey, error) {
+	_, err = b.UpdateSigningKeys(ctx, testIssuer, func(cur []SigningKey) ([]SigningKey, error) {
 		return nil, boom
 	})
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want boom", err)
 	}
-	if stored, _ := b.SigningKeys(ctx); len(stored) != 2 {
+	if stored, _ := b.SigningKeys(ctx, testIssuer); len(stored) != 2 {
 		t.Fatalf("aborted update changed keys: %v", ids(stored))
 	}
 	// Invalid results abort too.
@@ -152,14 +152,14 @@ func TestSigningKeysRoundTrip(t *testing.T) {
 		"no key":    {{ID: "x", Alg: "ES256"}},
 		"huge":      {{ID: "x", Alg: "ES256", Private: make([]byte, DefaultMaxRecordSize)}},
 	} {
-		if _, err := b.UpdateSigningKeys(ctx, func([]SigningKey) ([]SigningKey, error) { return bad, nil }); err == nil {
+		if _, err := b.UpdateSigningKeys(ctx, testIssuer, func([]SigningKey) ([]SigningKey, error) { return bad, nil }); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if stored, _ := b.SigningKeys(ctx); len(stored) != 2 {
+	if stored, _ := b.SigningKeys(ctx, testIssuer); len(stored) != 2 {
 		t.Fatalf("invalid update changed keys: %v", ids(stored))
 	}
-	if _, err := b.UpdateSigningKeys(ctx, nil); err == nil {
+	if _, err := b.UpdateSigningKeys(ctx, testIssuer, nil); err == nil {
 		t.Error("nil fn accepted")
 	}
 }
@@ -182,7 +182,7 @@ func TestUpdateSigningKeysConcurrentFirstKey(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := b.UpdateSigningKeys(ctx, func(cur []SigningKey) ([]SigningKey, error) {
+			_, err := b.UpdateSigningKeys(ctx, testIssuer, func(cur []SigningKey) ([]SigningKey, error) {
 				if len(cur) > 0 {
 					return cur, nil
 				}
@@ -199,7 +199,7 @@ func TestUpdateSigningKeysConcurrentFirstKey(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	keys, err := b.SigningKeys(ctx)
+	keys, err := b.SigningKeys(ctx, testIssuer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +493,7 @@ func TestPurge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := b.UpdateSigningKeys(ctx, func([]SigningKey) ([]SigningKey, error) {
+	_, err := b.UpdateSigningKeys(ctx, testIssuer, func([]SigningKey) ([]SigningKey, error) {
 		return []SigningKey{
 			{ID: "expired", Alg: "ES256", Private: []byte{1}, CreatedAt: past, ExpiresAt: past},
 			{ID: "retiring", Alg: "ES256", Private: []byte{1}, CreatedAt: past, RetiredAt: past, ExpiresAt: future},
@@ -520,7 +520,7 @@ func TestPurge(t *testing.T) {
 			t.Errorf("bucket %s holds %d records, want %d", name, got, want)
 		}
 	}
-	keys, _ := b.SigningKeys(ctx)
+	keys, _ := b.SigningKeys(ctx, testIssuer)
 	if len(keys) != 2 || keys[0].ID != "retiring" || keys[1].ID != "current" {
 		t.Errorf("keys after purge: %v", ids(keys))
 	}
@@ -602,7 +602,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err := b.PutClient(ctx, Client{ID: "c", Name: "n"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.UpdateSigningKeys(ctx, func([]SigningKey) ([]SigningKey, error) {
+	if _, err := b.UpdateSigningKeys(ctx, testIssuer, func([]SigningKey) ([]SigningKey, error) {
 		return []SigningKey{{ID: "k", Alg: "EdDSA", Private: []byte("secret"), CreatedAt: time.Now()}}, nil
 	}); err != nil {
 		t.Fatal(err)
@@ -631,7 +631,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if c, err := b2.GetClient(ctx, "c"); err != nil || c.Name != "n" {
 		t.Errorf("client: %+v %v", c, err)
 	}
-	if keys, err := b2.SigningKeys(ctx); err != nil || len(keys) != 1 || string(keys[0].Private) != "secret" {
+	if keys, err := b2.SigningKeys(ctx, testIssuer); err != nil || len(keys) != 1 || string(keys[0].Private) != "secret" {
 		t.Errorf("signing keys: %+v %v", keys, err)
 	}
 }
@@ -713,5 +713,67 @@ func TestCrashKeepsCommittedWrites(t *testing.T) {
 	}
 	if got := b.count(t, "tokens"); got != n {
 		t.Fatalf("%d records after crash, want %d", got, n)
+	}
+}
+
+const testIssuer = "https://issuer.test"
+
+func TestSigningKeysAreScopedByIssuer(t *testing.T) {
+	b, _ := openTest(t, BoltOptions{})
+	ctx := context.Background()
+	key := func(id, alg string) SigningKey {
+		return SigningKey{ID: id, Alg: alg, Private: []byte("k-" + id), CreatedAt: time.Unix(1, 0)}
+	}
+	for iss, k := range map[string]SigningKey{"https://a.test": key("a1", "ES256"), "https://b.test": key("b1", "HS256")} {
+		if _, err := b.UpdateSigningKeys(ctx, iss, func(cur []SigningKey) ([]SigningKey, error) {
+			if len(cur) != 0 {
+				t.Fatalf("%s sees another issuer's keys: %+v", iss, cur)
+			}
+			return []SigningKey{k}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Replacing a's keys leaves b's alone.
+	if _, err := b.UpdateSigningKeys(ctx, "https://a.test", func([]SigningKey) ([]SigningKey, error) {
+		return []SigningKey{key("a2", "ES256")}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := b.SigningKeys(ctx, "https://a.test")
+	bk, _ := b.SigningKeys(ctx, "https://b.test")
+	if len(a) != 1 || a[0].ID != "a2" || a[0].Issuer != "https://a.test" {
+		t.Fatalf("issuer a keys = %+v", a)
+	}
+	if len(bk) != 1 || bk[0].ID != "b1" || bk[0].Alg != "HS256" {
+		t.Fatalf("issuer b keys = %+v", bk)
+	}
+	// An issuer that is a prefix of another sees only its own keys.
+	if keys, _ := b.SigningKeys(ctx, "https://a.tes"); len(keys) != 0 {
+		t.Fatalf("prefix issuer sees %+v", keys)
+	}
+}
+
+func TestOpenRestrictsAnExistingFileTo0600(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wide.db")
+	b, err := OpenBolt(path, BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err = OpenBolt(path, BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Fatalf("mode = %o, want 600", perm)
 	}
 }

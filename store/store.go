@@ -15,12 +15,13 @@ var ErrNotFound = errors.New("store: not found")
 // Store is the persistence interface. Every method is safe for concurrent use.
 // Writes are durable when the method returns (the bbolt engine fsyncs on commit).
 type Store interface {
-	// UpdateSigningKeys runs fn on the current signing keys inside one
-	// write transaction and replaces them with its result, so concurrent
-	// instances never both generate a first key. Returning an error aborts.
-	UpdateSigningKeys(ctx context.Context, fn func(current []SigningKey) ([]SigningKey, error)) ([]SigningKey, error)
-	// SigningKeys returns every stored signing key, oldest first.
-	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// UpdateSigningKeys runs fn on the issuer's current signing keys inside
+	// one write transaction and replaces them with its result, so concurrent
+	// instances never both generate a first key. Each issuer sees and
+	// replaces only its own keys. Returning an error aborts.
+	UpdateSigningKeys(ctx context.Context, issuer string, fn func(current []SigningKey) ([]SigningKey, error)) ([]SigningKey, error)
+	// SigningKeys returns the issuer's signing keys, oldest first.
+	SigningKeys(ctx context.Context, issuer string) ([]SigningKey, error)
 
 	// PutToken stores an opaque token record under its hash.
 	PutToken(ctx context.Context, rec TokenRecord) error
@@ -59,7 +60,9 @@ type Store interface {
 
 // SigningKey is one issuer signing key with its publication schedule.
 type SigningKey struct {
-	ID  string `json:"id"`  // the JWK kid
+	// Issuer owns the key (set by the store from UpdateSigningKeys' issuer).
+	Issuer string `json:"issuer"`
+	ID     string `json:"id"` // the JWK kid
 	Alg string `json:"alg"` // e.g. ES256, HS256
 	// Private is the key: PKCS#8 DER for asymmetric keys, raw bytes for HMAC.
 	Private []byte `json:"private"`

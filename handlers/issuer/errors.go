@@ -22,9 +22,6 @@ type oauthError struct {
 	Status      int
 	Code        string
 	Description string
-	// basicChallenge adds `WWW-Authenticate: Basic realm=...` (invalid_client
-	// after HTTP Basic authentication, RFC 6749 §5.2).
-	basicChallenge bool
 }
 
 func (e *oauthError) Error() string { return e.Code + ": " + e.Description }
@@ -43,12 +40,14 @@ func setNoStore(h http.Header) {
 	h.Set("Pragma", "no-cache")
 }
 
-// writeError writes e as JSON. realm is used for the Basic challenge.
+// writeError writes e as JSON. Every 401 (invalid_client) carries a Basic
+// challenge with realm: RFC 6749 §5.2 requires it when Basic was used, and
+// RFC 9110 §15.5.2 on any 401 (form authentication included).
 func writeError(w http.ResponseWriter, e *oauthError, realm string) {
 	h := w.Header()
 	setNoStore(h)
 	h.Set("Content-Type", "application/json")
-	if e.basicChallenge {
+	if e.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Basic realm=`+quoteHeader(realm)+`, charset="UTF-8"`)
 	}
 	status := e.Status

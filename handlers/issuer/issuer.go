@@ -200,7 +200,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 // serves.
 func (i *Issuer) Open(ctx context.Context, st store.Store) error {
 	i.store = st
-	i.keys = newKeyManager(st, i.alg, i.rotation, i.maxTTL, i.now, i.log)
+	i.keys = newKeyManager(st, i.iss, i.alg, i.rotation, i.maxTTL, i.now, i.log)
 	if err := i.keys.refresh(ctx); err != nil {
 		return fmt.Errorf("issuer: signing keys: %w", err)
 	}

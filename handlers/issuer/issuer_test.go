@@ -96,7 +96,7 @@ func TestTokenErrors(t *testing.T) {
 		challenge bool
 	}{
 		{"wrong secret basic", cc(), "app", "nope", 401, errInvalidClient, true},
-		{"wrong secret form", cc("client_id", "app", "client_secret", "nope"), "", "", 401, errInvalidClient, false},
+		{"wrong secret form", cc("client_id", "app", "client_secret", "nope"), "", "", 401, errInvalidClient, true},
 		{"unknown client", cc(), "ghost", "app-secret", 401, errInvalidClient, true},
 		{"disabled client", cc(), "off", "off-secret", 401, errInvalidClient, true},
 		{"no auth", cc(), "", "", 401, errInvalidClient, true},

@@ -63,6 +63,7 @@ type keyState struct {
 
 type keyManager struct {
 	store    store.Store
+	issuer   string // keys are stored per issuer
 	alg      string
 	rotation time.Duration
 	lead     time.Duration
@@ -76,9 +77,9 @@ type keyManager struct {
 	next   atomic.Int64 // unix nanos of the next scheduled refresh
 }
 
-func newKeyManager(st store.Store, alg string, rotation, maxTTL time.Duration, now func() time.Time, log logFunc) *keyManager {
+func newKeyManager(st store.Store, issuer, alg string, rotation, maxTTL time.Duration, now func() time.Time, log logFunc) *keyManager {
 	return &keyManager{
-		store: st, alg: alg, rotation: rotation, lead: publishLead(rotation),
+		store: st, issuer: issuer, alg: alg, rotation: rotation, lead: publishLead(rotation),
 		maxTTL: maxTTL, now: now, log: log, loaded: make(map[string]*loadedKey),
 	}
 }
@@ -119,7 +120,7 @@ func (m *keyManager) refreshLocked(ctx context.Context) error {
 }
 
 func (m *keyManager) refreshAt(ctx context.Context, now time.Time) error {
-	recs, err := m.store.SigningKeys(ctx)
+	recs, err := m.store.SigningKeys(ctx, m.issuer)
 	if err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func (m *keyManager) refreshAt(ctx context.Context, now time.Time) error {
 				return err
 			}
 		}
-		recs, err = m.store.UpdateSigningKeys(ctx, func(cur []store.SigningKey) ([]store.SigningKey, error) {
+		recs, err = m.store.UpdateSigningKeys(ctx, m.issuer, func(cur []store.SigningKey) ([]store.SigningKey, error) {
 			out, _, _ := m.plan(cur, now, fresh)
 			return out, nil
 		})

@@ -69,7 +69,7 @@ func TestKeysPersistAcrossRestarts(t *testing.T) {
 	if in := e2.introspect(tok, "app", "app-secret"); in["active"] != true {
 		t.Fatalf("token from before the restart: %v", in)
 	}
-	keys, _ := e.store.SigningKeys(context.Background())
+	keys, _ := e.store.SigningKeys(context.Background(), e.iss.IssuerURL())
 	if len(keys) != 1 {
 		t.Fatalf("%d stored keys", len(keys))
 	}
@@ -116,7 +116,7 @@ func TestKeyRotationSchedule(t *testing.T) {
 	if !verifyWithResolver(t, e, old) || !verifyWithResolver(t, e, tok2) {
 		t.Fatal("old or new token does not verify during the overlap")
 	}
-	stored, _ := e.store.SigningKeys(ctx)
+	stored, _ := e.store.SigningKeys(ctx, e.iss.IssuerURL())
 	for _, k := range stored {
 		if k.ID == k1 && (k.RetiredAt.IsZero() || !k.ExpiresAt.Equal(k.RetiredAt.Add(time.Hour+keyExpirySkew))) {
 			t.Fatalf("old key not retired correctly: %+v", k)

@@ -70,18 +70,18 @@ type flakyStore struct {
 
 var errStoreDown = errors.New("store down")
 
-func (s *flakyStore) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+func (s *flakyStore) SigningKeys(ctx context.Context, issuer string) ([]store.SigningKey, error) {
 	if s.down.Load() {
 		return nil, errStoreDown
 	}
-	return s.Bolt.SigningKeys(ctx)
+	return s.Bolt.SigningKeys(ctx, issuer)
 }
 
-func (s *flakyStore) UpdateSigningKeys(ctx context.Context, fn func([]store.SigningKey) ([]store.SigningKey, error)) ([]store.SigningKey, error) {
+func (s *flakyStore) UpdateSigningKeys(ctx context.Context, issuer string, fn func([]store.SigningKey) ([]store.SigningKey, error)) ([]store.SigningKey, error) {
 	if s.down.Load() {
 		return nil, errStoreDown
 	}
-	return s.Bolt.UpdateSigningKeys(ctx, fn)
+	return s.Bolt.UpdateSigningKeys(ctx, issuer, fn)
 }
 
 // When the store is unavailable at a new key's activation time, the old key

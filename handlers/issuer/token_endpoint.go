@@ -87,7 +87,7 @@ func (i *Issuer) authenticate(r *http.Request, f form, ip netip.Addr) (*client, 
 	case len(authz) == 1:
 		var ok bool
 		if id, secret, ok = basicCredentials(authz[0]); !ok {
-			return nil, &oauthError{Status: http.StatusUnauthorized, Code: errInvalidClient, Description: "malformed Basic credentials", basicChallenge: true}
+			return nil, &oauthError{Status: http.StatusUnauthorized, Code: errInvalidClient, Description: "malformed Basic credentials"}
 		}
 		basic = true
 		if formSecret != "" {
@@ -102,9 +102,9 @@ func (i *Issuer) authenticate(r *http.Request, f form, ip netip.Addr) (*client, 
 		}
 		id, secret = formID, formSecret
 	default:
-		return nil, &oauthError{Status: http.StatusUnauthorized, Code: errInvalidClient, Description: "client authentication required", basicChallenge: true}
+		return nil, &oauthError{Status: http.StatusUnauthorized, Code: errInvalidClient, Description: "client authentication required"}
 	}
-	fail := &oauthError{Status: http.StatusUnauthorized, Code: errInvalidClient, Description: "client authentication failed", basicChallenge: basic}
+	fail := &oauthError{Status: http.StatusUnauthorized, Code: errInvalidClient, Description: "client authentication failed"}
 	c := i.clients[id]
 	reason := ""
 	switch {
