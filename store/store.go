@@ -62,8 +62,8 @@ type Store interface {
 type SigningKey struct {
 	// Issuer owns the key (set by the store from UpdateSigningKeys' issuer).
 	Issuer string `json:"issuer"`
-	ID     string `json:"id"` // the JWK kid
-	Alg string `json:"alg"` // e.g. ES256, HS256
+	ID     string `json:"id"`  // the JWK kid
+	Alg    string `json:"alg"` // e.g. ES256, HS256
 	// Private is the key: PKCS#8 DER for asymmetric keys, raw bytes for HMAC.
 	Private []byte `json:"private"`
 	// CreatedAt is when the key was generated and first published.
