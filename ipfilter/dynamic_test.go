@@ -128,14 +128,8 @@ func TestNilDynamic(t *testing.T) {
 }
 
 func TestDynamicPoll(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "blocklist.txt")
 	t0 := time.Now().Add(-time.Hour)
-	writeList(t, p, "10.0.0.1\n", t0)
-	d, err := NewDynamic(Lists{DenyFiles: []string{p}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, p := denyFileDynamic(t, "10.0.0.1\n", t0)
 	type ev struct {
 		path string
 		err  string
@@ -200,14 +194,8 @@ func TestDynamicPoll(t *testing.T) {
 }
 
 func TestDynamicWatch(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "blocklist.txt")
 	t0 := time.Now().Add(-time.Hour)
-	writeList(t, p, "203.0.113.0/24\n", t0)
-	d, err := NewDynamic(Lists{DenyFiles: []string{p}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, p := denyFileDynamic(t, "203.0.113.0/24\n", t0)
 	type ev struct {
 		path string
 		err  error
@@ -303,15 +291,9 @@ func TestWatchWithoutFilesIsNoop(t *testing.T) {
 // new file has the old one's modification time and size (cp -p, install -p,
 // rsync and config tools preserve or set modification times).
 func TestDynamicReloadsFileRenamedOverWithSameStat(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "blocklist.txt")
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
-	writeList(t, p, "10.0.0.1\n", t0)
-	d, err := NewDynamic(Lists{DenyFiles: []string{p}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(dir, "blocklist.txt.new")
+	d, p := denyFileDynamic(t, "10.0.0.1\n", t0)
+	tmp := filepath.Join(filepath.Dir(p), "blocklist.txt.new")
 	writeList(t, tmp, "10.0.0.2\n", t0) // same size, same mtime
 	if err := os.Rename(tmp, p); err != nil {
 		t.Fatal(err)
@@ -329,14 +311,8 @@ func TestDynamicReloadsFileRenamedOverWithSameStat(t *testing.T) {
 // changes neither its modification time nor its size. The failure is
 // reported once, not on every poll.
 func TestDynamicRetriesUnreadableFile(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "blocklist.txt")
 	t0 := time.Now().Add(-time.Hour)
-	writeList(t, p, "10.0.0.1\n", t0)
-	d, err := NewDynamic(Lists{DenyFiles: []string{p}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, p := denyFileDynamic(t, "10.0.0.1\n", t0)
 	var failRead atomic.Bool
 	reads := 0
 	d.read = func(path string) ([]byte, error) {
@@ -395,14 +371,8 @@ func TestDynamicChmodFixedFileIsReloaded(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Skip("root ignores file permissions")
 	}
-	dir := t.TempDir()
-	p := filepath.Join(dir, "blocklist.txt")
 	t0 := time.Now().Add(-time.Hour)
-	writeList(t, p, "10.0.0.1\n", t0)
-	d, err := NewDynamic(Lists{DenyFiles: []string{p}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, p := denyFileDynamic(t, "10.0.0.1\n", t0)
 	writeList(t, p, "10.0.0.2\n", t0.Add(time.Second))
 	if err := os.Chmod(p, 0); err != nil {
 		t.Fatal(err)
@@ -416,4 +386,17 @@ func TestDynamicChmodFixedFileIsReloaded(t *testing.T) {
 	if !d.Poll(nil) || d.Allowed(ip("10.0.0.2")) {
 		t.Fatal("file not reloaded after chmod")
 	}
+}
+
+// denyFileDynamic writes content to a deny list file with modification time
+// mtime and loads it; it returns the Dynamic and the file's path.
+func denyFileDynamic(t *testing.T, content string, mtime time.Time) (*Dynamic, string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "blocklist.txt")
+	writeList(t, p, content, mtime)
+	d, err := NewDynamic(Lists{DenyFiles: []string{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, p
 }

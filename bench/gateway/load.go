@@ -90,12 +90,7 @@ func (l *loader) run(d time.Duration) result {
 	wg.Wait()
 	r := result{elapsed: time.Since(start)}
 	for _, p := range parts {
-		r.ok += p.ok
-		r.errs += p.errs
-		r.latencies = append(r.latencies, p.lat...)
-		if r.firstErr == "" {
-			r.firstErr = p.firstErr
-		}
+		r = add(r, result{ok: p.ok, errs: p.errs, latencies: p.lat, firstErr: p.firstErr})
 	}
 	return r
 }
