@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -15,6 +16,9 @@ const (
 	errUnsupportedGrantType = "unsupported_grant_type"
 	errInvalidTarget        = "invalid_target"
 	errServerError          = "server_error"
+	// Not in RFC 6749 §5.2 for the token endpoint, but the registered code
+	// (§4.1.2.1) clients know for "try again later".
+	errTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // oauthError is an RFC 6749 §5.2 error response.
@@ -22,6 +26,8 @@ type oauthError struct {
 	Status      int
 	Code        string
 	Description string
+	// RetryAfter, when positive, is sent as Retry-After (seconds).
+	RetryAfter int64
 }
 
 func (e *oauthError) Error() string { return e.Code + ": " + e.Description }
@@ -49,6 +55,9 @@ func writeError(w http.ResponseWriter, e *oauthError, realm string) {
 	h.Set("Content-Type", "application/json")
 	if e.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Basic realm=`+quoteHeader(realm)+`, charset="UTF-8"`)
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(e.RetryAfter, 10))
 	}
 	status := e.Status
 	if status == 0 {

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/authgate/caddy-authgate/store"
 	"github.com/authgate/caddy-authgate/token"
 )
@@ -79,6 +81,9 @@ type Config struct {
 	// Realm is the HTTP Basic realm of invalid_client challenges; default
 	// the issuer URL.
 	Realm string
+	// HashLimiter bounds concurrent slow-hash verifications; default the
+	// process-wide limiter shared by every issuer.
+	HashLimiter *HashLimiter
 }
 
 // Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
@@ -97,6 +102,11 @@ type Issuer struct {
 
 	clients map[string]*client
 	slow    *slowCache
+	limiter *HashLimiter
+	flight  singleflight.Group
+	dummy   []secretHash // what an unknown client's attempt is checked against
+	// hashHook, when set (tests), runs before each slow hash computation.
+	hashHook func()
 	keys    *keyManager
 	revoked revocationSet
 
@@ -123,6 +133,10 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		log:     cfg.Log,
 		clients: make(map[string]*client, len(cfg.Clients)),
 		slow:    newSlowCache(5*time.Minute, 4096),
+		limiter: cfg.HashLimiter,
+	}
+	if i.limiter == nil {
+		i.limiter = sharedHashLimiter
 	}
 	if i.now == nil {
 		i.now = time.Now
@@ -180,6 +194,9 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		if c.ttl > i.maxTTL {
 			i.maxTTL = c.ttl
 		}
+	}
+	if i.dummy, err = dummySecrets(i.clients); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	i.alg, i.rotation = alg, rotation
 	if i.metadata, err = i.buildMetadata(alg); err != nil {

@@ -28,19 +28,14 @@ const (
 // any hashing work.
 const maxSecretBytes = 1024
 
-// Bounds of argon2id hash parameters (memory in KiB: 4 GiB, above RFC 9106's
-// 2 GiB first recommended option).
-const (
-	maxArgonMemoryKiB = 1 << 22
-	maxArgonTime      = 64
-)
-
 // secretHash is one accepted client secret, hashed.
 type secretHash struct {
 	kind    uint8
 	sum     [sha256.Size]byte // hashSHA256
 	encoded string            // bcrypt / argon2id encoded hash
 	argon   argonParams
+	// bcryptCost is the cost of a bcrypt hash.
+	bcryptCost int
 	expires time.Time // zero: never
 }
 
@@ -84,10 +79,16 @@ func parseSecretHash(s string) (secretHash, error) {
 		copy(h.sum[:], raw)
 		return h, nil
 	case strings.HasPrefix(s, "$2a$") || strings.HasPrefix(s, "$2b$") || strings.HasPrefix(s, "$2y$"):
-		if _, err := bcrypt.Cost([]byte(s)); err != nil {
+		cost, err := bcrypt.Cost([]byte(s))
+		if err != nil {
 			return secretHash{}, fmt.Errorf("malformed bcrypt hash: %v", err)
 		}
-		return secretHash{kind: hashBcrypt, encoded: s}, nil
+		// Every attempt, right or wrong, pays the cost before the
+		// secret is known: it is bounded like argon2id's parameters.
+		if cost > MaxBcryptCost {
+			return secretHash{}, fmt.Errorf("bcrypt cost %d too large (at most %d)", cost, MaxBcryptCost)
+		}
+		return secretHash{kind: hashBcrypt, encoded: s, bcryptCost: cost}, nil
 	case strings.HasPrefix(s, "$argon2id$"):
 		p, err := parseArgon2id(s)
 		if err != nil {
@@ -124,7 +125,7 @@ func parseArgon2id(s string) (argonParams, error) {
 			p.time = uint32(n)
 		case "p":
 			if n > 255 {
-				return argonParams{}, errors.New("argon2id parallelism too large")
+				return argonParams{}, fmt.Errorf("argon2id parallelism too large (at most p=%d)", MaxArgon2idParallelism)
 			}
 			p.threads = uint8(n)
 		default:
@@ -134,17 +135,18 @@ func parseArgon2id(s string) (argonParams, error) {
 	if p.memory == 0 || p.time == 0 || p.threads == 0 {
 		return argonParams{}, errors.New("argon2id hash needs m, t and p")
 	}
-	// Every authentication of the client allocates m KiB: an absurd value
-	// would crash the process on the first (unauthenticated) attempt.
-	if p.memory > maxArgonMemoryKiB || p.time > maxArgonTime {
-		return argonParams{}, fmt.Errorf("argon2id parameters too large (at most m=%d, t=%d)", maxArgonMemoryKiB, maxArgonTime)
+	// Every authentication attempt of the client, right or wrong, allocates
+	// m KiB and runs t passes on p goroutines before the secret is known.
+	if p.memory > MaxArgon2idMemoryKiB || p.time > MaxArgon2idTime || p.threads > MaxArgon2idParallelism {
+		return argonParams{}, fmt.Errorf("argon2id parameters m=%d,t=%d,p=%d too large (at most m=%d (64 MiB), t=%d, p=%d)",
+			p.memory, p.time, p.threads, MaxArgon2idMemoryKiB, MaxArgon2idTime, MaxArgon2idParallelism)
 	}
 	var err error
-	if p.salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil || len(p.salt) < 8 {
-		return argonParams{}, errors.New("malformed argon2id salt")
+	if p.salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil || len(p.salt) < 8 || len(p.salt) > 64 {
+		return argonParams{}, errors.New("malformed argon2id salt (8 to 64 bytes)")
 	}
-	if p.key, err = base64.RawStdEncoding.DecodeString(parts[5]); err != nil || len(p.key) < 16 {
-		return argonParams{}, errors.New("malformed argon2id key")
+	if p.key, err = base64.RawStdEncoding.DecodeString(parts[5]); err != nil || len(p.key) < 16 || len(p.key) > 64 {
+		return argonParams{}, errors.New("malformed argon2id key (16 to 64 bytes)")
 	}
 	return p, nil
 }
@@ -208,17 +210,19 @@ func (c *slowCache) add(k [sha256.Size]byte, now time.Time) {
 	c.entries[k] = now.Add(c.ttl)
 }
 
-// verifySecret reports whether secret matches one of the client's unexpired
-// secret hashes.
-func (i *Issuer) verifySecret(c *client, secret string, now time.Time) bool {
+// verifyHashes checks secret against hashes on behalf of clientID. A slow
+// hash is computed at most once for concurrent identical attempts
+// (singleflight), only within the limiter's budget, and a success is cached
+// (slowCache) so that repeated authentication costs one SHA-256.
+func (i *Issuer) verifyHashes(clientID string, hashes []secretHash, secret string, now time.Time) (bool, error) {
 	if len(secret) == 0 || len(secret) > maxSecretBytes {
-		return false
+		return false, nil
 	}
 	var sum [sha256.Size]byte
 	haveSum := false
 	matched := false
-	for idx := range c.secrets {
-		h := &c.secrets[idx]
+	for idx := range hashes {
+		h := &hashes[idx]
 		if !h.expires.IsZero() && !now.Before(h.expires) {
 			continue
 		}
@@ -235,24 +239,49 @@ func (i *Issuer) verifySecret(c *client, secret string, now time.Time) bool {
 			if matched {
 				continue
 			}
-			k := slowKey(c.id, secret, h.encoded)
+			k := slowKey(clientID, secret, h.encoded)
 			if i.slow.hit(k, now) {
 				matched = true
 				continue
 			}
-			var ok bool
-			if h.kind == hashBcrypt {
-				ok = bcrypt.CompareHashAndPassword([]byte(h.encoded), []byte(secret)) == nil
-			} else {
-				a := &h.argon
-				key := argon2.IDKey([]byte(secret), a.salt, a.time, a.memory, a.threads, uint32(len(a.key)))
-				ok = subtle.ConstantTimeCompare(key, a.key) == 1
+			v, err, _ := i.flight.Do(string(k[:]), func() (any, error) {
+				return i.slowVerify(h, secret, k, now)
+			})
+			if err != nil {
+				return false, err
 			}
-			if ok {
-				i.slow.add(k, now)
+			if v.(bool) {
 				matched = true
 			}
 		}
 	}
-	return matched
+	return matched, nil
+}
+
+// slowVerify computes one slow hash within the limiter's budget and caches a
+// success.
+func (i *Issuer) slowVerify(h *secretHash, secret string, k [sha256.Size]byte, now time.Time) (bool, error) {
+	w := h.weightKiB()
+	if !i.limiter.tryAcquire(w) {
+		return false, errHashBusy
+	}
+	defer i.limiter.release(w)
+	if i.hashHook != nil {
+		i.hashHook()
+	}
+	var ok bool
+	if h.kind == hashBcrypt {
+		// bcrypt reads only the first 72 bytes: a longer secret would
+		// match whatever it continues with. It is refused, after the
+		// same work as any other attempt.
+		ok = bcrypt.CompareHashAndPassword([]byte(h.encoded), []byte(secret)) == nil && len(secret) <= bcryptMaxSecret
+	} else {
+		a := &h.argon
+		key := argon2.IDKey([]byte(secret), a.salt, a.time, a.memory, a.threads, uint32(len(a.key)))
+		ok = subtle.ConstantTimeCompare(key, a.key) == 1
+	}
+	if ok {
+		i.slow.add(k, now)
+	}
+	return ok, nil
 }

@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"log/slog"
 	"net/http"
@@ -110,14 +109,28 @@ func (i *Issuer) authenticate(r *http.Request, f form, ip netip.Addr) (*client, 
 	switch {
 	case c == nil:
 		reason = "unknown client"
-		sha256.Sum256([]byte(secret)) // similar work as a known client
 	case c.disabled:
 		reason = "client disabled"
 	case basic && !c.authBasic, !basic && !c.authPost:
 		reason = "auth method not allowed for client"
 	case !c.ipAllowed(ip):
 		reason = "client address not allowed"
-	case !i.verifySecret(c, secret, i.now()):
+	}
+	// Every refusal costs what a wrong secret costs: a refused client's
+	// secret is still checked against its own hashes (result ignored), an
+	// unknown client's against a dummy of the heaviest configured hash, so
+	// time does not tell which ids exist or why they were refused.
+	hashes := i.dummy
+	if c != nil && len(c.secrets) > 0 {
+		hashes = c.secrets
+	}
+	ok, err := i.verifyHashes(id, hashes, secret, i.now())
+	if err != nil {
+		i.log(slog.LevelWarn, "client authentication refused: slow-hash verifications at capacity",
+			slog.String("client_id", truncate(id, 64)), slog.String("remote_ip", ip.String()))
+		return nil, busyError()
+	}
+	if reason == "" && !ok {
 		reason = "wrong or expired secret"
 	}
 	if reason != "" {
@@ -126,6 +139,13 @@ func (i *Issuer) authenticate(r *http.Request, f form, ip netip.Addr) (*client, 
 		return nil, fail
 	}
 	return c, nil
+}
+
+// busyError answers an attempt refused by the HashLimiter: 503 (capacity of
+// the whole process, not this client's rate), retry in a second.
+func busyError() *oauthError {
+	return &oauthError{Status: http.StatusServiceUnavailable, Code: errTemporarilyUnavailable,
+		Description: "the server is busy, retry later", RetryAfter: 1}
 }
 
 func truncate(s string, n int) string {
