@@ -107,8 +107,8 @@ type Issuer struct {
 	dummy   []secretHash // what an unknown client's attempt is checked against
 	// hashHook, when set (tests), runs before each slow hash computation.
 	hashHook func()
-	keys    *keyManager
-	revoked revocationSet
+	keys     *keyManager
+	revoked  revocationSet
 
 	metadata []byte
 

@@ -36,7 +36,7 @@ type secretHash struct {
 	argon   argonParams
 	// bcryptCost is the cost of a bcrypt hash.
 	bcryptCost int
-	expires time.Time // zero: never
+	expires    time.Time // zero: never
 }
 
 type argonParams struct {
