@@ -261,8 +261,8 @@ func (h *Gateway) Validate() error {
 	if h.CacheSize != nil && *h.CacheSize < 0 {
 		return fmt.Errorf("authgate: cache_size must not be negative")
 	}
-	if h.Leeway != nil && (*h.Leeway < 0 || time.Duration(*h.Leeway) > 10*time.Minute) {
-		return fmt.Errorf("authgate: leeway must be between 0 and 10m")
+	if h.Leeway != nil && (*h.Leeway < 0 || time.Duration(*h.Leeway) > token.MaxLeeway) {
+		return fmt.Errorf("authgate: leeway must be between 0 and %s", token.MaxLeeway)
 	}
 	for _, iss := range h.Issuers {
 		if err := jwkscache.CheckURL(iss); err != nil {

@@ -32,7 +32,8 @@ type Store interface {
 	DeleteToken(ctx context.Context, hash []byte) error
 
 	// Revoke records that the JWT with this jti is revoked until `until`
-	// (the token's own expiry).
+	// (the issuer passes the token's exp plus token.MaxLeeway, the largest
+	// leeway a gateway may apply).
 	Revoke(ctx context.Context, jti string, until time.Time) error
 	// Revocations lists the revocations that have not yet expired.
 	Revocations(ctx context.Context) ([]Revocation, error)

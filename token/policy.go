@@ -8,6 +8,11 @@ import (
 // DefaultLeeway bounds clock skew for exp, nbf and iat.
 const DefaultLeeway = 30 * time.Second
 
+// MaxLeeway is the largest leeway a gateway may apply. An issuer keeps a
+// revocation until the token's exp plus MaxLeeway, so no gateway can accept
+// a revoked token in its leeway window.
+const MaxLeeway = 10 * time.Minute
+
 // Policy is what one gateway route accepts. Check runs on every request,
 // cached or not, because handlers that share a verified-token cache can have
 // different policies.

@@ -177,13 +177,16 @@ func (i *Issuer) loadRevocations(ctx context.Context) error {
 	return nil
 }
 
-// revoke records a revocation durably and in memory.
+// revoke records a revocation durably and in memory, until the token's exp
+// plus the largest leeway any gateway may apply (token.MaxLeeway): a gateway
+// accepts a token until exp + its leeway, so a revocation forgotten at exp
+// would let the revoked token back in.
 func (i *Issuer) revoke(ctx context.Context, info *tokenInfo) error {
-	until := time.Unix(info.expiresAt, 0)
-	if err := i.store.Revoke(ctx, info.jti, until); err != nil {
+	untilUnix := info.expiresAt + int64(token.MaxLeeway/time.Second)
+	if err := i.store.Revoke(ctx, info.jti, time.Unix(untilUnix, 0)); err != nil {
 		return err
 	}
-	i.revoked.add(info.jti, info.expiresAt)
+	i.revoked.add(info.jti, untilUnix)
 	if info.opaque {
 		if err := i.store.DeleteToken(ctx, info.hash); err != nil {
 			return err
