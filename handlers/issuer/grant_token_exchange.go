@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"slices"
 )
@@ -37,16 +38,16 @@ func (i *Issuer) grantTokenExchange(w http.ResponseWriter, r *http.Request, f fo
 	info, err := i.resolve(r.Context(), subjectToken)
 	if err != nil {
 		if errors.Is(err, errNotOurs) {
-			return newError(http.StatusBadRequest, errInvalidRequest, "subject_token is invalid or expired")
+			return i.invalidSubject(c, "not a valid, unexpired token of this issuer", "")
 		}
 		return serverError()
 	}
 	now := i.now()
-	if i.admissible(info.jti, info.clientID, nil, now.Unix()) != nil {
-		return newError(http.StatusBadRequest, errInvalidRequest, "subject_token is invalid or expired")
+	if err := i.admissible(info.jti, info.clientID, nil, now.Unix()); err != nil {
+		return i.invalidSubject(c, err.Error(), info.jti)
 	}
 	if info.clientID != c.id {
-		return newError(http.StatusBadRequest, errInvalidRequest, "subject_token was not issued to this client")
+		return i.invalidSubject(c, "issued to another client", info.jti)
 	}
 	// The most the new token may carry: the subject token's scopes that the
 	// client still holds.
@@ -69,7 +70,7 @@ func (i *Issuer) grantTokenExchange(w http.ResponseWriter, r *http.Request, f fo
 		exp = info.expiresAt
 	}
 	if exp <= now.Unix() {
-		return newError(http.StatusBadRequest, errInvalidRequest, "subject_token is invalid or expired")
+		return i.invalidSubject(c, "expired", info.jti)
 	}
 	g := &grantRequest{
 		client:    c,
@@ -81,3 +82,18 @@ func (i *Issuer) grantTokenExchange(w http.ResponseWriter, r *http.Request, f fo
 	}
 	return i.issue(w, r, g, now)
 }
+
+// invalidSubject refuses a subject token with one description whatever the
+// reason, so the answer does not tell a caller whether another client's
+// token is valid; the reason goes to the log.
+func (i *Issuer) invalidSubject(c *client, reason, jti string) *oauthError {
+	attrs := []slog.Attr{slog.String("client_id", c.id), slog.String("reason", reason)}
+	if jti != "" {
+		attrs = append(attrs, slog.String("jti", jti))
+	}
+	i.log(slog.LevelInfo, "token exchange refused", attrs...)
+	return newError(http.StatusBadRequest, errInvalidRequest, subjectTokenInvalid)
+}
+
+// subjectTokenInvalid is the one description of a refused subject token.
+const subjectTokenInvalid = "subject_token is invalid"
