@@ -106,6 +106,7 @@ func (i *Issuer) authenticate(r *http.Request, f form, ip netip.Addr) (*client, 
 	fail := &oauthError{Status: http.StatusUnauthorized, Code: errInvalidClient, Description: "client authentication failed"}
 	c := i.clients[id]
 	reason := ""
+	tooEarly := false
 	switch {
 	case c == nil:
 		reason = "unknown client"
@@ -113,6 +114,10 @@ func (i *Issuer) authenticate(r *http.Request, f form, ip netip.Addr) (*client, 
 		reason = "client disabled"
 	case basic && !c.authBasic, !basic && !c.authPost:
 		reason = "auth method not allowed for client"
+	case c.filter != nil && earlyData(r):
+		// Judged after the secret: only a caller holding it learns that
+		// it must retry after the handshake.
+		reason, tooEarly = "client address unverified (TLS early data)", true
 	case !c.ipAllowed(ip):
 		reason = "client address not allowed"
 	}
@@ -136,9 +141,26 @@ func (i *Issuer) authenticate(r *http.Request, f form, ip netip.Addr) (*client, 
 	if reason != "" {
 		i.log(slog.LevelInfo, "client authentication failed",
 			slog.String("client_id", truncate(id, 64)), slog.String("reason", reason), slog.String("remote_ip", ip.String()))
+		if tooEarly && ok {
+			return nil, tooEarlyError()
+		}
 		return nil, fail
 	}
 	return c, nil
+}
+
+// earlyData reports whether r arrived in TLS 0-RTT (HTTP/3 early data),
+// before the handshake proved the source address: an IP filter must not be
+// judged on it. It is the test of module/clientip.go's earlyDataError (the
+// gateway's IP lists), which Caddy's client_ip matcher uses too.
+func earlyData(r *http.Request) bool {
+	return r.TLS != nil && !r.TLS.HandshakeComplete
+}
+
+// tooEarlyError asks the client to retry once the handshake completed (RFC
+// 8470 §5.2).
+func tooEarlyError() *oauthError {
+	return newError(http.StatusTooEarly, errInvalidRequest, "the client address cannot be verified in TLS early data; retry")
 }
 
 // busyError answers an attempt refused by the HashLimiter: 503 (capacity of
