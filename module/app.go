@@ -33,6 +33,7 @@ type App struct {
 
 	mu         sync.RWMutex
 	issuers    map[string]gateway.LocalIssuer
+	paths      map[string]string // origin + path -> issuer URL answering it
 	stores     []string // pool keys this config holds
 	startHooks []func() error
 }
@@ -55,6 +56,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
 	a.issuers = make(map[string]gateway.LocalIssuer)
+	a.paths = make(map[string]string)
 	if a.Storage == nil {
 		a.Storage = new(StorageConfig)
 	}
@@ -145,6 +147,24 @@ func (a *App) RegisterIssuer(iss gateway.LocalIssuer) error {
 		return fmt.Errorf("authgate_issuer %q is configured twice", url)
 	}
 	a.issuers[url] = iss
+	return nil
+}
+
+// claimIssuerPaths records the paths an issuer answers on its origin and
+// refuses a path another issuer of this config answers there: the first
+// issuer in the route would silently answer for both (its metadata, its
+// JWKS, its token endpoint).
+func (a *App) claimIssuerPaths(issuerURL, origin string, paths []string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range paths {
+		if other, dup := a.paths[origin+p]; dup && other != issuerURL {
+			return fmt.Errorf("authgate_issuer %q and %q both answer %s%s: give each issuer its own path_prefix, and issuers on one origin distinct issuer URL paths (the well-known metadata and JWKS paths derive from them)", other, issuerURL, origin, p)
+		}
+	}
+	for _, p := range paths {
+		a.paths[origin+p] = issuerURL
+	}
 	return nil
 }
 

@@ -205,6 +205,9 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 	if err := app.RegisterIssuer(localIssuer{h}); err != nil {
 		return err
 	}
+	if err := app.claimIssuerPaths(iss.IssuerURL(), iss.Origin(), iss.Paths()); err != nil {
+		return err
+	}
 	app.onStart(h.open)
 	return nil
 }

@@ -39,7 +39,9 @@ const (
 const (
 	PathASMetadata   = "/.well-known/oauth-authorization-server"
 	PathOIDCMetadata = "/.well-known/openid-configuration"
-	PathJWKS         = "/.well-known/jwks.json"
+	// PathJWKS is the JWKS of an issuer without a path; an issuer URL with
+	// a path serves it below that path (<path>/.well-known/jwks.json).
+	PathJWKS = "/.well-known/jwks.json"
 )
 
 // Token type URNs (RFC 8693 §3).
@@ -90,6 +92,7 @@ type Config struct {
 type Issuer struct {
 	iss        string
 	issPath    string // path component of the issuer URL, without trailing slash
+	origin     string // scheme://host of the issuer URL
 	prefix     string
 	realm      string
 	defaultAud []string
@@ -127,6 +130,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	i := &Issuer{
 		iss:     cfg.Issuer,
 		issPath: strings.TrimSuffix(u.Path, "/"),
+		origin:  u.Scheme + "://" + u.Host,
 		prefix:  cfg.PathPrefix,
 		realm:   cfg.Realm,
 		now:     cfg.Now,
@@ -297,19 +301,38 @@ func (i *Issuer) route(path string) (endpoint, bool) {
 		}
 	}
 	switch path {
-	case PathASMetadata, PathOIDCMetadata:
-		return epMetadata, true
-	case PathJWKS:
+	case i.jwksPath():
 		return epJWKS, true
+	case PathASMetadata + i.issPath, i.issPath + PathOIDCMetadata:
+		return epMetadata, true
 	}
-	if i.issPath != "" {
-		// RFC 8414 §3.1 (inserted) and OpenID Discovery (appended) forms.
-		if path == PathASMetadata+i.issPath || path == i.issPath+PathOIDCMetadata || path == PathOIDCMetadata+i.issPath {
-			return epMetadata, true
-		}
+	// OpenID Discovery's appended form for an issuer with a path (RFC 8414
+	// §3.1 inserts, OpenID Discovery 1.0 §4 appends).
+	if i.issPath != "" && path == PathOIDCMetadata+i.issPath {
+		return epMetadata, true
 	}
 	return 0, false
 }
+
+// jwksPath is where the JWKS is served: under the issuer URL's path, so
+// that issuers sharing an origin each publish their own keys.
+func (i *Issuer) jwksPath() string { return i.issPath + PathJWKS }
+
+// Paths lists every path the issuer answers, for collision checks between
+// issuers that share an origin.
+func (i *Issuer) Paths() []string {
+	p := []string{
+		i.prefix + "/token", i.prefix + "/introspect", i.prefix + "/token/verify", i.prefix + "/revoke",
+		i.jwksPath(), PathASMetadata + i.issPath, i.issPath + PathOIDCMetadata,
+	}
+	if i.issPath != "" {
+		p = append(p, PathOIDCMetadata+i.issPath)
+	}
+	return p
+}
+
+// Origin is the scheme and host of the issuer URL, where its endpoints are.
+func (i *Issuer) Origin() string { return i.origin }
 
 // ServeHTTP serves the issuer's endpoints (404 for any other path), taking the
 // client address from r.RemoteAddr.

@@ -45,9 +45,17 @@ func (i *Issuer) buildMetadata(alg string) ([]byte, error) {
 		"introspection_endpoint_auth_methods_supported": auth,
 		"revocation_endpoint_auth_methods_supported":    auth,
 		"response_types_supported":                      []string{},
+		// OpenID Discovery §3 requires subject_types_supported; "sub" is
+		// the client id for every audience, i.e. "public".
+		"subject_types_supported": []string{"public"},
 	}
+	// id_token_signing_alg_values_supported (also REQUIRED by OpenID
+	// Discovery) is listed only once ID tokens are issued: listing it now
+	// would tell relying parties to expect ID tokens signed so. Strict OIDC
+	// clients (go-oidc) accept the document without it; their access-token
+	// verifiers then name the algorithm themselves.
 	if !token.IsHMAC(alg) {
-		doc["jwks_uri"] = base + PathJWKS
+		doc["jwks_uri"] = base + i.jwksPath()
 	}
 	if len(scopes) > 0 {
 		doc["scopes_supported"] = scopes

@@ -47,9 +47,13 @@ func TestMetadataEndpointsWithIssuerPath(t *testing.T) {
 	for _, iss := range []string{"https://auth.example.com/", "https://auth.example.com/tenant/", "https://auth.example.com:8443/a/b"} {
 		t.Run(iss, func(t *testing.T) {
 			e := newEnv(t, func(c *Config) { c.Issuer = iss })
-			md := e.do("GET", PathASMetadata, nil, "", "")
+			u, _ := url.Parse(iss)
+			md := e.do("GET", PathASMetadata+strings.TrimSuffix(u.Path, "/"), nil, "", "")
 			if md.status != 200 || md.body["issuer"] != iss {
 				t.Fatalf("metadata %d %s", md.status, md.raw)
+			}
+			if oidc := e.do("GET", strings.TrimSuffix(u.Path, "/")+PathOIDCMetadata, nil, "", ""); oidc.raw != md.raw {
+				t.Fatalf("OpenID configuration differs: %s", oidc.raw)
 			}
 			for _, k := range []string{"token_endpoint", "introspection_endpoint", "revocation_endpoint", "jwks_uri"} {
 				s, _ := md.body[k].(string)
