@@ -34,7 +34,7 @@ type App struct {
 	mu         sync.RWMutex
 	issuers    map[string]gateway.LocalIssuer
 	paths      map[string]string // origin + path -> issuer URL answering it
-	stores     []string // pool keys this config holds
+	stores     []string          // pool keys this config holds
 	startHooks []func() error
 }
 
