@@ -55,6 +55,11 @@ type IssuerHandler struct {
 	AccessTokenTTL caddy.Duration `json:"access_token_ttl,omitempty"`
 	// Audience is the default `aud` of tokens. Default: the issuer URL.
 	Audience []string `json:"audience,omitempty"`
+	// RateLimit is the default issuance limit of each client,
+	// "<n>/<duration>" (a token bucket: bursts of n, n per duration on
+	// average; n 1 to 1000000, duration 1s to 24h) or "off". Default:
+	// 600/1m. Beyond it the token endpoint answers 429 with Retry-After.
+	RateLimit string `json:"rate_limit,omitempty"`
 	// Clients are the registered API clients.
 	Clients []*IssuerClient `json:"clients,omitempty"`
 
@@ -100,6 +105,9 @@ type IssuerClient struct {
 	DenyIP []string `json:"deny_ip,omitempty"`
 	// Disabled refuses the client and every token it holds.
 	Disabled bool `json:"disabled,omitempty"`
+	// RateLimit overrides the issuer's rate_limit for this client:
+	// "<n>/<duration>" or "off".
+	RateLimit string `json:"rate_limit,omitempty"`
 }
 
 // IssuerSecret is one accepted client secret.
@@ -146,6 +154,13 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		Audience:       h.Audience,
 		Log:            zapLogFunc(h.logger),
 	}
+	if h.RateLimit != "" {
+		rl, err := issuer.ParseRateLimit(h.RateLimit, caddy.ParseDuration)
+		if err != nil {
+			return fmt.Errorf("authgate_issuer: %w", err)
+		}
+		cfg.RateLimit = &rl
+	}
 	repl := caddy.NewReplacer()
 	for _, c := range h.Clients {
 		if c == nil {
@@ -163,6 +178,13 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 			AllowIP:        c.AllowIP,
 			DenyIP:         c.DenyIP,
 			Disabled:       c.Disabled,
+		}
+		if c.RateLimit != "" {
+			rl, err := issuer.ParseRateLimit(c.RateLimit, caddy.ParseDuration)
+			if err != nil {
+				return fmt.Errorf("authgate_issuer: client %q: %w", c.ClientID, err)
+			}
+			cc.RateLimit = &rl
 		}
 		for _, s := range c.Secrets {
 			if s == nil {

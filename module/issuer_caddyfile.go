@@ -7,6 +7,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/authgate/caddy-authgate/handlers/issuer"
 )
 
 func init() {
@@ -36,6 +38,7 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		key_rotation <duration>
 //		access_token_ttl <duration>
 //		audience <aud>...
+//		rate_limit <n>/<duration>|off
 //		client <client_id> {
 //			name <name>
 //			secret <value> [expires <RFC3339>]
@@ -49,6 +52,7 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //			allow_ip <ip|cidr|range>...
 //			deny_ip <ip|cidr|range>...
 //			disabled
+//			rate_limit <n>/<duration>|off
 //		}
 //	}
 func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -90,6 +94,10 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "audience":
 			if h.Audience = d.RemainingArgs(); len(h.Audience) == 0 {
 				return d.ArgErr()
+			}
+		case "rate_limit":
+			if err := issRateLimitArg(d, &h.RateLimit); err != nil {
+				return err
 			}
 		case "client":
 			c, err := unmarshalIssuerClient(d)
@@ -190,6 +198,8 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 				return nil, d.ArgErr()
 			}
 			c.Disabled = true
+		case "rate_limit":
+			err = issRateLimitArg(d, &c.RateLimit)
 		default:
 			return nil, d.Errf("client %q: unknown subdirective %q", c.ClientID, name)
 		}
@@ -233,6 +243,20 @@ func issDurationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 		return d.Errf("duration %q must be positive", s)
 	}
 	*dst = caddy.Duration(v)
+	return nil
+}
+
+// issRateLimitArg reads `rate_limit <n>/<duration>|off`, checked here so
+// that an error carries the Caddyfile's file:line.
+func issRateLimitArg(d *caddyfile.Dispenser, dst *string) error {
+	var s string
+	if err := issOneArg(d, &s); err != nil {
+		return err
+	}
+	if _, err := issuer.ParseRateLimit(s, caddy.ParseDuration); err != nil {
+		return d.Errf("%v", err)
+	}
+	*dst = s
 	return nil
 }
 

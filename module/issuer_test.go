@@ -72,6 +72,10 @@ func TestIssuerCaddyfileErrors(t *testing.T) {
 		"bad format":         "authgate_issuer {\nissuer https://a\nclient a {\nsecret x\ntoken_format paseto\n}\n}",
 		"disabled arg":       "authgate_issuer {\nissuer https://a\nclient a {\nsecret x\ndisabled yes\n}\n}",
 		"empty scopes":       "authgate_issuer {\nissuer https://a\nclient a {\nsecret x\nscopes\n}\n}",
+		"bad rate_limit":     "authgate_issuer {\nissuer https://a\nrate_limit 10\n}",
+		"rate_limit bounds":  "authgate_issuer {\nissuer https://a\nrate_limit 10/1ms\n}",
+		"client rate_limit":  "authgate_issuer {\nissuer https://a\nclient a {\nsecret x\nrate_limit 0/1m\n}\n}",
+		"dup rate_limit":     "authgate_issuer {\nissuer https://a\nrate_limit 1/1s\nrate_limit 2/1s\n}",
 	} {
 		var h IssuerHandler
 		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
@@ -151,4 +155,15 @@ func TestDurationsParse(t *testing.T) {
 		t.Fatal(h.AccessTokenTTL)
 	}
 	_ = caddy.Duration(0)
+}
+
+func TestIssuerRateLimitCaddyfile(t *testing.T) {
+	var h IssuerHandler
+	in := "authgate_issuer {\nissuer https://a\nrate_limit 100/1h\nclient a {\nsecret x\nrate_limit off\n}\nclient b {\nsecret y\nrate_limit 5/1d\n}\n}"
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err != nil {
+		t.Fatal(err)
+	}
+	if h.RateLimit != "100/1h" || h.Clients[0].RateLimit != "off" || h.Clients[1].RateLimit != "5/1d" {
+		t.Fatalf("%q %q %q", h.RateLimit, h.Clients[0].RateLimit, h.Clients[1].RateLimit)
+	}
 }

@@ -76,6 +76,8 @@ http://%s {
 		client bench {
 			secret bench-secret
 			scopes read write
+			# far above the load, so the limiter is on the measured path
+			rate_limit 1000000/1s
 		}
 	}
 	respond "ok"

@@ -53,6 +53,9 @@ type ClientConfig struct {
 	DenyIP  []string
 	// Disabled refuses the client and every token it holds.
 	Disabled bool
+	// RateLimit overrides the issuer's issuance limit for this client; nil
+	// means the issuer's, the zero RateLimit none.
+	RateLimit *RateLimit
 }
 
 // SecretConfig is one accepted client secret: either Plain (hashed by New,
@@ -82,6 +85,7 @@ type client struct {
 	filter     *ipfilter.Filter
 	disabled   bool
 	grantTypes []string
+	issuance   *bucket // nil: no rate limit
 }
 
 func validTTL(d time.Duration) bool {
@@ -91,7 +95,7 @@ func validTTL(d time.Duration) bool {
 // MaxTTL is the longest access token lifetime (2^31-1 seconds).
 const MaxTTL = 2147483647 * time.Second
 
-func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration) (*client, error) {
+func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLimit RateLimit) (*client, error) {
 	if cc.ID == "" {
 		return nil, errors.New("client without id")
 	}
@@ -178,6 +182,14 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration) (*clie
 		return nil, fmt.Errorf("client %q: access_token_ttl must be between 1s and 2147483647s", cc.ID)
 	}
 	c.ttl = c.ttl.Truncate(time.Second)
+	limit := defLimit
+	if cc.RateLimit != nil {
+		limit = *cc.RateLimit
+	}
+	if limit.N != 0 && (limit.N < 0 || limit.N > MaxRateLimitN || limit.Per < MinRateLimitPer || limit.Per > MaxRateLimitPer) {
+		return nil, fmt.Errorf("client %q: rate_limit %s out of bounds (1 to %d per %s to %s)", cc.ID, limit, MaxRateLimitN, MinRateLimitPer, MaxRateLimitPer)
+	}
+	c.issuance = newBucket(limit)
 	if len(cc.AllowIP) > 0 || len(cc.DenyIP) > 0 {
 		f, err := ipfilter.NewFilter(cc.AllowIP, cc.DenyIP)
 		if err != nil {

@@ -19,6 +19,9 @@ const (
 	// Not in RFC 6749 §5.2 for the token endpoint, but the registered code
 	// (§4.1.2.1) clients know for "try again later".
 	errTemporarilyUnavailable = "temporarily_unavailable"
+	// RFC 8628 §3.5's token-endpoint code for "slow down", used for the
+	// per-client issuance rate limit.
+	errSlowDown = "slow_down"
 )
 
 // oauthError is an RFC 6749 §5.2 error response.

@@ -86,6 +86,9 @@ type Config struct {
 	// HashLimiter bounds concurrent slow-hash verifications; default the
 	// process-wide limiter shared by every issuer.
 	HashLimiter *HashLimiter
+	// RateLimit is the default issuance limit of each client; nil means
+	// DefaultRateLimit, the zero RateLimit no limit.
+	RateLimit *RateLimit
 }
 
 // Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
@@ -186,8 +189,12 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		i.defaultAud = []string{cfg.Issuer}
 	}
 	i.maxTTL = ttl
+	defLimit := DefaultRateLimit
+	if cfg.RateLimit != nil {
+		defLimit = *cfg.RateLimit
+	}
 	for idx := range cfg.Clients {
-		c, err := buildClient(&cfg.Clients[idx], i.defaultAud, ttl)
+		c, err := buildClient(&cfg.Clients[idx], i.defaultAud, ttl, defLimit)
 		if err != nil {
 			return nil, fmt.Errorf("issuer: %w", err)
 		}

@@ -189,6 +189,13 @@ type grantRequest struct {
 
 // issue mints the token and writes the RFC 6749 §5.1 response.
 func (i *Issuer) issue(w http.ResponseWriter, r *http.Request, g *grantRequest, now time.Time) *oauthError {
+	// Every issuance counts against the client's rate limit (opaque tokens
+	// grow the store; JWTs cost a signature).
+	if ok, retry := g.client.issuance.take(now); !ok {
+		i.log(slog.LevelInfo, "token issuance rate limited",
+			slog.String("client_id", g.client.id), slog.String("rate_limit", g.client.issuance.limit.String()))
+		return rateLimited(retry)
+	}
 	nowUnix := now.Unix()
 	jti, err := randomJTI()
 	if err != nil {
