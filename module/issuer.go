@@ -321,7 +321,11 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return next.ServeHTTP(w, r)
 	}
 	if err := h.open(); err != nil {
-		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		// An RFC 6749 JSON error like every other answer of these paths
+		// (the cause was logged when the store failed to open).
+		h.logger.Error("issuer unavailable", zap.Error(err))
+		issuer.WriteUnavailable(w)
+		return nil
 	}
 	client, _ := clientIP(r)
 	h.iss.Handle(w, r, client)

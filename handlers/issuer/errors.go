@@ -126,8 +126,18 @@ func quoteHeader(s string) string {
 
 // writeMethodNotAllowed answers a wrong method on an own path.
 func writeMethodNotAllowed(w http.ResponseWriter, allow string) {
+	setNoStore(w.Header())
 	w.Header().Set("Allow", allow)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusMethodNotAllowed)
 	_, _ = w.Write([]byte(`{"error":"invalid_request","error_description":"method not allowed"}` + "\n"))
+}
+
+// WriteUnavailable answers a request to one of the issuer's paths that
+// cannot be served (the store did not open) in RFC 6749 §5.2 shape, with
+// Cache-Control: no-store and Retry-After, like every other error of the
+// token endpoint.
+func WriteUnavailable(w http.ResponseWriter) {
+	writeError(w, &oauthError{Status: http.StatusServiceUnavailable, Code: errTemporarilyUnavailable,
+		Description: "the issuer is not available", RetryAfter: 5}, "")
 }
