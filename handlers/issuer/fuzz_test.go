@@ -40,6 +40,13 @@ func FuzzTokenRequest(f *testing.F) {
 			if s, _ := out["access_token"].(string); s == "" || out["token_type"] != "Bearer" {
 				t.Fatalf("bad success %v", out)
 			}
+		case 429, 503:
+			// The issuance rate limit (DefaultRateLimit is reached in a
+			// long run) and the slow-hash budget: well-formed, retryable.
+			code, _ := out["error"].(string)
+			if (w.Code == 429) != (code == errSlowDown) || (w.Code == 503) != (code == errTemporarilyUnavailable) || w.Header().Get("Retry-After") == "" {
+				t.Fatalf("status %d: %s %v", w.Code, w.Body.String(), w.Header())
+			}
 		case 400, 401, 413:
 			code, _ := out["error"].(string)
 			switch code {
