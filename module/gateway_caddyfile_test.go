@@ -11,6 +11,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/authgate/caddy-authgate/token"
 )
@@ -238,5 +240,28 @@ func TestGatewayValidateAlgorithmsAgainstKeyFiles(t *testing.T) {
 	g.Algorithms = []string{"ES256"}
 	if err := g.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// insecure_http: every plain-http key source is logged as a warning, a
+// loopback one is not.
+func TestInsecureHTTPWarns(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	g := Gateway{Issuers: []string{"http://idp.example", "http://localhost:9000"}, JWKS: []JWKSConfig{{URL: "http://10.0.0.1/jwks"}}, InsecureHTTP: true}
+	g.warnCleartext(zap.New(core))
+	var got []string
+	for _, e := range logs.All() {
+		for _, f := range e.Context {
+			got = append(got, f.String)
+		}
+	}
+	if strings.Join(got, " ") != "http://idp.example http://10.0.0.1/jwks" {
+		t.Fatalf("warned about %q", got)
+	}
+	core, logs = observer.New(zap.WarnLevel)
+	g.InsecureHTTP = false
+	g.warnCleartext(zap.New(core))
+	if logs.Len() != 0 {
+		t.Fatal("warned without insecure_http")
 	}
 }
