@@ -101,9 +101,12 @@ type Gateway struct {
 	AllowIP []string `json:"allow_ip,omitempty"`
 	// DenyIP lists addresses, ranges and CIDRs refused; deny wins over allow.
 	DenyIP []string `json:"deny_ip,omitempty"`
-	// AllowIPFiles are files of allow entries, one per line, reloaded on change.
+	// AllowIPFiles are files of allow entries, one per line, polled every 5s;
+	// a change applies once two polls saw it unchanged. Replace them
+	// atomically (write a temporary file, rename it over the list).
 	AllowIPFiles []string `json:"allow_ip_files,omitempty"`
-	// DenyIPFiles are files of deny entries, one per line, reloaded on change.
+	// DenyIPFiles are files of deny entries, one per line, reloaded like
+	// AllowIPFiles.
 	DenyIPFiles []string `json:"deny_ip_files,omitempty"`
 
 	gw      *gateway.Gateway

@@ -54,6 +54,7 @@ func parseGatewayCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 // no key source can verify) run at its end and name the offending line.
 func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
+	directive := d.Token()
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -203,6 +204,9 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if err != nil {
 			return err
 		}
+	}
+	if len(g.Issuers) == 0 && len(g.JWKS) == 0 && len(g.Keys) == 0 && g.HMACSecret == "" {
+		return errAt(directive, errNoKeySource)
 	}
 	if len(cleartext) > 0 && !g.InsecureHTTP {
 		c := cleartext[0]

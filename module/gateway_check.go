@@ -44,6 +44,8 @@ func checkIssuerURL(raw string) error {
 	return nil
 }
 
+var errNoKeySource = errors.New("no key source: configure issuer, jwks, key or hmac_secret")
+
 // errCleartext names the opt-in.
 func errCleartext(what, raw string) error {
 	return fmt.Errorf("%s %q uses plain http to a non-loopback host, so its keys could be replaced in transit; use https, or set insecure_http to accept the risk", what, raw)
