@@ -1,6 +1,7 @@
 package module
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -283,10 +284,7 @@ func (h *Gateway) Validate() error {
 // validate checks the URL and the bounds of every knob (see
 // jwkscache.CheckBound).
 func (j JWKSConfig) validate() error {
-	if err := jwkscache.CheckURL(j.URL); err != nil {
-		return err
-	}
-	return j.options().Validate()
+	return errors.Join(jwkscache.CheckURL(j.URL), j.options().Validate())
 }
 
 // Cleanup releases the shared caches this handler held.
