@@ -2,6 +2,7 @@ package ipfilter
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net/netip"
 	"os"
@@ -28,9 +29,12 @@ func (l Lists) hasAllow() bool { return len(l.Allow) > 0 || len(l.AllowFiles) > 
 const DefaultReloadInterval = 5 * time.Second
 
 // Dynamic is a Filter built from Lists whose files are polled for changes
-// (modification time and size); a changed file is re-read and the new Filter
-// swapped in atomically. A file that fails to read or parse keeps the
-// previous list. All methods are safe for concurrent use.
+// (modification time, size, and whether the file was replaced); a changed
+// file is swapped in, atomically, only once two consecutive polls found the
+// same version (same file, modification time, size and SHA-256 of the
+// content), so that a file being rewritten in place is never loaded
+// half-written. A file that fails to read or parse keeps the previous list.
+// All methods are safe for concurrent use.
 type Dynamic struct {
 	cur atomic.Pointer[Filter]
 
@@ -52,6 +56,21 @@ type listFile struct {
 	// successful load), so that a lasting stat or read failure, retried on
 	// every poll, is reported once rather than every poll.
 	lastErr string
+	// pending is a changed version seen by the last poll, not yet loaded:
+	// it is loaded when the next poll sees it again, unchanged.
+	pending *version
+}
+
+// version identifies one content of a list file: the stat and a hash of
+// the bytes, so that a rewrite that keeps size and a coarse modification
+// time is still seen as a change.
+type version struct {
+	fi  os.FileInfo
+	sum [sha256.Size]byte
+}
+
+func (v *version) same(o *version) bool {
+	return os.SameFile(v.fi, o.fi) && v.fi.ModTime().Equal(o.fi.ModTime()) && v.fi.Size() == o.fi.Size() && v.sum == o.sum
 }
 
 // unchanged reports whether fi is the file last parsed: same file (a
@@ -133,10 +152,15 @@ func (d *Dynamic) Explain(addr netip.Addr) (bool, string) {
 func (d *Dynamic) Len() (allow, deny int) { return d.Filter().Len() }
 
 // Poll checks every file once: a file whose modification time or size
-// changed, or that was replaced by another file, is re-read; if it parses,
-// a new Filter with its entries is swapped in and report(path, nil) is
-// called. A file that fails to parse keeps its previous entries and
-// report(path, err) is called once per change of the file. A file that
+// changed, or that was replaced by another file, is re-read. A new version
+// is only remembered by the poll that first sees it; the next poll that
+// finds it unchanged (stat and content hash) takes it: if it parses, a new
+// Filter with its entries is swapped in and report(path, nil) is called; a
+// file that fails to parse keeps its previous entries and report(path, err)
+// is called once per change of the file. So a change takes effect between
+// one and two poll intervals after its last write, and a writer that is
+// still writing (a file rewritten in place) is never loaded half-written,
+// unless it pauses for a whole interval: replace list files atomically. A file that
 // cannot be found or read (deleted, permission denied) keeps its previous
 // entries too; it is retried on every poll, since fixing a permission
 // changes neither modification time nor size, and report(path, err) is
@@ -156,6 +180,7 @@ func (d *Dynamic) Poll(report func(path string, err error)) bool {
 	for _, lf := range d.files {
 		fi, err := os.Stat(lf.path)
 		if err == nil && lf.unchanged(fi) {
+			lf.pending = nil // back to the loaded version
 			continue
 		}
 		var data []byte
@@ -163,16 +188,22 @@ func (d *Dynamic) Poll(report func(path string, err error)) bool {
 			data, err = d.read(lf.path)
 		}
 		if err != nil && !errors.Is(err, errTooLarge) { // stat or read failed: retry next poll
-			lf.fi = nil
+			lf.fi, lf.pending = nil, nil
 			if msg := err.Error(); msg != lf.lastErr {
 				lf.lastErr = msg
 				events = append(events, event{lf.path, err})
 			}
 			continue
 		}
-		// Record the stat taken before reading: if the file changes while we
-		// read it, the next poll sees a newer stat and reads it again.
-		lf.fi = fi
+		// Wait for the same version on the next poll. The stat was taken
+		// before reading: if the file changes while we read it, the next
+		// poll sees a newer stat (or other bytes) and waits again.
+		v := &version{fi: fi, sum: sha256.Sum256(data)}
+		if lf.pending == nil || !lf.pending.same(v) {
+			lf.pending = v
+			continue
+		}
+		lf.fi, lf.pending = fi, nil
 		var rules []rule
 		if err == nil {
 			rules, err = parseList(lf.path, data, lf.deny)

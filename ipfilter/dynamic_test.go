@@ -168,8 +168,13 @@ func TestDynamicPoll(t *testing.T) {
 		} else {
 			writeList(t, p, s.content, s.mtime)
 		}
+		// A new version is taken by the second poll that sees it, never
+		// by the first (the writer may not be done).
+		if d.Poll(report) {
+			t.Errorf("%s: the first Poll that saw the change swapped it in", s.name)
+		}
 		if changed := d.Poll(report); changed != s.changed {
-			t.Errorf("%s: Poll changed = %v, want %v", s.name, changed, s.changed)
+			t.Errorf("%s: second Poll changed = %v, want %v", s.name, changed, s.changed)
 		}
 		if len(events) != len(s.events) {
 			t.Errorf("%s: events %v, want %v", s.name, events, s.events)
@@ -298,8 +303,8 @@ func TestDynamicReloadsFileRenamedOverWithSameStat(t *testing.T) {
 	if err := os.Rename(tmp, p); err != nil {
 		t.Fatal(err)
 	}
-	if !d.Poll(nil) {
-		t.Fatal("Poll did not notice the file renamed over the list")
+	if d.Poll(nil) || !d.Poll(nil) {
+		t.Fatal("Poll did not notice the file renamed over the list (on the second poll)")
 	}
 	if d.Allowed(ip("10.0.0.2")) || !d.Allowed(ip("10.0.0.1")) {
 		t.Error("replacement list not in effect")
@@ -340,8 +345,8 @@ func TestDynamicRetriesUnreadableFile(t *testing.T) {
 	// chmod: same mtime and size, now readable.
 	failRead.Store(false)
 	events = nil
-	if !d.Poll(report) {
-		t.Fatal("file not reloaded after it became readable")
+	if d.Poll(report) || !d.Poll(report) {
+		t.Fatal("file not reloaded (on the second poll) after it became readable")
 	}
 	if len(events) != 1 || events[0] != nil {
 		t.Errorf("events = %v, want one success", events)
@@ -360,8 +365,9 @@ func TestDynamicRetriesUnreadableFile(t *testing.T) {
 	events, reads = nil, 0
 	d.Poll(report)
 	d.Poll(report)
-	if len(events) != 1 || reads != 1 {
-		t.Errorf("oversized file: %d reports, %d reads; want 1 and 1", len(events), reads)
+	d.Poll(report)
+	if len(events) != 1 || reads != 2 {
+		t.Errorf("oversized file: %d reports, %d reads; want 1 and 2 (seen twice, then left alone)", len(events), reads)
 	}
 }
 
@@ -383,6 +389,7 @@ func TestDynamicChmodFixedFileIsReloaded(t *testing.T) {
 	if err := os.Chmod(p, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	d.Poll(nil)
 	if !d.Poll(nil) || d.Allowed(ip("10.0.0.2")) {
 		t.Fatal("file not reloaded after chmod")
 	}
@@ -399,4 +406,93 @@ func denyFileDynamic(t *testing.T, content string, mtime time.Time) (*Dynamic, s
 		t.Fatal(err)
 	}
 	return d, p
+}
+
+// A list rewritten in place (truncated, then written in pieces) is never
+// loaded half-written: a version is taken only when two consecutive polls
+// found the same stat and the same content. The polls are the trigger; no
+// clock is involved.
+func TestDynamicWaitsForStableFile(t *testing.T) {
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	d, p := denyFileDynamic(t, "10.0.0.1\n10.0.0.2\n", t0)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	write := func(s string, mtime time.Time) {
+		t.Helper()
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	denied := func(when string, addrs ...string) {
+		t.Helper()
+		for _, a := range addrs {
+			if d.Allowed(ip(a)) {
+				t.Errorf("%s: %s allowed, want denied", when, a)
+			}
+		}
+	}
+
+	// The writer has written the first line of three.
+	write("10.0.0.1\n", t0.Add(time.Second))
+	if d.Poll(nil) {
+		t.Error("half-written file swapped in")
+	}
+	denied("half-written", "10.0.0.1", "10.0.0.2")
+
+	// The writer goes on: the next poll sees another version, and waits.
+	write("10.0.0.2\n10.0.0.3\n", t0.Add(2*time.Second))
+	if d.Poll(nil) {
+		t.Error("file still being written swapped in")
+	}
+	denied("still being written", "10.0.0.2")
+
+	// Done: unchanged across two polls.
+	if !d.Poll(nil) {
+		t.Fatal("complete file not swapped in")
+	}
+	denied("complete", "10.0.0.1", "10.0.0.2", "10.0.0.3")
+
+	// Same size and modification time, other bytes (coarse timestamps):
+	// the content hash tells the versions apart.
+	rewrite := func(s string, mtime time.Time) {
+		t.Helper()
+		if err := f.Truncate(0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte(s), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t3 := t0.Add(3 * time.Second)
+	rewrite("10.0.0.4\n10.0.0.6\n10.0.0.8\n", t3)
+	d.Poll(nil)
+	rewrite("10.0.0.5\n10.0.0.7\n10.0.0.9\n", t3)
+	if d.Poll(nil) {
+		t.Error("a version with other content swapped in after one poll")
+	}
+	if !d.Poll(nil) {
+		t.Fatal("stable rewrite not swapped in")
+	}
+	denied("rewritten", "10.0.0.5", "10.0.0.7", "10.0.0.9")
+	if !d.Allowed(ip("10.0.0.4")) {
+		t.Error("the version seen only once was loaded")
+	}
+
+	// A change reverted before the next poll is never loaded.
+	rewrite("10.0.0.6\n10.0.0.8\n10.0.0.1\n", t0.Add(4*time.Second))
+	d.Poll(nil)
+	rewrite("10.0.0.5\n10.0.0.7\n10.0.0.9\n", t3)
+	if d.Poll(nil) || d.Poll(nil) {
+		t.Error("reverting to the loaded version swapped a list in")
+	}
+	denied("reverted", "10.0.0.5")
 }

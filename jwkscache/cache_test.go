@@ -183,3 +183,30 @@ func TestDropStopsRefreshing(t *testing.T) {
 		t.Fatal("a dropped source was handed out again")
 	}
 }
+
+func TestCheckBoundAndCleartext(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		d    time.Duration
+		ok   bool
+	}{
+		{"timeout", 0, true}, {"timeout", 99 * time.Millisecond, false}, {"timeout", time.Minute, true}, {"timeout", time.Minute + 1, false},
+		{"refresh_min", time.Nanosecond, false}, {"refresh_min", time.Second, true}, {"refresh_min", 25 * time.Hour, false},
+		{"refresh_max", 168 * time.Hour, true}, {"refresh_max", 169 * time.Hour, false},
+		{"refetch_interval", time.Hour, true}, {"refetch_interval", 2 * time.Hour, false},
+		{"max_stale", -time.Second, false}, {"max_stale", 720 * time.Hour, true}, {"max_stale", 721 * time.Hour, false},
+		{"bogus", time.Second, false},
+	} {
+		if err := CheckBound(tt.name, tt.d); (err == nil) != tt.ok {
+			t.Errorf("CheckBound(%s, %s) = %v, want ok=%v", tt.name, tt.d, err, tt.ok)
+		}
+	}
+	for raw, want := range map[string]bool{
+		"http://idp.example/jwks": true, "HTTP://10.0.0.1/": true, "https://idp.example/jwks": false,
+		"http://localhost:8080/": false, "http://127.0.0.1/": false, "http://[::1]:9/": false,
+	} {
+		if got := Cleartext(raw); got != want {
+			t.Errorf("Cleartext(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}

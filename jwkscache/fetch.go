@@ -99,6 +99,17 @@ func CheckURL(raw string) error {
 	return nil
 }
 
+// Cleartext reports whether raw (a URL that passed CheckURL) is plain http
+// to a host other than loopback: its key sets or metadata would travel
+// unauthenticated, so anyone on the path could substitute signing keys.
+// Config validation refuses such URLs unless the operator opts in. A
+// discovered jwks_uri is checked by discovery itself: plain http only when
+// the issuer is plain http as well.
+func Cleartext(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && strings.EqualFold(u.Scheme, "http") && !isLoopback(u.Hostname())
+}
+
 // get fetches rawURL and returns its body after checking status (200, or 304
 // for a conditional request), Content-Type and size.
 func get(ctx context.Context, client *http.Client, rawURL, accept string, o Options, cond validators) (*response, error) {

@@ -3,6 +3,7 @@ package jwkscache
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -62,26 +63,70 @@ func (o Options) WithDefaults() Options {
 	return o
 }
 
-// Validate reports negative durations and MinRefresh > MaxRefresh, for config
-// validation; WithDefaults silently repairs both.
+// bounds are the accepted ranges of the configurable durations, by their
+// config names. Too short turns a gateway into a load generator against the
+// identity provider (a refresh or refetch every millisecond, a fetch that
+// gives up before a TLS handshake); too long means a rotation or an outage
+// is never noticed, or a stuck fetch holds a goroutine for hours.
+var bounds = map[string][2]time.Duration{
+	"timeout":          {100 * time.Millisecond, time.Minute},
+	"refresh_min":      {time.Second, 24 * time.Hour},
+	"refresh_max":      {time.Second, 7 * 24 * time.Hour},
+	"refetch_interval": {time.Second, time.Hour},
+	"max_stale":        {time.Second, 30 * 24 * time.Hour},
+}
+
+// CheckBound reports whether d is an acceptable value of the knob name
+// (timeout, refresh_min, refresh_max, refetch_interval, max_stale). Zero
+// means "default" and is accepted; negative values never are.
+func CheckBound(name string, d time.Duration) error {
+	b, ok := bounds[name]
+	if !ok {
+		return fmt.Errorf("unknown option %q", name)
+	}
+	if d == 0 {
+		return nil
+	}
+	if d < b[0] || d > b[1] {
+		return fmt.Errorf("%s %s is out of range: must be between %s and %s", name, FormatDuration(d), FormatDuration(b[0]), FormatDuration(b[1]))
+	}
+	return nil
+}
+
+// FormatDuration is d.String() without trailing zero units ("24h", not
+// "24h0m0s").
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// Validate reports durations outside their bounds (see CheckBound) and
+// MinRefresh > MaxRefresh, for config validation; WithDefaults silently
+// repairs what it can.
 func (o Options) Validate() error {
 	var errs []error
 	for _, f := range []struct {
 		name string
 		d    time.Duration
 	}{
-		{"timeout", o.Timeout}, {"min_refresh", o.MinRefresh}, {"max_refresh", o.MaxRefresh},
+		{"timeout", o.Timeout}, {"refresh_min", o.MinRefresh}, {"refresh_max", o.MaxRefresh},
 		{"refetch_interval", o.RefetchInterval}, {"max_stale", o.MaxStale},
 	} {
-		if f.d < 0 {
-			errs = append(errs, fmt.Errorf("%s must not be negative (got %s)", f.name, f.d))
+		if err := CheckBound(f.name, f.d); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if o.MaxBodyBytes < 0 {
 		errs = append(errs, fmt.Errorf("max body size must not be negative (got %d)", o.MaxBodyBytes))
 	}
 	if o.MinRefresh > 0 && o.MaxRefresh > 0 && o.MinRefresh > o.MaxRefresh {
-		errs = append(errs, fmt.Errorf("min_refresh %s exceeds max_refresh %s", o.MinRefresh, o.MaxRefresh))
+		errs = append(errs, fmt.Errorf("refresh_min %s exceeds refresh_max %s", FormatDuration(o.MinRefresh), FormatDuration(o.MaxRefresh)))
 	}
 	return errors.Join(errs...)
 }

@@ -40,6 +40,13 @@ type Gateway struct {
 	// JWKS lists key set URLs, fetched, cached and refreshed in the background.
 	JWKS []JWKSConfig `json:"jwks,omitempty"`
 
+	// InsecureHTTP accepts `http://` issuer and JWKS URLs to hosts other than
+	// loopback. Keys fetched that way can be replaced by anyone on the path,
+	// so without it such URLs are a configuration error; with it each one is
+	// logged as a warning. An https issuer's discovered jwks_uri must be
+	// https whatever this says.
+	InsecureHTTP bool `json:"insecure_http,omitempty"`
+
 	// Keys lists files with public keys: PEM (public key or certificate), a
 	// JWK or a JWKS.
 	Keys []string `json:"keys,omitempty"`
@@ -56,7 +63,7 @@ type Gateway struct {
 	// them. Empty skips the check.
 	Audiences []string `json:"audiences,omitempty"`
 
-	// Leeway tolerated on exp, nbf and iat. Default 30s.
+	// Leeway tolerated on exp, nbf and iat. Default 30s; 0 to 10m.
 	Leeway *caddy.Duration `json:"leeway,omitempty"`
 
 	// TokenSources say where tokens are looked for. Default:
@@ -95,9 +102,12 @@ type Gateway struct {
 	AllowIP []string `json:"allow_ip,omitempty"`
 	// DenyIP lists addresses, ranges and CIDRs refused; deny wins over allow.
 	DenyIP []string `json:"deny_ip,omitempty"`
-	// AllowIPFiles are files of allow entries, one per line, reloaded on change.
+	// AllowIPFiles are files of allow entries, one per line, polled every 5s;
+	// a change applies once two polls saw it unchanged. Replace them
+	// atomically (write a temporary file, rename it over the list).
 	AllowIPFiles []string `json:"allow_ip_files,omitempty"`
-	// DenyIPFiles are files of deny entries, one per line, reloaded on change.
+	// DenyIPFiles are files of deny entries, one per line, reloaded like
+	// AllowIPFiles.
 	DenyIPFiles []string `json:"deny_ip_files,omitempty"`
 
 	gw      *gateway.Gateway
@@ -112,17 +122,19 @@ type Gateway struct {
 type JWKSConfig struct {
 	// URL of the JWKS document.
 	URL string `json:"url"`
-	// RefreshMin is the shortest time a fetched set is kept. Default 5m.
+	// RefreshMin is the shortest time a fetched set is kept. Default 5m;
+	// 1s to 24h.
 	RefreshMin caddy.Duration `json:"refresh_min,omitempty"`
-	// RefreshMax is the longest time a fetched set is kept. Default 24h.
+	// RefreshMax is the longest time a fetched set is kept. Default 24h;
+	// 1s to 168h, and not below RefreshMin.
 	RefreshMax caddy.Duration `json:"refresh_max,omitempty"`
 	// RefetchInterval is the least time between two fetches caused by
-	// unknown kids. Default 30s.
+	// unknown kids. Default 30s; 1s to 1h.
 	RefetchInterval caddy.Duration `json:"refetch_interval,omitempty"`
 	// MaxStale is how long the last good set keeps serving while the URL
-	// fails. Default 24h.
+	// fails. Default 24h; 1s to 720h (30 days).
 	MaxStale caddy.Duration `json:"max_stale,omitempty"`
-	// Timeout of one fetch. Default 10s.
+	// Timeout of one fetch. Default 10s; 100ms to 1m.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 }
 
@@ -162,6 +174,7 @@ func (*Gateway) CaddyModule() caddy.ModuleInfo {
 // `caddy validate` stays offline) or on first use.
 func (h *Gateway) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.warnCleartext(h.logger)
 	app, err := authgateApp(ctx)
 	if err != nil {
 		return err
@@ -256,54 +269,22 @@ func (h *Gateway) ipFilter(ctx caddy.Context) (*ipfilter.Dynamic, error) {
 // ipListReloadInterval is how often IP list files are checked for changes.
 const ipListReloadInterval = 5 * time.Second
 
-// Validate checks the configuration without side effects.
+// Validate checks the configuration without side effects. The Caddyfile
+// parser makes the same checks with file:line; these are for JSON configs.
 func (h *Gateway) Validate() error {
 	if h.CacheSize != nil && *h.CacheSize < 0 {
 		return fmt.Errorf("authgate: cache_size must not be negative")
 	}
-	if h.Leeway != nil && (*h.Leeway < 0 || time.Duration(*h.Leeway) > token.MaxLeeway) {
-		return fmt.Errorf("authgate: leeway must be between 0 and %s", token.MaxLeeway)
-	}
-	for _, iss := range h.Issuers {
-		if err := jwkscache.CheckURL(iss); err != nil {
-			return fmt.Errorf("authgate: issuer: %w", err)
-		}
-	}
-	for _, j := range h.JWKS {
-		if err := j.validate(); err != nil {
-			return fmt.Errorf("authgate: jwks %s: %w", j.URL, err)
-		}
+	if err := h.checkConfig(); err != nil {
+		return fmt.Errorf("authgate: %w", err)
 	}
 	return nil
 }
 
-// Floors that keep a mistyped knob from turning the gateway into a load
-// generator against the identity provider.
-const (
-	minRefresh         = time.Second
-	minRefetchInterval = time.Second
-	minFetchTimeout    = 100 * time.Millisecond
-)
-
+// validate checks the URL and the bounds of every knob (see
+// jwkscache.CheckBound).
 func (j JWKSConfig) validate() error {
-	if err := jwkscache.CheckURL(j.URL); err != nil {
-		return err
-	}
-	if err := j.options().Validate(); err != nil {
-		return err
-	}
-	floor := func(name string, d caddy.Duration, min time.Duration) error {
-		if d != 0 && time.Duration(d) < min {
-			return fmt.Errorf("%s %s is below the minimum of %s", name, time.Duration(d), min)
-		}
-		return nil
-	}
-	return errors.Join(
-		floor("refresh_min", j.RefreshMin, minRefresh),
-		floor("refresh_max", j.RefreshMax, minRefresh),
-		floor("refetch_interval", j.RefetchInterval, minRefetchInterval),
-		floor("timeout", j.Timeout, minFetchTimeout),
-	)
+	return errors.Join(jwkscache.CheckURL(j.URL), j.options().Validate())
 }
 
 // Cleanup releases the shared caches this handler held.

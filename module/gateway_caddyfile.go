@@ -1,12 +1,19 @@
 package module
 
 import (
+	"fmt"
+	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/authgate/caddy-authgate/ipfilter"
+	"github.com/authgate/caddy-authgate/jwkscache"
+	"github.com/authgate/caddy-authgate/token"
 )
 
 func parseGatewayCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -19,6 +26,7 @@ func parseGatewayCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //
 //	authgate [<matcher>] {
 //		issuer <url>...
+//		insecure_http
 //		jwks <url> [{ refresh_min <d>; refresh_max <d>; refetch_interval <d>; max_stale <d>; timeout <d> }]
 //		key <file>
 //		hmac_secret <secret>
@@ -40,15 +48,22 @@ func parseGatewayCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		deny_ip_file <path>
 //	}
 //
-// Repeatable subdirectives append; the others may appear once.
+// Repeatable subdirectives append; the others may appear once. Values are
+// checked here, so that a bad one is reported with its file:line; checks
+// that need the whole block (plain http without insecure_http, algorithms
+// no key source can verify) run at its end and name the offending line.
 func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
+	directive := d.Token()
 	if d.NextArg() {
 		return d.ArgErr()
 	}
 	seen := map[string]bool{}
+	var cleartext []lineURL // issuer/jwks lines with a plain-http URL
+	var algLine caddyfile.Token
 	for d.NextBlock(0) {
 		name := d.Val()
+		at := d.Token()
 		if !repeatable[name] {
 			if seen[name] {
 				return d.Errf("duplicate subdirective %q", name)
@@ -58,41 +73,91 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch name {
 		case "issuer":
-			g.Issuers, err = argAppend(d, g.Issuers)
+			n := len(g.Issuers)
+			if g.Issuers, err = argAppend(d, g.Issuers); err == nil {
+				for _, iss := range g.Issuers[n:] {
+					if err := checkIssuerURL(iss); err != nil {
+						return d.Errf("issuer: %v", err)
+					}
+					if jwkscache.Cleartext(iss) {
+						cleartext = append(cleartext, lineURL{at, iss})
+					}
+				}
+			}
+		case "insecure_http":
+			err = argNone(d, func() { g.InsecureHTTP = true })
 		case "jwks":
-			err = g.parseJWKS(d)
+			if err = g.parseJWKS(d); err == nil && jwkscache.Cleartext(g.JWKS[len(g.JWKS)-1].URL) {
+				cleartext = append(cleartext, lineURL{at, g.JWKS[len(g.JWKS)-1].URL})
+			}
 		case "key":
 			var path string
 			if path, err = argOne(d); err == nil {
 				g.Keys = append(g.Keys, path)
 			}
 		case "hmac_secret":
-			g.HMACSecret, err = argOne(d)
+			if g.HMACSecret, err = argOne(d); err == nil {
+				if err := checkHMACLiteral(g.HMACSecret); err != nil {
+					return d.Err(err.Error())
+				}
+			}
 		case "algorithms":
-			g.Algorithms, err = argAppend(d, nil)
+			algLine = at
+			if g.Algorithms, err = argAppend(d, nil); err == nil {
+				if err := token.CheckAlgorithms(g.Algorithms); err != nil {
+					return d.Err(err.Error())
+				}
+			}
 		case "audience":
-			g.Audiences, err = argAppend(d, g.Audiences)
+			n := len(g.Audiences)
+			if g.Audiences, err = argAppend(d, g.Audiences); err == nil {
+				for _, a := range g.Audiences[n:] {
+					if err := checkAudience(a); err != nil {
+						return d.Err(err.Error())
+					}
+				}
+			}
 		case "leeway":
 			var dur caddy.Duration
 			if dur, err = argDuration(d); err == nil {
+				if err := checkLeeway(time.Duration(dur)); err != nil {
+					return d.Err(err.Error())
+				}
 				g.Leeway = &dur
 			}
 		case "token_source":
 			err = g.parseTokenSource(d)
-		case "scope":
-			g.Scopes, err = argAppend(d, g.Scopes)
-		case "scope_any":
-			g.ScopeAny, err = argAppend(d, g.ScopeAny)
+		case "scope", "scope_any":
+			dst := &g.Scopes
+			if name == "scope_any" {
+				dst = &g.ScopeAny
+			}
+			n := len(*dst)
+			if *dst, err = argAppend(d, *dst); err == nil {
+				for _, sc := range (*dst)[n:] {
+					if err := checkScope(sc); err != nil {
+						return d.Errf("%s: %v", name, err)
+					}
+				}
+			}
 		case "claim":
 			args := d.RemainingArgs()
-			if len(args) < 2 {
+			if len(args) < 2 || args[0] == "" {
 				return d.Errf("claim needs a path and at least one value")
 			}
 			g.Claims = append(g.Claims, ClaimRuleConfig{Path: args[0], Values: args[1:]})
 		case "header":
 			args := d.RemainingArgs()
-			if len(args) != 2 {
+			if len(args) != 2 || args[1] == "" {
 				return d.Errf("header needs a header name and a claim path")
+			}
+			if err := checkHeaderName(args[0]); err != nil {
+				return d.Err(err.Error())
+			}
+			for _, prev := range g.Headers {
+				if http.CanonicalHeaderKey(prev.Name) == http.CanonicalHeaderKey(args[0]) {
+					return d.Errf("header %s is mapped twice (header names are case-insensitive)", http.CanonicalHeaderKey(args[0]))
+				}
 			}
 			g.Headers = append(g.Headers, HeaderConfig{Name: args[0], Claim: args[1]})
 		case "strip_token":
@@ -110,10 +175,19 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "realm":
 			g.Realm, err = argOne(d)
-		case "allow_ip":
-			g.AllowIP, err = argAppend(d, g.AllowIP)
-		case "deny_ip":
-			g.DenyIP, err = argAppend(d, g.DenyIP)
+		case "allow_ip", "deny_ip":
+			dst := &g.AllowIP
+			if name == "deny_ip" {
+				dst = &g.DenyIP
+			}
+			n := len(*dst)
+			if *dst, err = argAppend(d, *dst); err == nil {
+				for _, e := range (*dst)[n:] {
+					if _, err := ipfilter.ParseEntry(e); err != nil {
+						return d.Errf("%s: %v", name, err)
+					}
+				}
+			}
 		case "allow_ip_file":
 			var path string
 			if path, err = argOne(d); err == nil {
@@ -131,7 +205,23 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
+	if len(g.Issuers) == 0 && len(g.JWKS) == 0 && len(g.Keys) == 0 && g.HMACSecret == "" {
+		return errAt(directive, errNoKeySource)
+	}
+	if len(cleartext) > 0 && !g.InsecureHTTP {
+		c := cleartext[0]
+		return errAt(c.tok, errCleartext(c.tok.Text, c.url))
+	}
+	if err := g.checkAlgorithmsFit(); err != nil {
+		return errAt(algLine, err)
+	}
 	return nil
+}
+
+// lineURL is a URL and the subdirective token (file:line) it came from.
+type lineURL struct {
+	tok caddyfile.Token
+	url string
 }
 
 // repeatable subdirectives accumulate; any other may appear once.
@@ -146,6 +236,10 @@ func (g *Gateway) parseJWKS(d *caddyfile.Dispenser) error {
 	if err != nil {
 		return err
 	}
+	if err := jwkscache.CheckURL(url); err != nil {
+		return d.Errf("jwks: %v", err)
+	}
+	line := d.Token()
 	j := JWKSConfig{URL: url}
 	seen := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
@@ -172,6 +266,12 @@ func (g *Gateway) parseJWKS(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("unknown jwks option %q", opt)
 		}
+		if err := jwkscache.CheckBound(opt, time.Duration(dur)); err != nil {
+			return d.Errf("jwks: %v", err)
+		}
+	}
+	if err := j.options().Validate(); err != nil { // refresh_min > refresh_max
+		return errAt(line, fmt.Errorf("jwks %s: %w", url, err))
 	}
 	g.JWKS = append(g.JWKS, j)
 	return nil
@@ -193,6 +293,14 @@ func (g *Gateway) parseTokenSource(d *caddyfile.Dispenser) error {
 		return d.Errf("token_source kind %q: want header, query or cookie", src.Kind)
 	default:
 		return d.ArgErr()
+	}
+	if src.Name == "" {
+		return d.Errf("token_source %s needs a name", src.Kind)
+	}
+	for _, prev := range g.TokenSources {
+		if tokenSourcesClash(prev, src) {
+			return d.Errf("token_source %s %s overlaps an earlier one: every token would count twice", src.Kind, src.Name)
+		}
 	}
 	g.TokenSources = append(g.TokenSources, src)
 	return nil

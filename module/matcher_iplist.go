@@ -11,14 +11,31 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/authgate/caddy-authgate/ipfilter"
+	"github.com/authgate/caddy-authgate/jwkscache"
 )
 
 func init() {
 	caddy.RegisterModule(new(MatchIPList))
 }
 
-// defaultIPListReload is how often ip_list polls its files by default.
-const defaultIPListReload = 5 * time.Second
+// How often ip_list polls its files: by default, and the bounds. Polling
+// more often than every second buys nothing (a change takes two polls
+// anyway) and, at 1ns, burns a core; beyond a day a changed blocklist
+// would wait too long to apply.
+const (
+	defaultIPListReload = 5 * time.Second
+	minIPListReload     = time.Second
+	maxIPListReload     = 24 * time.Hour
+)
+
+// checkReloadInterval accepts 0 (the default) or a duration in bounds.
+func checkReloadInterval(d time.Duration) error {
+	if d != 0 && (d < minIPListReload || d > maxIPListReload) {
+		return fmt.Errorf("reload_interval %s is out of range: must be between %s and %s",
+			jwkscache.FormatDuration(d), jwkscache.FormatDuration(minIPListReload), jwkscache.FormatDuration(maxIPListReload))
+	}
+	return nil
+}
 
 // MatchIPList matches requests whose client IP address passes an allow/deny
 // list. Entries are single addresses (`192.0.2.55`), inclusive ranges
@@ -38,9 +55,13 @@ const defaultIPListReload = 5 * time.Second
 // matches.
 //
 // List files hold one entry per line; blank lines and `#` comments are
-// ignored. They are polled (modification time and size) every
-// `reload_interval` and swapped in atomically when they change; a file that
-// fails to parse keeps the previous list and the error is logged.
+// ignored. They are polled (modification time, size, replacement) every
+// `reload_interval`; a changed file is swapped in atomically once two
+// consecutive polls found it unchanged (stat and content hash), so a file
+// being rewritten in place is not loaded half-written. Replace list files
+// atomically anyway (write a temporary file, then rename it over the list).
+// A file that fails to parse keeps the previous list and the error is
+// logged.
 //
 // Caddyfile:
 //
@@ -71,7 +92,8 @@ type MatchIPList struct {
 	DenyFiles []string `json:"deny_files,omitempty"`
 
 	// ReloadInterval is how often the list files are checked for changes.
-	// Default: 5s.
+	// A change applies on the second poll that sees it unchanged. Default:
+	// 5s; 1s to 24h.
 	ReloadInterval caddy.Duration `json:"reload_interval,omitempty"`
 
 	filter *ipfilter.Dynamic
@@ -153,8 +175,11 @@ func (m *MatchIPList) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return d.Errf("ip_list: reload_interval %q: %v", d.Val(), err)
 			}
-			if dur <= 0 {
+			if dur == 0 {
 				return d.Errf("ip_list: reload_interval must be positive, got %q", d.Val())
+			}
+			if err := checkReloadInterval(dur); err != nil {
+				return d.Errf("ip_list: %v", err)
 			}
 			m.ReloadInterval = caddy.Duration(dur)
 			if d.NextArg() {
@@ -187,6 +212,9 @@ func (m *MatchIPList) Provision(ctx caddy.Context) error {
 	}
 	if m.ReloadInterval < 0 {
 		return fmt.Errorf("ip_list: reload_interval must not be negative")
+	}
+	if err := checkReloadInterval(time.Duration(m.ReloadInterval)); err != nil {
+		return fmt.Errorf("ip_list: %w", err)
 	}
 	d, err := ipfilter.NewDynamic(l)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -102,6 +103,9 @@ func TestMatchIPListUnmarshalCaddyfileErrors(t *testing.T) {
 		{"reload_interval two args", "ip_list {\n deny 10.0.0.1\n reload_interval 5s 6s\n}", `wrong argument count`, 0},
 		{"reload_interval bad", "ip_list {\n deny 10.0.0.1\n reload_interval soon\n}", `reload_interval "soon"`, 0},
 		{"reload_interval zero", "ip_list {\n deny 10.0.0.1\n reload_interval 0s\n}", `must be positive`, 0},
+		{"reload_interval too short", "ip_list {\n deny 10.0.0.1\n\n reload_interval 1ns\n}", `ip_list: reload_interval 1ns is out of range: must be between 1s and 24h`, 4},
+		{"reload_interval too long", "ip_list {\n deny 10.0.0.1\n reload_interval 25h\n}", `reload_interval 25h is out of range`, 3},
+		{"reload_interval negative", "ip_list {\n deny 10.0.0.1\n reload_interval -5s\n}", `reload_interval -5s is out of range`, 3},
 		{"reload_interval twice", "ip_list {\n deny 10.0.0.1\n reload_interval 5s\n reload_interval 6s\n}", `ip_list: reload_interval specified more than once`, 4},
 		{"second ip_list", "ip_list 10.0.0.1\nip_list 10.0.0.2", `ip_list: specified more than once`, 2},
 		{"second ip_list after block", "ip_list {\n deny 10.0.0.1\n}\nip_list 10.0.0.2", `ip_list: specified more than once`, 4},
@@ -227,6 +231,9 @@ func TestMatchIPListProvisionErrors(t *testing.T) {
 		{"bad inline entry (JSON config)", MatchIPList{Deny: []string{"10.0.0.0/33"}}, `"10.0.0.0/33": prefix length`},
 		{"empty", MatchIPList{}, "no entries or files configured"},
 		{"negative interval", MatchIPList{Deny: []string{"10.0.0.1"}, ReloadInterval: -1}, "must not be negative"},
+		// JSON durations are nanoseconds: "reload_interval": 5 is 5ns.
+		{"interval too short (JSON)", MatchIPList{Deny: []string{"10.0.0.1"}, ReloadInterval: 5}, "reload_interval 5ns is out of range: must be between 1s and 24h"},
+		{"interval too long (JSON)", MatchIPList{Deny: []string{"10.0.0.1"}, ReloadInterval: caddy.Duration(48 * time.Hour)}, "reload_interval 48h is out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,45 +246,63 @@ func TestMatchIPListProvisionErrors(t *testing.T) {
 }
 
 // TestMatchIPListReload checks that Provision starts the file watcher with
-// the configured interval and that it stops with the context.
+// the configured interval, that a change applies on the second poll that
+// sees it (never the first), and that the watcher stops with the context.
+// The watcher's ticker runs on synctest's fake clock: no wall-clock waits.
 func TestMatchIPListReload(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "blocklist.txt")
-	old := time.Now().Add(-time.Hour)
-	write := func(content string, mtime time.Time) {
-		t.Helper()
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "blocklist.txt")
+		old := time.Now().Add(-time.Hour)
+		write := func(content string, mtime time.Time) {
+			t.Helper()
+			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(p, mtime, mtime); err != nil {
+				t.Fatal(err)
+			}
+		}
+		const every = 30 * time.Second
+		write("203.0.113.0/24\n", old)
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		m := &MatchIPList{DenyFiles: []string{p}, ReloadInterval: caddy.Duration(every)}
+		if err := m.Provision(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chtimes(p, mtime, mtime); err != nil {
-			t.Fatal(err)
+		if m.Match(iplRequest("203.0.113.7", "")) {
+			t.Fatal("denied address matched before reload")
 		}
-	}
-	write("203.0.113.0/24\n", old)
-	m := &MatchIPList{DenyFiles: []string{p}, ReloadInterval: caddy.Duration(10 * time.Millisecond)}
-	if err := m.Provision(iplTestContext(t)); err != nil {
-		t.Fatal(err)
-	}
-	if m.Match(iplRequest("203.0.113.7", "")) {
-		t.Fatal("denied address matched before reload")
-	}
-	write("198.51.100.0/24\n", old.Add(time.Second))
-	deadline := time.Now().Add(5 * time.Second)
-	for !m.Match(iplRequest("203.0.113.7", "")) {
-		if time.Now().After(deadline) {
-			t.Fatal("changed file not picked up within 5s")
+		// Ticks fall at every, 2*every, ...; each change is written between two.
+		time.Sleep(every / 2)
+		write("198.51.100.0/24\n", old.Add(time.Second))
+		time.Sleep(every)
+		synctest.Wait()
+		if !m.Match(iplRequest("198.51.100.7", "")) {
+			t.Fatal("the first poll that saw the change applied it")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if m.Match(iplRequest("198.51.100.7", "")) {
-		t.Fatal("newly denied address still matches")
-	}
-	// a broken file keeps the previous list
-	write("198.51.100.0/24\nbogus\n", old.Add(2*time.Second))
-	time.Sleep(100 * time.Millisecond)
-	if m.Match(iplRequest("198.51.100.7", "")) || !m.Match(iplRequest("203.0.113.7", "")) {
-		t.Fatal("broken file changed the list")
-	}
+		time.Sleep(every)
+		synctest.Wait()
+		if !m.Match(iplRequest("203.0.113.7", "")) || m.Match(iplRequest("198.51.100.7", "")) {
+			t.Fatal("changed file not in effect after two polls")
+		}
+		// a broken file keeps the previous list
+		write("198.51.100.0/24\nbogus\n", old.Add(2*time.Second))
+		time.Sleep(2 * every)
+		synctest.Wait()
+		if m.Match(iplRequest("198.51.100.7", "")) || !m.Match(iplRequest("203.0.113.7", "")) {
+			t.Fatal("broken file changed the list")
+		}
+		// After the config is unloaded, nothing is polled any more.
+		cancel()
+		synctest.Wait()
+		write("192.0.2.0/24\n", old.Add(3*time.Second))
+		time.Sleep(3 * every)
+		synctest.Wait()
+		if !m.Match(iplRequest("192.0.2.7", "")) {
+			t.Fatal("list reloaded after the context was cancelled")
+		}
+	})
 }
 
 func TestMatchIPListModule(t *testing.T) {
