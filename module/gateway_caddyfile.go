@@ -25,6 +25,7 @@ func parseGatewayCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		algorithms <alg>...
 //		audience <aud>...
 //		leeway <duration>
+//		require_typ
 //		token_source header <Name> [<scheme>] | query <param> | cookie <name>
 //		scope <scope>...
 //		scope_any <scope>...
@@ -77,6 +78,8 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if dur, err = argDuration(d); err == nil {
 				g.Leeway = &dur
 			}
+		case "require_typ":
+			err = argNone(d, func() { g.RequireTyp = true })
 		case "token_source":
 			err = g.parseTokenSource(d)
 		case "scope":

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -12,7 +13,11 @@ import (
 // fields authgate needs in one pass without reflection, and rejects what
 // encoding/json would silently accept: duplicate member names at any depth
 // (different parsers pick different duplicates, a classic token-confusion
-// trick) and nesting deeper than maxDepth.
+// trick), nesting deeper than maxDepth, and strings that are not valid
+// Unicode: invalid UTF-8 bytes and unpaired surrogate escapes, which
+// encoding/json silently turns into U+FFFD (so "role\xff" and "role\xfe"
+// would pass the duplicate check as different names, then both read as
+// "role\uFFFD").
 
 const maxDepth = 32
 
@@ -21,12 +26,17 @@ var (
 	errDuplicate = errors.New("duplicate member name")
 	errDepth     = errors.New("JSON nested too deeply")
 	errType      = errors.New("unexpected JSON type")
+	errUnicode   = errors.New("string is not valid UTF-8 (or has an unpaired surrogate)")
 )
 
 type scanner struct {
 	data  []byte
 	pos   int
 	depth int
+	// noDup skips the duplicate-name check: the syntax-only scan that runs
+	// before the signature (scanIssuer) does no work that grows with the
+	// number of members beyond reading them once.
+	noDup bool
 }
 
 func (s *scanner) skipSpace() {
@@ -45,6 +55,11 @@ func (s *scanner) skipSpace() {
 // one object.
 func eachMember(data []byte, fn func(name, value []byte) error) error {
 	s := scanner{data: data}
+	return s.topObject(fn)
+}
+
+// topObject scans the whole input as exactly one object (see object).
+func (s *scanner) topObject(fn func(name, value []byte) error) error {
 	s.skipSpace()
 	if err := s.object(fn); err != nil {
 		return err
@@ -80,11 +95,14 @@ func (s *scanner) object(fn func(name, value []byte) error) error {
 		if err := s.str(); err != nil {
 			return err
 		}
-		name, err := checkDuplicate(s.data[start:s.pos], &seen, &seenMap, n)
-		if err != nil {
-			return err
+		name := s.data[start:s.pos] // noDup: the raw name, quotes included
+		if !s.noDup {
+			var err error
+			if name, err = checkDuplicate(s.data[start:s.pos], &seen, &seenMap, n); err != nil {
+				return err
+			}
+			n++
 		}
-		n++
 		s.skipSpace()
 		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
 			return errSyntax
@@ -215,10 +233,11 @@ func (s *scanner) literal(lit string) error {
 	return nil
 }
 
-// plainStringByte marks the bytes a JSON string can hold as they are: not
-// '"', '\\' or a control character.
+// plainStringByte marks the bytes a JSON string can hold as they are: ASCII,
+// not '"', '\\' or a control character. Other bytes start a UTF-8 sequence
+// that str validates.
 var plainStringByte = func() (t [256]bool) {
-	for c := 0x20; c < 256; c++ {
+	for c := 0x20; c < 0x80; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
 	return t
@@ -249,20 +268,64 @@ func (s *scanner) str() error {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				s.pos += 2
 			case 'u':
-				if s.pos+6 > len(s.data) || !isHex4(s.data[s.pos+2:s.pos+6]) {
-					return errSyntax
+				if err := s.unicodeEscape(); err != nil {
+					return err
 				}
-				s.pos += 6
 			default:
 				return errSyntax
 			}
 		case c < 0x20:
 			return errSyntax
 		default:
-			s.pos++
+			r, size := utf8.DecodeRune(s.data[s.pos:])
+			if r == utf8.RuneError && size == 1 {
+				return errUnicode
+			}
+			s.pos += size
 		}
 	}
 	return errSyntax
+}
+
+// unicodeEscape consumes \uXXXX at s.pos, or a surrogate pair of two such
+// escapes; a lone or misordered surrogate is refused.
+func (s *scanner) unicodeEscape() error {
+	r, ok := hex4(s.data, s.pos)
+	if !ok {
+		return errSyntax
+	}
+	s.pos += 6
+	switch {
+	case r >= 0xDC00 && r <= 0xDFFF:
+		return errUnicode
+	case r >= 0xD800 && r <= 0xDBFF:
+		lo, ok := hex4(s.data, s.pos)
+		if !ok || lo < 0xDC00 || lo > 0xDFFF {
+			return errUnicode
+		}
+		s.pos += 6
+	}
+	return nil
+}
+
+// hex4 decodes the \uXXXX escape at data[i:].
+func hex4(data []byte, i int) (rune, bool) {
+	if i+6 > len(data) || data[i] != '\\' || data[i+1] != 'u' || !isHex4(data[i+2:i+6]) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range data[i+2 : i+6] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 func isHex4(b []byte) bool {
