@@ -53,14 +53,16 @@ func FuzzVerifySignature(f *testing.F) {
 func FuzzJSONScanner(f *testing.F) {
 	for _, s := range []string{`{}`, `{"a":1}`, `{"a":[1,{"b":null}],"c":"\u0041"}`, `{"a":1,"a":2}`, `{"a":-0.5e+3}`, `[]`, `{"a":tru}`,
 		"{\"role\xff\":\"user\",\"role\xfe\":\"admin\"}", `{"a":"\ud800"}`, `{"a":"\ud83d\ude00","iss":"x"}`, `{"i\u0073s":"\u00e9","a":{"iss":1}}`,
-		`{"iss":"a","iss":"b"}`, hostileScopes(300)} {
+		`{"iss":"a","iss":"b"}`, hostileScopes(300), `{"\u00e9\n\/\ud83d\ude00":1,"\"":2}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var names []string
 		err := eachMember(data, func(name, value []byte) error {
 			if len(value) == 0 {
 				t.Fatalf("member %q has an empty value", name)
 			}
+			names = append(names, string(name))
 			return nil
 		})
 		if err == nil && !json.Valid(data) {
@@ -74,6 +76,12 @@ func FuzzJSONScanner(f *testing.F) {
 			var m map[string]any
 			if json.Unmarshal(data, &m) != nil {
 				t.Fatalf("scanner accepted non-object %q", data)
+			}
+			// Names decode as encoding/json decodes them.
+			for _, name := range names {
+				if _, ok := m[name]; !ok {
+					t.Fatalf("decoded name %q is not among encoding/json's names of %q", name, data)
+				}
 			}
 			// The pre-signature scan routes by the same iss as the full parse.
 			if want, ok := m["iss"].(string); ok && (issErr != nil || iss != want) {

@@ -16,7 +16,7 @@ var forbiddenHeaders = [...]string{"jku", "x5u", "jwk", "crit", "b64", "enc", "z
 func parseHeader(data []byte) (header, *Error) {
 	var h header
 	var algSeen bool
-	err := eachMember(data, func(name, value []byte) error {
+	err := eachHeaderMember(data, func(name, value []byte) error {
 		for _, f := range forbiddenHeaders {
 			if string(name) == f {
 				return reject(ReasonHeader, "header parameter %q is not accepted", f)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -27,6 +28,7 @@ var (
 	errDepth     = errors.New("JSON nested too deeply")
 	errType      = errors.New("unexpected JSON type")
 	errUnicode   = errors.New("string is not valid UTF-8 (or has an unpaired surrogate)")
+	errMembers   = errors.New("object has too many members")
 )
 
 type scanner struct {
@@ -37,6 +39,9 @@ type scanner struct {
 	// before the signature (scanIssuer) does no work that grows with the
 	// number of members beyond reading them once.
 	noDup bool
+	// maxMembers, when set, bounds the members of every object, so the
+	// duplicate check stays in its fixed-size, allocation-free form.
+	maxMembers int
 }
 
 func (s *scanner) skipSpace() {
@@ -55,6 +60,18 @@ func (s *scanner) skipSpace() {
 // one object.
 func eachMember(data []byte, fn func(name, value []byte) error) error {
 	s := scanner{data: data}
+	return s.topObject(fn)
+}
+
+// maxHeaderMembers bounds the members of any object in a JOSE header, which
+// is parsed before the signature: real headers have a handful (alg, kid,
+// typ, x5t, ...), and the bound keeps a forged 8 KiB header from buying
+// hundreds of name decodings and map insertions.
+const maxHeaderMembers = 16
+
+// eachHeaderMember is eachMember for a JOSE header (see maxHeaderMembers).
+func eachHeaderMember(data []byte, fn func(name, value []byte) error) error {
+	s := scanner{data: data, maxMembers: maxHeaderMembers}
 	return s.topObject(fn)
 }
 
@@ -90,6 +107,9 @@ func (s *scanner) object(fn func(name, value []byte) error) error {
 		return nil
 	}
 	for {
+		if s.maxMembers > 0 && n >= s.maxMembers {
+			return errMembers
+		}
 		s.skipSpace()
 		start := s.pos
 		if err := s.str(); err != nil {
@@ -389,7 +409,8 @@ func hasEscape(b []byte) bool {
 }
 
 // unquote decodes a raw JSON string (with its quotes) already validated by
-// the scanner.
+// the scanner (escapes well-formed, surrogates paired, UTF-8 valid), in one
+// pass without reflection: member names are decoded before the signature.
 func unquote(raw []byte) (string, error) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", errType
@@ -398,11 +419,51 @@ func unquote(raw []byte) (string, error) {
 	if !hasEscape(inner) {
 		return string(inner), nil
 	}
-	var out string
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return "", errSyntax
+	out := make([]byte, 0, len(inner))
+	for i := 0; i < len(inner); {
+		c := inner[i]
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(inner) {
+			return "", errSyntax
+		}
+		switch e := inner[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(inner, i)
+			if !ok {
+				return "", errSyntax
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				lo, ok := hex4(inner, i)
+				if r = utf16.DecodeRune(r, lo); !ok || r == utf8.RuneError {
+					return "", errUnicode
+				}
+				i += 6
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default:
+			return "", errSyntax
+		}
+		i += 2
 	}
-	return out, nil
+	return string(out), nil
 }
 
 // unquoteRef is unquote for strings inside a buffer that is never modified

@@ -122,6 +122,40 @@ func TestSignedTokenStrictlyParsed(t *testing.T) {
 	}
 }
 
+// hostileHeader is a JOSE header of about n bytes made of short escaped
+// member names, each of which must be decoded for the duplicate check.
+func hostileHeader(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"alg":"ES256","kid":"ec1"`)
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, `,"\u%04x%s":1`, 0x41+i%26, scopeName(i))
+	}
+	return b.String() + "}"
+}
+
+// The header is parsed before the signature: more than 16 members in any
+// of its objects is refused at once, so a forged 6 KB header cannot buy
+// hundreds of name decodings (on the original code it cost ~0.6 ms).
+func TestHeaderMembersBounded(t *testing.T) {
+	k := newTestKeys(t)
+	set := k.set(t)
+	for name, hdr := range map[string]string{
+		"many escaped names":  hostileHeader(5800),
+		"17 members":          `{"alg":"ES256","kid":"ec1","a":1,"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"h":1,"i":1,"j":1,"k":1,"l":1,"m":1,"n":1,"o":1}`,
+		"many nested objects": `{"alg":"ES256","kid":"ec1","x":[` + strings.Repeat(`{"a":1,"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"h":1,"i":1,"j":1,"k":1,"l":1,"m":1,"n":1,"o":1,"p":1,"q":1},`, 3) + `1]}`,
+	} {
+		_, err := verifyAndCheck(t, signRaw(t, ES256, k.ec, hdr, claimsJSON("")), &Policy{}, staticKeys(set))
+		var te *Error
+		if !errors.As(err, &te) || te.Reason != ReasonMalformed || !strings.Contains(te.Description, "too many members") {
+			t.Errorf("%s: err = %v, want a malformed header with too many members", name, err)
+		}
+	}
+	ok := `{"alg":"ES256","kid":"ec1","typ":"at+jwt","x5t":"a","x5t#S256":"b","x5c":["c","d"],"a":1,"b":1,"c":1,"d":1,"e":1,"f":1,"g":1,"h":1,"i":1,"j":1}`
+	if _, err := verifyAndCheck(t, signRaw(t, ES256, k.ec, ok, claimsJSON("")), &Policy{}, staticKeys(set)); err != nil {
+		t.Fatalf("16-member header refused: %v", err)
+	}
+}
+
 func TestEscapedIssIsRouted(t *testing.T) {
 	k := newTestKeys(t)
 	tok := signRaw(t, ES256, k.ec, `{"alg":"ES256","kid":"ec1"}`, fmt.Sprintf(`{"\u0069s\u0073":"https://idp.\u0065xample","exp":%d}`, testNow.Unix()+60))
