@@ -109,12 +109,10 @@ func stringClaim(raw []byte) (string, error) {
 }
 
 // appendScopes adds the space-delimited scopes of list (RFC 6749 §3.3) to
-// dst, growing dst at most once. Duplicates are removed by dedupScopes,
+// dst, growing dst at most once per call. Duplicates are removed by dedupScopes,
 // once, when every scope is in.
 func appendScopes(dst []string, list string) []string {
-	if n := len(dst) + strings.Count(list, " ") + 1; cap(dst) < n {
-		dst = append(make([]string, 0, n), dst...)
-	}
+	dst = slices.Grow(dst, strings.Count(list, " ")+1) // amortized: an scp array calls this per entry
 	for s := range strings.FieldsSeq(list) {
 		dst = append(dst, s)
 	}
