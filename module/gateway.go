@@ -63,6 +63,14 @@ type Gateway struct {
 	// them. Empty skips the check.
 	Audiences []string `json:"audiences,omitempty"`
 
+	// RequireTyp accepts only JWTs typed as RFC 9068 access tokens: header
+	// `typ` "at+jwt" or "application/at+jwt". It keeps ID tokens and other
+	// JWTs of a trusted issuer out. Without it, a typ is optional, but one
+	// that declares another kind of JWT ("logout+jwt", "secevent+jwt", ...)
+	// is refused anyway. Opaque tokens of an in-process issuer are access
+	// tokens by construction.
+	RequireTyp bool `json:"require_typ,omitempty"`
+
 	// Leeway tolerated on exp, nbf and iat. Default 30s; 0 to 10m.
 	Leeway *caddy.Duration `json:"leeway,omitempty"`
 
@@ -210,6 +218,7 @@ func (h *Gateway) Provision(ctx caddy.Context) error {
 			Issuers:    h.Issuers,
 			Audiences:  h.Audiences,
 			Leeway:     leeway,
+			RequireTyp: h.RequireTyp,
 		},
 		Keys:       routing.keys(),
 		Local:      routing,
@@ -236,6 +245,12 @@ func (h *Gateway) Provision(ctx caddy.Context) error {
 	h.gw, err = gateway.New(cfg)
 	if err != nil {
 		return fmt.Errorf("authgate: %w", err)
+	}
+	if len(h.Audiences) == 0 {
+		// RFC 8725 §3.9: without an audience, a token the issuer minted
+		// for any other API is accepted here too.
+		h.logger.Warn("authgate: no audience configured; tokens the trusted issuers minted for any audience are accepted (RFC 8725 §3.9)",
+			zap.Strings("issuers", h.Issuers))
 	}
 	return nil
 }

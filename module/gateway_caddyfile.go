@@ -33,6 +33,7 @@ func parseGatewayCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		algorithms <alg>...
 //		audience <aud>...
 //		leeway <duration>
+//		require_typ
 //		token_source header <Name> [<scheme>] | query <param> | cookie <name>
 //		scope <scope>...
 //		scope_any <scope>...
@@ -125,6 +126,8 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				g.Leeway = &dur
 			}
+		case "require_typ":
+			err = argNone(d, func() { g.RequireTyp = true })
 		case "token_source":
 			err = g.parseTokenSource(d)
 		case "scope", "scope_any":

@@ -35,6 +35,8 @@ func TestGatewayCaddyfileErrors(t *testing.T) {
 		{"token_source bad kind", "authgate {\n\ttoken_source body t\n}", `token_source kind "body"`, 2},
 		{"token_source query with scheme", "authgate {\n\ttoken_source query t Bearer\n}", `wrong argument count`, 2},
 		{"strip_token with argument", "authgate {\n\tstrip_token yes\n}", `wrong argument count`, 2},
+		{"require_typ with argument", "authgate {\n\trequire_typ JWT\n}", `wrong argument count`, 2},
+		{"duplicate require_typ", "authgate {\n\trequire_typ\n\trequire_typ\n}", `duplicate subdirective "require_typ"`, 3},
 		{"jwks unknown option", "authgate {\n\tjwks https://a/jwks {\n\t\trefresh_often 1m\n\t}\n}", `unknown jwks option "refresh_often"`, 3},
 		{"jwks duplicate option", "authgate {\n\tjwks https://a/jwks {\n\t\ttimeout 1s\n\t\ttimeout 2s\n\t}\n}", `duplicate jwks option "timeout"`, 4},
 		{"jwks bad duration", "authgate {\n\tjwks https://a/jwks {\n\t\ttimeout x\n\t}\n}", `invalid duration "x"`, 3},

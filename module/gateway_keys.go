@@ -231,21 +231,65 @@ func (kr *keyRouting) cleanup() {
 	}
 }
 
-// explicitKeys tries the static keys, then each JWKS URL. When a kid is
-// found nowhere and a JWKS source could not tell (never fetched, stale), the
-// answer is "unavailable" (503), not "unknown key": fail closed, retry later.
+// explicitKeys combines the static keys (key files, hmac_secret) and the
+// JWKS URLs. A token with a kid is looked up by that kid in every source
+// first (static keys, then each JWKS, which re-fetches once, rate-limited,
+// on an unknown kid); only when no source has the kid are the kid-less keys
+// tried (PEM files, hmac_secret, kid-less JWKS entries), at most
+// token.MaxKidlessCandidates of them. So a kid-less PEM key next to a JWKS
+// never answers for a kid the JWKS publishes or is about to publish.
+//
+// When no source has the kid, there is no kid-less key, and a JWKS source
+// could not tell (never fetched, stale), the answer is "unavailable" (503),
+// not "unknown key": fail closed, retry later. With kid-less keys present
+// they are tried instead, so PEM-signed tokens keep working while a JWKS
+// provider is down.
 type explicitKeys struct {
 	static *token.KeySet
 	jwks   []*jwkscache.Source
 }
 
 func (e *explicitKeys) ResolveKeys(ctx context.Context, kid, alg string) ([]*token.Key, error) {
-	if keys := e.static.Lookup(kid, alg); len(keys) > 0 {
+	if kid == "" {
+		return e.resolveNoKid(ctx, alg)
+	}
+	if keys := e.static.LookupKid(kid, alg); len(keys) > 0 {
+		return keys, nil
+	}
+	var unavailable error
+	fallback := e.static.Kidless(alg)
+	for _, s := range e.jwks {
+		keys, err := s.ResolveKeys(ctx, kid, alg)
+		if err == nil && len(keys) > 0 {
+			if keys[0].ID == kid {
+				return keys, nil
+			}
+			// The set's own kid-less keys, offered for an unknown kid:
+			// candidates only once every source was asked by kid.
+			fallback = append(fallback, keys...)
+		}
+		if errors.Is(err, token.ErrKeysUnavailable) && unavailable == nil {
+			unavailable = err
+		}
+	}
+	if len(fallback) > 0 {
+		return fallback[:min(len(fallback), token.MaxKidlessCandidates)], nil
+	}
+	if unavailable != nil {
+		return nil, unavailable
+	}
+	return nil, token.ErrUnknownKey
+}
+
+// resolveNoKid serves tokens without a kid: the static keys, then each JWKS
+// (both bounded by token.MaxKidlessCandidates).
+func (e *explicitKeys) resolveNoKid(ctx context.Context, alg string) ([]*token.Key, error) {
+	if keys := e.static.Lookup("", alg); len(keys) > 0 {
 		return keys, nil
 	}
 	var unavailable error
 	for _, s := range e.jwks {
-		keys, err := s.ResolveKeys(ctx, kid, alg)
+		keys, err := s.ResolveKeys(ctx, "", alg)
 		if err == nil && len(keys) > 0 {
 			return keys, nil
 		}

@@ -25,6 +25,8 @@ type Claims struct {
 
 	// Alg is the algorithm that signed the token ("" for opaque tokens).
 	Alg string
+	// Typ is the JOSE header's "typ" ("" when absent, and for opaque tokens).
+	Typ string
 	// Key verified the signature; nil for opaque tokens.
 	Key *Key
 
@@ -94,6 +96,7 @@ func parseClaims(payload []byte) (*Claims, *Error) {
 	if !expSeen {
 		return nil, reject(ReasonClaims, "token has no exp claim")
 	}
+	c.Scopes = dedupScopes(c.Scopes)
 	return c, nil
 }
 
@@ -106,17 +109,40 @@ func stringClaim(raw []byte) (string, error) {
 }
 
 // appendScopes adds the space-delimited scopes of list (RFC 6749 §3.3) to
-// dst, skipping duplicates, growing dst at most once.
+// dst, growing dst at most once per call. Duplicates are removed by dedupScopes,
+// once, when every scope is in.
 func appendScopes(dst []string, list string) []string {
-	if n := len(dst) + strings.Count(list, " ") + 1; cap(dst) < n {
-		dst = append(make([]string, 0, n), dst...)
-	}
+	dst = slices.Grow(dst, strings.Count(list, " ")+1) // amortized: an scp array calls this per entry
 	for s := range strings.FieldsSeq(list) {
-		if !slices.Contains(dst, s) {
-			dst = append(dst, s)
-		}
+		dst = append(dst, s)
 	}
 	return dst
+}
+
+// smallScopeSet is the size up to which duplicates are found by comparing
+// pairs (no allocation); beyond it a set makes the work linear.
+const smallScopeSet = 16
+
+// dedupScopes removes repeated scopes in place, keeping first occurrences
+// in order, in time linear in the number of scopes.
+func dedupScopes(scopes []string) []string {
+	out := scopes[:0]
+	if len(scopes) <= smallScopeSet {
+		for _, s := range scopes {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	seen := make(map[string]struct{}, len(scopes))
+	for _, s := range scopes {
+		if _, dup := seen[s]; !dup {
+			seen[s] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Raw returns every claim decoded (numbers as json.Number), decoding the
@@ -166,9 +192,15 @@ func (c *Claims) registered() map[string]any {
 	return m
 }
 
-// Claim returns the claim at a dotted path ("realm_access.roles"). A claim
-// whose own name contains a dot is found too, by trying the longest names
-// first at each level.
+// Claim returns the claim at a dotted path ("realm_access.roles").
+//
+// A dot means nesting wherever the token has an object by that name: at
+// each level the path is split at its first dot whose prefix names an
+// object, and the rest is looked up inside it only. A member whose own name
+// contains dots ("https://example.com/roles", Auth0's namespaced claims) is
+// found only when no object along the way takes the path. So a flat
+// "realm_access.roles" member can never shadow realm_access → roles: nested
+// wins, and the lookup is one pass over the path with no backtracking.
 func (c *Claims) Claim(path string) (any, bool) {
 	if s, ok := c.RegisteredString(path); ok {
 		return s, true
@@ -199,20 +231,23 @@ func (c *Claims) RegisteredString(path string) (string, bool) {
 }
 
 func lookupPath(obj map[string]any, path string) (any, bool) {
-	if v, ok := obj[path]; ok {
-		return v, true
-	}
-	for i := len(path) - 1; i > 0; i-- {
-		if path[i] != '.' {
-			continue
-		}
-		if inner, ok := obj[path[:i]].(map[string]any); ok {
-			if v, ok := lookupPath(inner, path[i+1:]); ok {
-				return v, true
+	for {
+		descended := false
+		for i := 0; i < len(path); i++ {
+			if path[i] != '.' {
+				continue
+			}
+			if inner, ok := obj[path[:i]].(map[string]any); ok {
+				obj, path = inner, path[i+1:]
+				descended = true
+				break
 			}
 		}
+		if !descended {
+			v, ok := obj[path]
+			return v, ok
+		}
 	}
-	return nil, false
 }
 
 func itoa(n int64) string {

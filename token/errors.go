@@ -22,6 +22,7 @@ const (
 	ReasonClaims          Reason = "claims"
 	ReasonKeysUnavailable Reason = "keys_unavailable"
 	ReasonRevoked         Reason = "revoked"
+	ReasonType            Reason = "token_type"
 )
 
 // Error is a token rejection. Description is safe to show a client: it never

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
@@ -20,6 +21,15 @@ func FuzzVerifySignature(f *testing.F) {
 	f.Add(signRaw(f, HS256, k.hmac, `{"alg":"HS256"}`, `{"exp":1e3}`))
 	f.Add("eyJhbGciOiJub25lIn0.e30.")
 	f.Add("a.b.c.d.e")
+	// Hostile inputs of issue 8: many scopes (signed and forged), invalid
+	// UTF-8 names, escaped and repeated iss, typed tokens.
+	f.Add(signRaw(f, HS256, k.hmac, `{"alg":"HS256","kid":"hs1"}`, hostileScopes(1900)))
+	f.Add(signRaw(f, ES256, k.other, `{"alg":"ES256","kid":"ec1"}`, hostileScopes(1900)))
+	f.Add(signRaw(f, HS256, k.hmac, `{"alg":"HS256","kid":"hs1"}`, hostileScp(200)))
+	f.Add(signRaw(f, HS256, k.hmac, `{"alg":"HS256","kid":"hs1"}`, claimsJSON("\"role\xff\":\"user\",\"role\xfe\":\"admin\"")))
+	f.Add(signRaw(f, HS256, k.hmac, `{"alg":"HS256","kid":"hs1"}`, `{"i\u0073s":"x","exp":1,"iss":"y"}`))
+	f.Add(signRaw(f, HS256, k.hmac, `{"alg":"HS256","kid":"hs1","typ":"at+jwt"}`, claimsJSON(`"a.b":1,"a":{"b":2}`)))
+	f.Add(signRaw(f, HS256, k.hmac, `{"alg":"HS256","kid":"hs1","typ":"logout+jwt"}`, claimsJSON(`"r":"\ud800"`)))
 	f.Fuzz(func(t *testing.T, tok string) {
 		c, err := VerifySignature(context.Background(), tok, &Policy{}, staticKeys(set))
 		if err != nil {
@@ -41,23 +51,41 @@ func FuzzVerifySignature(f *testing.F) {
 // FuzzJSONScanner checks the walker never panics and never accepts what
 // encoding/json considers invalid.
 func FuzzJSONScanner(f *testing.F) {
-	for _, s := range []string{`{}`, `{"a":1}`, `{"a":[1,{"b":null}],"c":"\u0041"}`, `{"a":1,"a":2}`, `{"a":-0.5e+3}`, `[]`, `{"a":tru}`} {
+	for _, s := range []string{`{}`, `{"a":1}`, `{"a":[1,{"b":null}],"c":"\u0041"}`, `{"a":1,"a":2}`, `{"a":-0.5e+3}`, `[]`, `{"a":tru}`,
+		"{\"role\xff\":\"user\",\"role\xfe\":\"admin\"}", `{"a":"\ud800"}`, `{"a":"\ud83d\ude00","iss":"x"}`, `{"i\u0073s":"\u00e9","a":{"iss":1}}`,
+		`{"iss":"a","iss":"b"}`, hostileScopes(300), `{"\u00e9\n\/\ud83d\ude00":1,"\"":2}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var names []string
 		err := eachMember(data, func(name, value []byte) error {
 			if len(value) == 0 {
 				t.Fatalf("member %q has an empty value", name)
 			}
+			names = append(names, string(name))
 			return nil
 		})
 		if err == nil && !json.Valid(data) {
 			t.Fatalf("scanner accepted invalid JSON %q", data)
 		}
+		if err == nil && !utf8.Valid(data) {
+			t.Fatalf("scanner accepted invalid UTF-8 %q", data)
+		}
+		iss, issErr := scanIssuer(data) // must not panic on anything
 		if err == nil {
 			var m map[string]any
 			if json.Unmarshal(data, &m) != nil {
 				t.Fatalf("scanner accepted non-object %q", data)
+			}
+			// Names decode as encoding/json decodes them.
+			for _, name := range names {
+				if _, ok := m[name]; !ok {
+					t.Fatalf("decoded name %q is not among encoding/json's names of %q", name, data)
+				}
+			}
+			// The pre-signature scan routes by the same iss as the full parse.
+			if want, ok := m["iss"].(string); ok && (issErr != nil || iss != want) {
+				t.Fatalf("scanIssuer = %q, %v; encoding/json reads iss %q", iss, issErr, want)
 			}
 		}
 	})

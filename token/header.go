@@ -4,6 +4,7 @@ package token
 type header struct {
 	alg string
 	kid string
+	typ string // "" when absent
 }
 
 // Header parameters that make a token unacceptable here: keys or key URLs
@@ -15,7 +16,7 @@ var forbiddenHeaders = [...]string{"jku", "x5u", "jwk", "crit", "b64", "enc", "z
 func parseHeader(data []byte) (header, *Error) {
 	var h header
 	var algSeen bool
-	err := eachMember(data, func(name, value []byte) error {
+	err := eachHeaderMember(data, func(name, value []byte) error {
 		for _, f := range forbiddenHeaders {
 			if string(name) == f {
 				return reject(ReasonHeader, "header parameter %q is not accepted", f)
@@ -37,6 +38,22 @@ func parseHeader(data []byte) (header, *Error) {
 				return err
 			}
 			h.kid = kid
+		case "typ":
+			if value[0] != '"' {
+				return reject(ReasonMalformed, "typ is not a string")
+			}
+			switch string(value) { // the common values, without allocating
+			case `"` + TypAccessToken + `"`:
+				h.typ = TypAccessToken
+			case `"` + TypJWT + `"`:
+				h.typ = TypJWT
+			default:
+				typ, err := unquote(value)
+				if err != nil {
+					return err
+				}
+				h.typ = typ
+			}
 		case "cty":
 			// RFC 7519 §5.2: cty "JWT" marks a nested token.
 			if cty, _ := unquote(value); cty == "JWT" || cty == "jwt" {

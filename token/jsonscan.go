@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -12,7 +14,11 @@ import (
 // fields authgate needs in one pass without reflection, and rejects what
 // encoding/json would silently accept: duplicate member names at any depth
 // (different parsers pick different duplicates, a classic token-confusion
-// trick) and nesting deeper than maxDepth.
+// trick), nesting deeper than maxDepth, and strings that are not valid
+// Unicode: invalid UTF-8 bytes and unpaired surrogate escapes, which
+// encoding/json silently turns into U+FFFD (so "role\xff" and "role\xfe"
+// would pass the duplicate check as different names, then both read as
+// "role\uFFFD").
 
 const maxDepth = 32
 
@@ -21,12 +27,21 @@ var (
 	errDuplicate = errors.New("duplicate member name")
 	errDepth     = errors.New("JSON nested too deeply")
 	errType      = errors.New("unexpected JSON type")
+	errUnicode   = errors.New("string is not valid UTF-8 (or has an unpaired surrogate)")
+	errMembers   = errors.New("object has too many members")
 )
 
 type scanner struct {
 	data  []byte
 	pos   int
 	depth int
+	// noDup skips the duplicate-name check: the syntax-only scan that runs
+	// before the signature (scanIssuer) does no work that grows with the
+	// number of members beyond reading them once.
+	noDup bool
+	// maxMembers, when set, bounds the members of every object, so the
+	// duplicate check stays in its fixed-size, allocation-free form.
+	maxMembers int
 }
 
 func (s *scanner) skipSpace() {
@@ -45,6 +60,23 @@ func (s *scanner) skipSpace() {
 // one object.
 func eachMember(data []byte, fn func(name, value []byte) error) error {
 	s := scanner{data: data}
+	return s.topObject(fn)
+}
+
+// maxHeaderMembers bounds the members of any object in a JOSE header, which
+// is parsed before the signature: real headers have a handful (alg, kid,
+// typ, x5t, ...), and the bound keeps a forged 8 KiB header from buying
+// hundreds of name decodings and map insertions.
+const maxHeaderMembers = 16
+
+// eachHeaderMember is eachMember for a JOSE header (see maxHeaderMembers).
+func eachHeaderMember(data []byte, fn func(name, value []byte) error) error {
+	s := scanner{data: data, maxMembers: maxHeaderMembers}
+	return s.topObject(fn)
+}
+
+// topObject scans the whole input as exactly one object (see object).
+func (s *scanner) topObject(fn func(name, value []byte) error) error {
 	s.skipSpace()
 	if err := s.object(fn); err != nil {
 		return err
@@ -75,16 +107,22 @@ func (s *scanner) object(fn func(name, value []byte) error) error {
 		return nil
 	}
 	for {
+		if s.maxMembers > 0 && n >= s.maxMembers {
+			return errMembers
+		}
 		s.skipSpace()
 		start := s.pos
 		if err := s.str(); err != nil {
 			return err
 		}
-		name, err := checkDuplicate(s.data[start:s.pos], &seen, &seenMap, n)
-		if err != nil {
-			return err
+		name := s.data[start:s.pos] // noDup: the raw name, quotes included
+		if !s.noDup {
+			var err error
+			if name, err = checkDuplicate(s.data[start:s.pos], &seen, &seenMap, n); err != nil {
+				return err
+			}
+			n++
 		}
-		n++
 		s.skipSpace()
 		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
 			return errSyntax
@@ -215,10 +253,11 @@ func (s *scanner) literal(lit string) error {
 	return nil
 }
 
-// plainStringByte marks the bytes a JSON string can hold as they are: not
-// '"', '\\' or a control character.
+// plainStringByte marks the bytes a JSON string can hold as they are: ASCII,
+// not '"', '\\' or a control character. Other bytes start a UTF-8 sequence
+// that str validates.
 var plainStringByte = func() (t [256]bool) {
-	for c := 0x20; c < 256; c++ {
+	for c := 0x20; c < 0x80; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
 	return t
@@ -249,20 +288,64 @@ func (s *scanner) str() error {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				s.pos += 2
 			case 'u':
-				if s.pos+6 > len(s.data) || !isHex4(s.data[s.pos+2:s.pos+6]) {
-					return errSyntax
+				if err := s.unicodeEscape(); err != nil {
+					return err
 				}
-				s.pos += 6
 			default:
 				return errSyntax
 			}
 		case c < 0x20:
 			return errSyntax
 		default:
-			s.pos++
+			r, size := utf8.DecodeRune(s.data[s.pos:])
+			if r == utf8.RuneError && size == 1 {
+				return errUnicode
+			}
+			s.pos += size
 		}
 	}
 	return errSyntax
+}
+
+// unicodeEscape consumes \uXXXX at s.pos, or a surrogate pair of two such
+// escapes; a lone or misordered surrogate is refused.
+func (s *scanner) unicodeEscape() error {
+	r, ok := hex4(s.data, s.pos)
+	if !ok {
+		return errSyntax
+	}
+	s.pos += 6
+	switch {
+	case r >= 0xDC00 && r <= 0xDFFF:
+		return errUnicode
+	case r >= 0xD800 && r <= 0xDBFF:
+		lo, ok := hex4(s.data, s.pos)
+		if !ok || lo < 0xDC00 || lo > 0xDFFF {
+			return errUnicode
+		}
+		s.pos += 6
+	}
+	return nil
+}
+
+// hex4 decodes the \uXXXX escape at data[i:].
+func hex4(data []byte, i int) (rune, bool) {
+	if i+6 > len(data) || data[i] != '\\' || data[i+1] != 'u' || !isHex4(data[i+2:i+6]) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range data[i+2 : i+6] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 func isHex4(b []byte) bool {
@@ -326,7 +409,8 @@ func hasEscape(b []byte) bool {
 }
 
 // unquote decodes a raw JSON string (with its quotes) already validated by
-// the scanner.
+// the scanner (escapes well-formed, surrogates paired, UTF-8 valid), in one
+// pass without reflection: member names are decoded before the signature.
 func unquote(raw []byte) (string, error) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", errType
@@ -335,11 +419,51 @@ func unquote(raw []byte) (string, error) {
 	if !hasEscape(inner) {
 		return string(inner), nil
 	}
-	var out string
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return "", errSyntax
+	out := make([]byte, 0, len(inner))
+	for i := 0; i < len(inner); {
+		c := inner[i]
+		if c != '\\' {
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(inner) {
+			return "", errSyntax
+		}
+		switch e := inner[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(inner, i)
+			if !ok {
+				return "", errSyntax
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				lo, ok := hex4(inner, i)
+				if r = utf16.DecodeRune(r, lo); !ok || r == utf8.RuneError {
+					return "", errUnicode
+				}
+				i += 6
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default:
+			return "", errSyntax
+		}
+		i += 2
 	}
-	return out, nil
+	return string(out), nil
 }
 
 // unquoteRef is unquote for strings inside a buffer that is never modified

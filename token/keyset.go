@@ -68,6 +68,29 @@ func (s *KeySet) Lookup(kid, alg string) []*Key {
 	return filterAllowed(s.all, alg, MaxKidlessCandidates)
 }
 
+// LookupKid returns only the keys whose ID is kid and that allow alg: no
+// kid-less fallback. A resolver that combines several sources asks every
+// source by kid first, and only then falls back to kid-less keys (Kidless),
+// so a kid-less PEM key never answers for a kid another source publishes.
+func (s *KeySet) LookupKid(kid, alg string) []*Key {
+	if s == nil || kid == "" {
+		return nil
+	}
+	if keys := s.byKid[kid]; len(keys) == 1 && keys[0].Allows(alg) {
+		return keys
+	}
+	return filterAllowed(s.byKid[kid], alg, len(s.byKid[kid]))
+}
+
+// Kidless returns the keys without an ID that allow alg, at most
+// MaxKidlessCandidates of them.
+func (s *KeySet) Kidless(alg string) []*Key {
+	if s == nil {
+		return nil
+	}
+	return filterAllowed(s.byKid[""], alg, MaxKidlessCandidates)
+}
+
 func filterAllowed(keys []*Key, alg string, max int) []*Key {
 	var out []*Key
 	for _, k := range keys {

@@ -40,3 +40,25 @@ func TestLookupFallsBackToKeysWithoutID(t *testing.T) {
 		t.Fatalf("token with a kid against a PEM key: %v", err)
 	}
 }
+
+func TestLookupKidHasNoFallback(t *testing.T) {
+	k := newTestKeys(t)
+	pemKey, _ := NewKey("", "", &k.ec.PublicKey, "key.pem")
+	withID, _ := NewKey("jwks-1", "", &k.other.PublicKey, "jwks")
+	set := NewKeySet(pemKey, withID)
+	if got := set.LookupKid("some-idp-kid", ES256); len(got) != 0 {
+		t.Fatalf("LookupKid of an absent kid = %v, want none", got)
+	}
+	if got := set.LookupKid("jwks-1", ES256); len(got) != 1 || got[0] != withID {
+		t.Fatalf("LookupKid(jwks-1) = %v", got)
+	}
+	if got := set.LookupKid("", ES256); len(got) != 0 {
+		t.Fatalf("LookupKid(\"\") = %v", got)
+	}
+	if got := set.Kidless(ES256); len(got) != 1 || got[0] != pemKey {
+		t.Fatalf("Kidless = %v", got)
+	}
+	if got := set.Kidless(RS256); len(got) != 0 {
+		t.Fatalf("Kidless ignored the algorithm: %v", got)
+	}
+}

@@ -2,6 +2,7 @@ package token
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,11 @@ type Policy struct {
 	Leeway time.Duration
 	// MaxTokenBytes; zero means DefaultMaxTokenBytes.
 	MaxTokenBytes int
+	// RequireTyp accepts only JWTs whose header declares an RFC 9068
+	// access token: typ "at+jwt" or "application/at+jwt" (case-insensitive).
+	// Without it a typ is optional, but a typ that declares another kind of
+	// JWT ("logout+jwt", "secevent+jwt", "dpop+jwt", ...) is always refused.
+	RequireTyp bool
 }
 
 // MaxBytes is the token size limit in force.
@@ -45,11 +51,42 @@ func (p *Policy) acceptsIssuer(iss string) bool {
 	return len(p.Issuers) == 0 || slices.Contains(p.Issuers, iss)
 }
 
+// checkTyp applies RequireTyp to a JWT's header typ (alg != ""); opaque
+// tokens (alg "") are the local issuer's access tokens by construction.
+func (p *Policy) checkTyp(alg, typ string) *Error {
+	if alg == "" {
+		return nil
+	}
+	at, other := classifyTyp(typ)
+	if other || (p.RequireTyp && !at) {
+		return reject(ReasonType, "token is not an access token (typ)")
+	}
+	return nil
+}
+
+// classifyTyp tells whether typ declares an RFC 9068 access token, or
+// another explicitly typed JWT (a "+jwt" media type, RFC 8725 §3.11).
+// "JWT", absent and other values are neither. Media type names are
+// case-insensitive and may omit "application/" (RFC 7515 §4.1.9).
+func classifyTyp(typ string) (accessToken, otherJWT bool) {
+	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
+		typ = typ[len("application/"):]
+	}
+	if strings.EqualFold(typ, "at+jwt") {
+		return true, false
+	}
+	return false, len(typ) > 4 && strings.EqualFold(typ[len(typ)-4:], "+jwt")
+}
+
 // Check applies the per-request part of the policy to verified claims:
-// algorithm (for tokens from a shared cache), issuer, time and audience.
+// algorithm and typ (for tokens from a shared cache), issuer, time and
+// audience.
 func (p *Policy) Check(c *Claims, now time.Time) *Error {
 	if c.Alg != "" && !p.allowsAlg(c.Alg) {
 		return reject(ReasonAlgorithm, "algorithm %s is not allowed", c.Alg)
+	}
+	if e := p.checkTyp(c.Alg, c.Typ); e != nil {
+		return e
 	}
 	if !p.acceptsIssuer(c.Issuer) {
 		return reject(ReasonIssuer, "issuer %q is not accepted", c.Issuer)

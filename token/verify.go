@@ -21,7 +21,10 @@ type IssuerKeys func(iss string) (KeyResolver, error)
 
 // VerifySignature checks a compact JWS token's structure, header and
 // signature, and decodes its claims. It applies the parts of policy that must
-// run before any key is used: size, algorithm allow-list and issuer. It does
+// run before any key is used: size, algorithm allow-list, typ and issuer.
+// Before the signature is verified only the header and "iss" are decoded, in
+// time linear in the token's size; the claims are parsed (strictly: types,
+// duplicate names, valid Unicode) only once the signature verified. It does
 // not check time, audience or scopes: Policy.Check does, on every request,
 // including those served from the verified-token cache.
 func VerifySignature(ctx context.Context, tok string, p *Policy, keys IssuerKeys) (*Claims, error) {
@@ -53,19 +56,27 @@ func VerifySignature(ctx context.Context, tok string, p *Policy, keys IssuerKeys
 		return nil, reject(ReasonAlgorithm, "algorithm %s is not allowed", h.alg)
 	}
 
+	if rerr := p.checkTyp(h.alg, h.typ); rerr != nil {
+		return nil, rerr
+	}
+
+	// Before the signature only "iss" is decoded (it picks the keys), by a
+	// linear, allocation-free syntax scan; the claims are parsed afterwards.
 	payload, err := decodeSegment(nil, tok[dot1+1:dot2])
 	if err != nil {
 		return nil, reject(ReasonMalformed, "payload is not base64url")
 	}
-	c, rerr := parseClaims(payload)
-	if rerr != nil {
-		return nil, rerr
+	iss, err := scanIssuer(payload)
+	if err != nil {
+		if e, ok := err.(*Error); ok {
+			return nil, e
+		}
+		return nil, reject(ReasonMalformed, "claims are not a valid JSON object (%v)", err)
 	}
-	c.Alg = h.alg
-	if !p.acceptsIssuer(c.Issuer) {
-		return nil, reject(ReasonIssuer, "issuer %q is not accepted", c.Issuer)
+	if !p.acceptsIssuer(iss) {
+		return nil, reject(ReasonIssuer, "issuer %q is not accepted", printable([]byte(iss)))
 	}
-	resolver, err := keys(c.Issuer)
+	resolver, err := keys(iss)
 	if err != nil {
 		return nil, keyError(err)
 	}
@@ -91,11 +102,23 @@ func VerifySignature(ctx context.Context, tok string, p *Policy, keys IssuerKeys
 			continue // defence in depth: a resolver must not widen the policy
 		}
 		if k.verify(h.alg, readOnlyBytes(signingInput), sig) {
-			c.Key = k
-			return c, nil
+			return verifiedClaims(payload, iss, h, k)
 		}
 	}
 	return nil, reject(ReasonSignature, "signature verification failed")
+}
+
+// verifiedClaims parses the claims of a token whose signature key verified.
+func verifiedClaims(payload []byte, iss string, h header, k *Key) (*Claims, error) {
+	c, rerr := parseClaims(payload)
+	if rerr != nil {
+		return nil, rerr
+	}
+	if c.Issuer != iss { // cannot happen: one iss, decoded alike; checked anyway
+		return nil, reject(ReasonMalformed, "claims are ambiguous")
+	}
+	c.Alg, c.Typ, c.Key = h.alg, h.typ, k
+	return c, nil
 }
 
 func keyError(err error) *Error {
