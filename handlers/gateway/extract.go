@@ -109,11 +109,12 @@ func schemeName(s string) string {
 // comma, the end of the value, ...), so "Bearer<TAB>x", "Bearer,x" and a bare
 // "Bearer" are ours, while "Basic x" and "Bearerx y" are not. ok reports a
 // well-formed credential: exactly the scheme, one or more spaces (RFC 9110
-// §11.4) and a b64token (RFC 6750 §2.1). With no scheme, every value is
-// ours and the whole value must be a b64token.
+// §11.4) and a non-empty token. With no scheme, every value is ours and must
+// be non-empty. The token's characters are checked (validToken) on a cache
+// miss only: a cache hit is a byte-exact copy of a token that passed.
 func withScheme(v, scheme string) (tok string, ours, ok bool) {
 	if scheme == "" {
-		return v, true, validToken(v)
+		return v, true, v != ""
 	}
 	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
 		return "", false, false
@@ -123,7 +124,7 @@ func withScheme(v, scheme string) (tok string, ours, ok bool) {
 		return "", false, false
 	}
 	tok = strings.TrimLeft(rest, " ")
-	if len(tok) == len(rest) || !validToken(tok) {
+	if len(tok) == len(rest) || tok == "" {
 		return "", true, false
 	}
 	return tok, true, true
@@ -133,7 +134,7 @@ func withScheme(v, scheme string) (tok string, ours, ok bool) {
 // 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
 func validToken(s string) bool {
 	i := 0
-	for i < len(s) && isB64tokenChar(s[i]) {
+	for i < len(s) && b64tokenChars[s[i]] {
 		i++
 	}
 	if i == 0 {
@@ -145,10 +146,13 @@ func validToken(s string) bool {
 	return i == len(s)
 }
 
-func isB64tokenChar(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
-}
+var b64tokenChars = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
 
 // isTchar reports an RFC 9110 token character (auth-scheme names are tokens).
 func isTchar(c byte) bool {
@@ -157,8 +161,8 @@ func isTchar(c byte) bool {
 }
 
 // lookupQuery scans the raw query without building a url.Values map. A
-// parameter named like the source whose value does not unescape to a
-// b64token is malformed.
+// parameter named like the source whose value does not unescape, or is
+// empty, is malformed.
 func lookupQuery(raw, name string) (string, int, string) {
 	var tok string
 	n := 0
@@ -172,7 +176,7 @@ func lookupQuery(raw, name string) (string, int, string) {
 			}
 		}
 		uv, err := url.QueryUnescape(v)
-		if err != nil || !validToken(uv) {
+		if err != nil || uv == "" {
 			return "", 0, "query parameter " + name + " is not a well-formed token"
 		}
 		tok = uv
@@ -198,7 +202,7 @@ func lookupCookie(headers []string, name string) (string, int, string) {
 			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
-			if !validToken(v) {
+			if v == "" {
 				return "", 0, "cookie " + name + " is not a well-formed token"
 			}
 			tok = v

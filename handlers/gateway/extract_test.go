@@ -94,10 +94,12 @@ func TestMalformedOtherSources(t *testing.T) {
 }
 
 // FuzzExtract feeds arbitrary Authorization values, query strings and
-// cookies to the extraction. Invariants: no panic; a token found is a
-// well-formed b64token; a value that starts with the scheme name followed by
-// a non-token character is never "no token"; an accepted header value is
-// exactly the scheme, spaces and the token.
+// cookies to the extraction. Invariants: no panic; errors are
+// invalid_request; a token found is non-empty (its characters are checked on
+// a cache miss, see TestMalformedCredentials); a value that starts with the
+// scheme name followed by a non-token character, or a second Authorization
+// value, is never "no token"; an accepted header value is exactly the
+// scheme, spaces and the token.
 func FuzzExtract(f *testing.F) {
 	for _, seed := range []string{"Bearer abc", "Bearer\tabc", "Bearer,abc", "Bearer", "bearer  a.b.c", "Basic YTpi", "Bearerx y", "Bearer a b", "Bearer ab==", "Bearer =="} {
 		f.Add(seed, "", "access_token=abc", "at=abc")
@@ -131,8 +133,8 @@ func FuzzExtract(f *testing.F) {
 				}
 				continue
 			}
-			if !validToken(f.token) {
-				t.Fatalf("token %q is not a b64token", f.token)
+			if f.token == "" {
+				t.Fatal("empty token found")
 			}
 			if i == 0 && (!strings.EqualFold(auth[:6], "bearer") || strings.Trim(auth[6:], " ") != f.token) {
 				t.Fatalf("Authorization %q gave token %q", auth, f.token)

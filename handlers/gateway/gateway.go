@@ -160,6 +160,9 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 	if cached {
 		d.Cached = true
 	} else {
+		if !validToken(f.token) {
+			return Decision{}, errInvalidRequest(ReasonMalformed, "the token is not a b64token (RFC 6750 §2.1)")
+		}
 		start := time.Now()
 		var err error
 		claims, local, err = g.verify(r.Context(), f.token)
