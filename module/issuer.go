@@ -281,7 +281,10 @@ func (h *IssuerHandler) Validate() error {
 // instance's keys, so no gateway keeps serving tokens it verified from its
 // cache. The issuer's background goroutine stops with the config's context.
 func (h *IssuerHandler) Cleanup() error {
-	if h.iss != nil {
+	// A store never opened stays closed (a late request of this config
+	// gets 503); one that was opened has its keys retired.
+	h.opened.Do(func() { h.openErr = errors.New("authgate_issuer: the config was unloaded") })
+	if h.openErr == nil && h.iss != nil {
 		h.iss.RetireKeys()
 	}
 	if h.purgeKey != "" {

@@ -68,4 +68,8 @@ func (i *Issuer) AddressBound(c *token.Claims) bool {
 // more: tokens it verified leave every gateway's verified-token cache, and it
 // verifies nothing any more. The module calls it when the config holding this
 // issuer goes away (a reload builds a new instance).
-func (i *Issuer) RetireKeys() { i.keys.retireAll() }
+func (i *Issuer) RetireKeys() {
+	if i.keys != nil { // nil before Open
+		i.keys.retireAll()
+	}
+}
