@@ -53,6 +53,7 @@ type keySource struct {
 	load func(ctx context.Context) (*loaded, error) // called only inside a flight, so never concurrently
 
 	state       atomic.Pointer[keyState]
+	lease       token.Lease  // every key of the set holds it; runs out at staleAt
 	running     atomic.Bool  // background loop active
 	nextAttempt atomic.Int64 // unix nanos (Cache clock) of the next due fetch
 	ready       chan struct{}
@@ -226,6 +227,14 @@ func (s *keySource) fetch() (time.Duration, error) {
 		set = merged
 		s.logSkipped(res.skipped)
 	}
+	// Bind new keys to this source's lease before they are published, so a
+	// token they verified, cached or not, stops at staleAt like the set does.
+	for _, k := range set.Keys() {
+		if k.Lease() == nil {
+			k.SetLease(&s.lease)
+		}
+	}
+	s.lease.Set(now.Add(s.o.MaxStale).UnixNano())
 	life := lifetime(res.header, now, s.o.MinRefresh, s.o.MaxRefresh)
 	s.state.Store(&keyState{keys: set, url: res.url, fetched: now, expires: now.Add(life), staleAt: now.Add(s.o.MaxStale)})
 	return refreshDelay(life, s.o.MaxStale), nil

@@ -99,7 +99,9 @@ type Gateway struct {
 	// headers still stripped). A request with a bad token is still refused.
 	Optional bool `json:"optional,omitempty"`
 
-	// CacheSize of the verified-token cache. Default 10000; 0 disables it.
+	// CacheSize of the verified-token cache: at most this many tokens,
+	// 0 to 1000000. Default 10000; 0 disables it. Memory follows the
+	// entries in use, not this bound.
 	CacheSize *int `json:"cache_size,omitempty"`
 
 	// Realm for WWW-Authenticate. Default: the request host.
@@ -198,6 +200,9 @@ func (h *Gateway) Provision(ctx caddy.Context) error {
 	h.routing = routing
 	app.onStart(routing.start)
 
+	if err := gateway.CheckCacheSize(h.cacheSize()); err != nil {
+		return fmt.Errorf("authgate: %w", err)
+	}
 	cache, release, err := sharedTokenCache(routing.fingerprint, h.cacheSize())
 	if err != nil {
 		return err
@@ -287,8 +292,8 @@ const ipListReloadInterval = 5 * time.Second
 // Validate checks the configuration without side effects. The Caddyfile
 // parser makes the same checks with file:line; these are for JSON configs.
 func (h *Gateway) Validate() error {
-	if h.CacheSize != nil && *h.CacheSize < 0 {
-		return fmt.Errorf("authgate: cache_size must not be negative")
+	if err := gateway.CheckCacheSize(h.cacheSize()); err != nil {
+		return fmt.Errorf("authgate: %w", err)
 	}
 	if err := h.checkConfig(); err != nil {
 		return fmt.Errorf("authgate: %w", err)
@@ -374,9 +379,10 @@ func (h *Gateway) realm(r *http.Request) string {
 
 // setUserPlaceholders serves {http.auth.user.id} (= sub), as basic_auth sets
 // it, and {http.auth.user.<claim path>} for any claim, computed only when a
-// placeholder is used. For an anonymous request (c == nil) every such
-// placeholder is known and empty, so config like
-// `header_up X-User {http.auth.user.id}` never forwards placeholder text.
+// placeholder is used. For an anonymous request (c == nil), and for a claim
+// the token lacks (or that is null), the placeholder is known and empty, so
+// config like `header_up X-Tenant {http.auth.user.tenant}` never forwards
+// placeholder text.
 func setUserPlaceholders(r *http.Request, c *token.Claims) {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
@@ -396,9 +402,10 @@ func setUserPlaceholders(r *http.Request, c *token.Claims) {
 		}
 		v, ok := c.Claim(path)
 		if !ok {
-			return nil, false
+			return "", true
 		}
-		return gateway.RenderClaim(v)
+		s, _ := gateway.RenderClaim(v)
+		return s, true
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/authgate/caddy-authgate/handlers/gateway"
 	"github.com/authgate/caddy-authgate/ipfilter"
 	"github.com/authgate/caddy-authgate/jwkscache"
 	"github.com/authgate/caddy-authgate/token"
@@ -171,8 +172,8 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			var s string
 			if s, err = argOne(d); err == nil {
 				n, convErr := strconv.Atoi(s)
-				if convErr != nil || n < 0 {
-					return d.Errf("cache_size must be a non-negative integer, got %q", s)
+				if convErr != nil || gateway.CheckCacheSize(n) != nil {
+					return d.Errf("cache_size must be an integer from 0 to %d, got %q", gateway.MaxCacheSize, s)
 				}
 				g.CacheSize = &n
 			}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/authgate/caddy-authgate/handlers/gateway"
 	"github.com/authgate/caddy-authgate/token"
 )
 
@@ -29,7 +30,9 @@ func TestGatewayCaddyfileErrors(t *testing.T) {
 		{"issuer without url", "authgate {\n\tissuer\n}", `wrong argument count`, 2},
 		{"key with two files", "authgate {\n\tkey a b\n}", `wrong argument count`, 2},
 		{"bad leeway", "authgate {\n\tleeway soon\n}", `invalid duration "soon"`, 2},
-		{"negative cache_size", "authgate {\n\tcache_size -1\n}", `cache_size must be a non-negative integer`, 2},
+		{"negative cache_size", "authgate {\n\tcache_size -1\n}", `cache_size must be an integer from 0 to 1000000`, 2},
+		{"huge cache_size", "authgate {\n\tissuer https://a\n\tcache_size 99999999999999\n}", `cache_size must be an integer from 0 to 1000000, got "99999999999999"`, 3},
+		{"cache_size above the bound", "authgate {\n\tcache_size 1000001\n}", `cache_size must be an integer from 0 to 1000000`, 2},
 		{"claim without value", "authgate {\n\tclaim roles\n}", `claim needs a path and at least one value`, 2},
 		{"header without claim", "authgate {\n\theader X-User\n}", `header needs a header name and a claim path`, 2},
 		{"token_source bad kind", "authgate {\n\ttoken_source body t\n}", `token_source kind "body"`, 2},
@@ -183,6 +186,21 @@ func TestGatewayValidate(t *testing.T) {
 	ok := Gateway{Issuers: []string{"http://idp.example"}, JWKS: []JWKSConfig{{URL: "http://idp.example/jwks"}}, InsecureHTTP: true}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("insecure_http: %v", err)
+	}
+}
+
+// JSON configs bypass the Caddyfile parser: Validate bounds cache_size too.
+func TestGatewayValidateCacheSize(t *testing.T) {
+	for _, n := range []int{-1, gateway.MaxCacheSize + 1, 99999999999999} {
+		g := Gateway{Issuers: []string{"https://idp"}, CacheSize: &n}
+		if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "cache_size must be between 0 and 1000000") {
+			t.Errorf("cache_size %d: Validate() = %v", n, err)
+		}
+	}
+	n := gateway.MaxCacheSize
+	g := Gateway{Issuers: []string{"https://idp"}, CacheSize: &n}
+	if err := g.Validate(); err != nil {
+		t.Errorf("cache_size at the bound: %v", err)
 	}
 }
 

@@ -302,9 +302,16 @@ func (h *IssuerHandler) Validate() error {
 	return nil
 }
 
-// Cleanup releases this config's hold on the store purger. The issuer's
-// background goroutine stops with the config's context.
+// Cleanup releases this config's hold on the store purger and retires this
+// instance's keys, so no gateway keeps serving tokens it verified from its
+// cache. The issuer's background goroutine stops with the config's context.
 func (h *IssuerHandler) Cleanup() error {
+	// A store never opened stays closed (a late request of this config
+	// gets 503); one that was opened has its keys retired.
+	h.opened.Do(func() { h.openErr = errors.New("authgate_issuer: the config was unloaded") })
+	if h.openErr == nil && h.iss != nil {
+		h.iss.RetireKeys()
+	}
 	if h.purgeKey != "" {
 		_, err := purgerPool.Delete(h.purgeKey)
 		h.purgeKey = ""
@@ -355,6 +362,8 @@ func (l localIssuer) LookupOpaque(ctx context.Context, tok string) (*token.Claim
 	}
 	return c, err
 }
+
+func (l localIssuer) AddressBound(c *token.Claims) bool { return l.h.iss.AddressBound(c) }
 
 func (l localIssuer) Admit(c *token.Claims, client netip.Addr) error {
 	if err := l.h.open(); err != nil {

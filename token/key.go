@@ -36,8 +36,20 @@ type Key struct {
 	Source string
 
 	retired atomic.Bool
-	hmac    *hmacVerifier // HMAC keys only
+	lease   atomic.Pointer[Lease] // nil: usable until retired
+	hmac    *hmacVerifier         // HMAC keys only
 }
+
+// Lease is how long the keys of one source stay usable: a key source that can
+// no longer refresh (stale beyond max_stale) stops all its keys, and so every
+// cached token they verified, when the lease runs out. One atomic load.
+type Lease struct{ until atomic.Int64 } // unix nanoseconds
+
+// Set makes the lease's keys usable until unixNano (exclusive).
+func (l *Lease) Set(unixNano int64) { l.until.Store(unixNano) }
+
+// Until is the end of the lease, in unix nanoseconds.
+func (l *Lease) Until() int64 { return l.until.Load() }
 
 // NewKey checks material and builds a Key. alg may be empty.
 func NewKey(id, alg string, material any, source string) (*Key, error) {
@@ -112,3 +124,19 @@ func (k *Key) Retire() { k.retired.Store(true) }
 
 // Retired reports whether the key was removed from its source.
 func (k *Key) Retired() bool { return k.retired.Load() }
+
+// SetLease binds the key to its source's lease (before the key is published).
+func (k *Key) SetLease(l *Lease) { k.lease.Store(l) }
+
+// Lease returns the key's lease, nil when it has none.
+func (k *Key) Lease() *Lease { return k.lease.Load() }
+
+// UsableAt reports whether the key may still vouch for a token at unix time
+// nowNano: not retired and, when it has a lease, within it.
+func (k *Key) UsableAt(nowNano int64) bool {
+	if k.retired.Load() {
+		return false
+	}
+	l := k.lease.Load()
+	return l == nil || nowNano < l.until.Load()
+}

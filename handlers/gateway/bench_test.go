@@ -141,13 +141,13 @@ func BenchmarkCacheLookup(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c.Put(bc.tok, claims)
-	now := gwNow.Unix()
+	c.Put(bc.tok, claims, nil)
+	now := gwNow
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, ok := c.Get(bc.tok, now); !ok {
+			if _, _, ok := c.Get(bc.tok, now); !ok {
 				b.Error("miss")
 				return
 			}

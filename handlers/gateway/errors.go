@@ -7,10 +7,14 @@ import (
 )
 
 // Error is a refused request: the status, the RFC 6750 error code and the
-// reason logged and counted. Description is safe to send to the client.
+// reason logged and counted. Description and Reason are precise and go to the
+// log line and the metrics label only; the client gets the one generic text
+// of its error class (Public), so the answer is no oracle for why a token
+// failed (revoked, client disabled, address not allowed, bad signature, ...).
 type Error struct {
-	Status      int
-	Code        string // "", invalid_request, invalid_token, insufficient_scope
+	Status int
+	Code   string // "", invalid_request, invalid_token, insufficient_scope
+	// Description is the precise cause, for logs.
 	Description string
 	// Reason is a short stable label for logs and metrics (no_token,
 	// ip_denied, expired, signature, insufficient_scope, ...).
@@ -26,7 +30,26 @@ type Error struct {
 	Err  error
 }
 
+// publicDescriptions are the only error_description texts a client sees:
+// one per RFC 6750 error code.
+var publicDescriptions = map[string]string{
+	"invalid_request":    "the request's credentials are malformed or ambiguous",
+	"invalid_token":      "the access token is invalid",
+	"insufficient_scope": "the access token does not grant access to this resource",
+}
+
+// Public is the error_description sent to the client: the generic text of
+// the error's class.
+func (e *Error) Public() string { return publicDescriptions[e.Code] }
+
+// Error is what reaches the client through Caddy's error routing
+// ({err.message}): "<code>: <generic text>" for RFC 6750 errors, otherwise
+// the reason label and its fixed text (no_token, ip_denied, too_early,
+// keys_unavailable). The precise cause is in Description, for logs.
 func (e *Error) Error() string {
+	if e.Code != "" {
+		return e.Code + ": " + e.Public()
+	}
 	if e.Description == "" {
 		return e.Reason
 	}
@@ -51,9 +74,9 @@ func (e *Error) Challenge(realm string) string {
 	if e.Code != "" {
 		b.WriteString(`, error=`)
 		b.WriteString(quote(e.Code))
-		if e.Description != "" {
+		if d := e.Public(); d != "" {
 			b.WriteString(`, error_description=`)
-			b.WriteString(quote(e.Description))
+			b.WriteString(quote(d))
 		}
 	}
 	if e.Scope != "" {
@@ -100,6 +123,8 @@ const (
 	ReasonClaimMismatch     = "claim_mismatch"
 	ReasonBadHeaderValue    = "bad_header_value"
 	ReasonNotAdmitted       = "not_admitted"
+	ReasonMalformed         = "malformed_credentials"
+	ReasonTooEarly          = "too_early"
 )
 
 func errNoToken() *Error {
@@ -112,4 +137,9 @@ func errInvalidRequest(reason, desc string) *Error {
 
 func errInvalidToken(reason, desc string) *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Reason: reason, Description: desc}
+}
+
+func errTooEarly() *Error {
+	return &Error{Status: http.StatusTooEarly, Reason: ReasonTooEarly,
+		Description: "TLS handshake not complete: the client address cannot be verified yet"}
 }

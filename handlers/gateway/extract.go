@@ -44,12 +44,17 @@ type found struct {
 }
 
 // extract finds the request's token. More than one token, whether in one
-// source or several, is invalid_request (RFC 6750 §2).
+// source or several, and a value that is meant for a source but malformed,
+// are invalid_request (RFC 6750 §2, §3.1): never "no token", so a forged
+// value cannot pass anonymously in optional mode and reach the upstream.
 func extract(r *http.Request, sources []TokenSource) (found, *Error) {
 	var f found
 	for i := range sources {
 		src := &sources[i]
-		tok, n := lookupSource(r, src)
+		tok, n, bad := lookupSource(r, src)
+		if bad != "" {
+			return found{}, errInvalidRequest(ReasonMalformed, bad)
+		}
 		if n == 0 {
 			continue
 		}
@@ -61,49 +66,104 @@ func extract(r *http.Request, sources []TokenSource) (found, *Error) {
 	return f, nil
 }
 
-// lookupSource returns the token in one source and how many it found.
-func lookupSource(r *http.Request, src *TokenSource) (string, int) {
+// lookupSource returns the token in one source, how many it found, and why
+// a value meant for this source is malformed ("" when none is).
+func lookupSource(r *http.Request, src *TokenSource) (string, int, string) {
 	switch src.Kind {
 	case "header":
-		var tok string
-		n := 0
-		for _, v := range r.Header[src.Name] {
-			t, ok := withScheme(v, src.Scheme)
-			if !ok {
-				continue
-			}
-			tok = t
-			n++
+		vals := r.Header[src.Name]
+		if len(vals) > 1 {
+			// Credentials headers are not lists (RFC 9110 §11.6.2): two
+			// values, whatever their schemes, are two credentials.
+			return "", len(vals), ""
 		}
-		return tok, n
+		if len(vals) == 0 {
+			return "", 0, ""
+		}
+		tok, ours, ok := withScheme(vals[0], src.Scheme)
+		switch {
+		case !ours:
+			return "", 0, "" // another scheme (Basic, DPoP, ...): not a token of ours
+		case !ok:
+			return "", 0, "header " + src.Name + " is not a well-formed " + schemeName(src.Scheme) + " credential"
+		}
+		return tok, 1, ""
 	case "query":
 		return lookupQuery(r.URL.RawQuery, src.Name)
 	case "cookie":
-		var tok string
-		n := 0
-		for _, c := range r.CookiesNamed(src.Name) {
-			tok = c.Value
-			n++
-		}
-		return tok, n
+		return lookupCookie(r.Header["Cookie"], src.Name)
 	}
-	return "", 0
+	return "", 0, ""
 }
 
-// withScheme strips "<scheme> " (case-insensitive) from a header value.
-func withScheme(v, scheme string) (string, bool) {
+func schemeName(s string) string {
+	if s == "" {
+		return "token"
+	}
+	return s
+}
+
+// withScheme parses one header value against scheme. ours reports that the
+// value is meant for this source: it starts with the scheme name followed by
+// anything that cannot continue an auth-scheme token (a space, a tab, a
+// comma, the end of the value, ...), so "Bearer<TAB>x", "Bearer,x" and a bare
+// "Bearer" are ours, while "Basic x" and "Bearerx y" are not. ok reports a
+// well-formed credential: exactly the scheme, one or more spaces (RFC 9110
+// §11.4) and a non-empty token. With no scheme, every value is ours and must
+// be non-empty. The token's characters are checked (validToken) on a cache
+// miss only: a cache hit is a byte-exact copy of a token that passed.
+func withScheme(v, scheme string) (tok string, ours, ok bool) {
 	if scheme == "" {
-		v = strings.TrimSpace(v)
-		return v, v != ""
+		return v, true, v != ""
 	}
-	if len(v) <= len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) || v[len(scheme)] != ' ' {
-		return "", false
+	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
+		return "", false, false
 	}
-	return strings.TrimSpace(v[len(scheme)+1:]), true
+	rest := v[len(scheme):]
+	if rest != "" && isTchar(rest[0]) {
+		return "", false, false
+	}
+	tok = strings.TrimLeft(rest, " ")
+	if len(tok) == len(rest) || tok == "" {
+		return "", true, false
+	}
+	return tok, true, true
 }
 
-// lookupQuery scans the raw query without building a url.Values map.
-func lookupQuery(raw, name string) (string, int) {
+// validToken reports whether s is a b64token (RFC 6750 §2.1):
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func validToken(s string) bool {
+	i := 0
+	for i < len(s) && b64tokenChars[s[i]] {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	for i < len(s) && s[i] == '=' {
+		i++
+	}
+	return i == len(s)
+}
+
+var b64tokenChars = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
+
+// isTchar reports an RFC 9110 token character (auth-scheme names are tokens).
+func isTchar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// lookupQuery scans the raw query without building a url.Values map. A
+// parameter named like the source whose value does not unescape, or is
+// empty, is malformed.
+func lookupQuery(raw, name string) (string, int, string) {
 	var tok string
 	n := 0
 	for raw != "" {
@@ -116,13 +176,40 @@ func lookupQuery(raw, name string) (string, int) {
 			}
 		}
 		uv, err := url.QueryUnescape(v)
-		if err != nil {
-			uv = v
+		if err != nil || uv == "" {
+			return "", 0, "query parameter " + name + " is not a well-formed token"
 		}
 		tok = uv
 		n++
 	}
-	return tok, n
+	return tok, n, ""
+}
+
+// lookupCookie scans the Cookie headers itself: net/http's parser silently
+// drops cookies with invalid values, which would turn a malformed token into
+// "no token".
+func lookupCookie(headers []string, name string) (string, int, string) {
+	var tok string
+	n := 0
+	for _, line := range headers {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if k != name {
+				continue
+			}
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if v == "" {
+				return "", 0, "cookie " + name + " is not a well-formed token"
+			}
+			tok = v
+			n++
+		}
+	}
+	return tok, n, ""
 }
 
 // strip removes the token from the request before it goes upstream.

@@ -120,12 +120,14 @@ type Decision struct {
 
 // Authorize runs the pipeline for r from client address client. On success
 // the identity headers are set on r (and the token stripped if configured);
-// on every path, client-supplied copies of the identity headers are removed
-// first, so a client can never inject identity.
+// on every path, client-supplied copies of the identity headers (and request
+// trailers of the same names) are removed first, so a client can never
+// inject identity.
 func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Error) {
 	for _, name := range g.strip {
 		delete(r.Header, name)
 	}
+	stripTrailers(r, g.strip)
 	if g.cfg.IP != nil && !g.cfg.IP.Allowed(client) {
 		_, rule := g.cfg.IP.Explain(client)
 		return Decision{}, &Error{Status: http.StatusForbidden, Reason: ReasonIPDenied,
@@ -144,13 +146,26 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 
 	now := g.cfg.Now()
 	var d Decision
-	claims, cached := g.cfg.Cache.Get(f.token, now.Unix())
+	claims, bound, cached := g.cfg.Cache.Get(f.token, now)
+	var local LocalIssuer
+	if cached {
+		// The verdict holds only while the in-process issuer instance that
+		// vouched for it (or its absence) is still the one this config
+		// trusts: a reload that removed the issuer or changed its store
+		// makes the token verify again, like an uncached one.
+		if local = g.localFor(claims.Issuer); local != bound {
+			cached = false
+		}
+	}
 	if cached {
 		d.Cached = true
 	} else {
+		if !validToken(f.token) {
+			return Decision{}, errInvalidRequest(ReasonMalformed, "the token is not a b64token (RFC 6750 §2.1)")
+		}
 		start := time.Now()
 		var err error
-		claims, err = g.verify(r.Context(), f.token)
+		claims, local, err = g.verify(r.Context(), f.token)
 		d.VerifyTime = time.Since(start)
 		if err != nil {
 			return Decision{}, tokenError(err)
@@ -160,9 +175,13 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 		return Decision{}, withIdentity(tokenError(te), claims)
 	}
 	if !cached {
-		g.cfg.Cache.Put(f.token, claims)
+		g.cfg.Cache.Put(f.token, claims, local)
 	}
-	if local := g.localFor(claims.Issuer); local != nil {
+	if local != nil {
+		if earlyData(r) && local.AddressBound(claims) {
+			// The client's IP filter cannot be judged on a 0-RTT address.
+			return Decision{}, withIdentity(errTooEarly(), claims)
+		}
 		if err := local.Admit(claims, client); err != nil {
 			e := errInvalidToken(ReasonNotAdmitted, err.Error())
 			return Decision{}, withIdentity(e, claims)
@@ -181,13 +200,24 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 	return d, nil
 }
 
+// earlyData reports a TLS 0-RTT request, whose source address is not
+// verified yet (as Caddy's client_ip matcher judges it).
+func earlyData(r *http.Request) bool {
+	return r.TLS != nil && !r.TLS.HandshakeComplete
+}
+
 // verify checks a token that missed the cache: a JWT by signature, an opaque
-// token (no dots) by asking the local issuers.
-func (g *Gateway) verify(ctx context.Context, tok string) (*token.Claims, error) {
+// token (no dots) by asking the local issuers. It returns the in-process
+// issuer that vouched for the token, if any, to bind the cache entry to.
+func (g *Gateway) verify(ctx context.Context, tok string) (*token.Claims, LocalIssuer, error) {
 	if strings.IndexByte(tok, '.') < 0 && g.cfg.Local != nil {
 		return g.lookupOpaque(ctx, tok)
 	}
-	return token.VerifySignature(ctx, tok, &g.cfg.Policy, g.keysFor)
+	c, err := token.VerifySignature(ctx, tok, &g.cfg.Policy, g.keysFor)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, g.localFor(c.Issuer), nil
 }
 
 func (g *Gateway) keysFor(iss string) (token.KeyResolver, error) {
@@ -207,20 +237,20 @@ func (g *Gateway) localFor(iss string) LocalIssuer {
 	return g.cfg.Local.ByURL(iss)
 }
 
-func (g *Gateway) lookupOpaque(ctx context.Context, tok string) (*token.Claims, error) {
+func (g *Gateway) lookupOpaque(ctx context.Context, tok string) (*token.Claims, LocalIssuer, error) {
 	if len(tok) > g.cfg.Policy.MaxBytes() {
-		return nil, &token.Error{Reason: token.ReasonOversized, Description: "token is too large"}
+		return nil, nil, &token.Error{Reason: token.ReasonOversized, Description: "token is too large"}
 	}
 	for _, local := range g.cfg.Local.All() {
 		c, err := local.LookupOpaque(ctx, tok)
 		if err == nil {
-			return c, nil
+			return c, local, nil
 		}
 		if !errors.Is(err, ErrNotFound) {
-			return nil, &token.Error{Reason: token.ReasonKeysUnavailable, Description: "token store is unavailable", Err: err}
+			return nil, nil, &token.Error{Reason: token.ReasonKeysUnavailable, Description: "token store is unavailable", Err: err}
 		}
 	}
-	return nil, &token.Error{Reason: token.ReasonUnknownKey, Description: "unknown or expired token"}
+	return nil, nil, &token.Error{Reason: token.ReasonUnknownKey, Description: "unknown or expired token"}
 }
 
 // tokenError maps a verification failure to the HTTP answer: 503 when keys

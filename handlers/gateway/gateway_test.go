@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -26,23 +27,23 @@ func TestAuthorizeOutcomes(t *testing.T) {
 		{"no token", func() *http.Request { return request("") }, nil,
 			401, `Bearer realm="app.example"`, ReasonNoToken},
 		{"garbage token", func() *http.Request { return request("abc.def.ghi") }, nil,
-			401, `Bearer realm="app.example", error="invalid_token", error_description="header is not a valid JSON object (unexpected JSON type)"`, "malformed"},
+			401, `Bearer realm="app.example", error="invalid_token", error_description="the access token is invalid"`, "malformed"},
 		{"expired", func() *http.Request { return request(s.sign(t, baseClaims(map[string]any{"exp": gwNow.Unix() - 60}))) }, nil,
-			401, `Bearer realm="app.example", error="invalid_token", error_description="token expired"`, "expired"},
+			401, `Bearer realm="app.example", error="invalid_token", error_description="the access token is invalid"`, "expired"},
 		{"wrong issuer", func() *http.Request { return request(s.sign(t, baseClaims(map[string]any{"iss": "https://evil"}))) }, nil,
-			401, `Bearer realm="app.example", error="invalid_token", error_description="issuer 'https://evil' is not accepted"`, "issuer"},
+			401, `Bearer realm="app.example", error="invalid_token", error_description="the access token is invalid"`, "issuer"},
 		{"wrong audience", func() *http.Request { return request(s.sign(t, baseClaims(map[string]any{"aud": []string{"x", "y"}}))) }, nil,
-			401, `Bearer realm="app.example", error="invalid_token", error_description="token audience is not accepted"`, "audience"},
+			401, `Bearer realm="app.example", error="invalid_token", error_description="the access token is invalid"`, "audience"},
 		{"audience array containing ours", func() *http.Request {
 			return request(s.sign(t, baseClaims(map[string]any{"aud": []string{"x", "api"}})))
 		}, nil,
 			200, "", ""},
 		{"missing scope", func() *http.Request { return request(valid) }, func(c *Config) { c.Rules.Scopes = []string{"orders:read", "admin"} },
-			403, `Bearer realm="app.example", error="insufficient_scope", error_description="scope 'admin' is required", scope="orders:read admin"`, ReasonInsufficientScope},
+			403, `Bearer realm="app.example", error="insufficient_scope", error_description="the access token does not grant access to this resource", scope="orders:read admin"`, ReasonInsufficientScope},
 		{"scope_any satisfied", func() *http.Request { return request(valid) }, func(c *Config) { c.Rules.ScopeAny = []string{"admin", "orders:write"} },
 			200, "", ""},
 		{"scope_any unsatisfied", func() *http.Request { return request(valid) }, func(c *Config) { c.Rules.ScopeAny = []string{"admin", "root"} },
-			403, `Bearer realm="app.example", error="insufficient_scope", error_description="one of the scopes admin root is required", scope="admin root"`, ReasonInsufficientScope},
+			403, `Bearer realm="app.example", error="insufficient_scope", error_description="the access token does not grant access to this resource", scope="admin root"`, ReasonInsufficientScope},
 		{"scp array", func() *http.Request {
 			return request(s.sign(t, baseClaims(map[string]any{"scope": nil, "scp": []string{"admin"}})))
 		}, func(c *Config) { c.Rules.Scopes = []string{"admin"} }, 200, "", ""},
@@ -51,7 +52,7 @@ func TestAuthorizeOutcomes(t *testing.T) {
 		}, 200, "", ""},
 		{"claim mismatch", func() *http.Request { return request(valid) }, func(c *Config) {
 			c.Rules.Claims = []ClaimRule{{Path: "realm_access.roles", Values: []string{"ops"}}}
-		}, 403, `Bearer realm="app.example", error="insufficient_scope", error_description="claim 'realm_access.roles' does not have a required value"`, ReasonClaimMismatch},
+		}, 403, `Bearer realm="app.example", error="insufficient_scope", error_description="the access token does not grant access to this resource"`, ReasonClaimMismatch},
 		{"numeric claim", func() *http.Request { return request(valid) }, func(c *Config) {
 			c.Rules.Claims = []ClaimRule{{Path: "n", Values: []string{"42"}}}
 		}, 200, "", ""},
@@ -59,14 +60,14 @@ func TestAuthorizeOutcomes(t *testing.T) {
 			r := request(valid)
 			r.Header.Add("Authorization", "Bearer "+valid)
 			return r
-		}, nil, 400, `Bearer realm="app.example", error="invalid_request", error_description="the request presents more than one token"`, ReasonMultipleTokens},
+		}, nil, 400, `Bearer realm="app.example", error="invalid_request", error_description="the request's credentials are malformed or ambiguous"`, ReasonMultipleTokens},
 		{"header and query", func() *http.Request {
 			r := request(valid)
 			r.URL.RawQuery = "access_token=" + valid
 			return r
 		}, func(c *Config) {
 			c.Sources = []TokenSource{{Kind: "header", Name: "Authorization", Scheme: "Bearer"}, {Kind: "query", Name: "access_token"}}
-		}, 400, `Bearer realm="app.example", error="invalid_request", error_description="the request presents more than one token"`, ReasonMultipleTokens},
+		}, 400, `Bearer realm="app.example", error="invalid_request", error_description="the request's credentials are malformed or ambiguous"`, ReasonMultipleTokens},
 		{"scheme is case-insensitive", func() *http.Request {
 			r := request("")
 			r.Header.Set("Authorization", "bEaReR "+valid)
@@ -79,13 +80,13 @@ func TestAuthorizeOutcomes(t *testing.T) {
 		}, nil, 401, `Bearer realm="app.example"`, ReasonNoToken},
 		{"optional without token", func() *http.Request { return request("") }, func(c *Config) { c.Optional = true }, 200, "", ""},
 		{"optional with bad token", func() *http.Request { return request("x+.y.z") }, func(c *Config) { c.Optional = true },
-			401, `Bearer realm="app.example", error="invalid_token", error_description="header is not base64url"`, "malformed"},
+			401, `Bearer realm="app.example", error="invalid_token", error_description="the access token is invalid"`, "malformed"},
 		{"keys unavailable", func() *http.Request { return request(valid) }, func(c *Config) {
 			c.Keys = func(string) (token.KeyResolver, error) { return unavailable{}, nil }
 		}, 503, "", "keys_unavailable"},
 		{"claim with control characters", func() *http.Request {
 			return request(s.sign(t, baseClaims(map[string]any{"email": "a@b\r\nX-Admin: 1"})))
-		}, nil, 401, `Bearer realm="app.example", error="invalid_token", error_description="claim email cannot be forwarded: it contains control characters"`, ReasonBadHeaderValue},
+		}, nil, 401, `Bearer realm="app.example", error="invalid_token", error_description="the access token is invalid"`, ReasonBadHeaderValue},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -287,9 +288,10 @@ func TestIPCheckRunsBeforeTokenWork(t *testing.T) {
 }
 
 type fakeLocal struct {
-	set      *token.KeySet
-	opaque   map[string]*token.Claims
-	admitErr error
+	set       *token.KeySet
+	opaque    map[string]*token.Claims
+	admitErr  error
+	addrBound bool
 }
 
 func (f *fakeLocal) ResolveKeys(ctx context.Context, kid, alg string) ([]*token.Key, error) {
@@ -303,6 +305,7 @@ func (f *fakeLocal) LookupOpaque(_ context.Context, tok string) (*token.Claims, 
 	return nil, ErrNotFound
 }
 func (f *fakeLocal) Admit(*token.Claims, netip.Addr) error { return f.admitErr }
+func (f *fakeLocal) AddressBound(*token.Claims) bool       { return f.addrBound }
 
 type locals struct{ l LocalIssuer }
 
@@ -352,5 +355,45 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("case %d: accepted", i)
 		}
+	}
+}
+
+// eofTrailers models net/http: it merges the received trailers into the
+// request's trailer map when the body reaches EOF.
+type eofTrailers struct {
+	r    *strings.Reader
+	dst  http.Header
+	sent http.Header
+}
+
+func (b *eofTrailers) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil {
+		for k, v := range b.sent {
+			b.dst[k] = v
+		}
+	}
+	return n, err
+}
+func (b *eofTrailers) Close() error { return nil }
+
+func TestIdentityTrailersAreStripped(t *testing.T) {
+	s, set := ecFixture(t)
+	g := newGateway(t, set, nil)
+	r := request(s.sign(t, baseClaims(nil)))
+	r.Trailer = http.Header{"X-User": nil, "X-Email": nil, "X-Other": nil}
+	r.Body = &eofTrailers{r: strings.NewReader("body"), dst: r.Trailer,
+		sent: http.Header{"X-User": {"root"}, "X-Email": {"root@evil"}, "X-Other": {"kept"}}}
+	if _, e := g.Authorize(r, loopback); e != nil {
+		t.Fatal(e)
+	}
+	if _, declared := r.Trailer["X-User"]; declared {
+		t.Fatal("identity trailer still declared")
+	}
+	if _, err := io.ReadAll(r.Body); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Trailer["X-User"]) != 0 || len(r.Trailer["X-Email"]) != 0 || r.Trailer.Get("X-Other") != "kept" {
+		t.Fatalf("trailers after EOF: %v", r.Trailer)
 	}
 }

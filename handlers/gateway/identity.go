@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 
@@ -82,4 +83,38 @@ func setIdentity(h http.Header, mappings []HeaderMapping, c *token.Claims) *Erro
 		h[m.Name] = []string{s}
 	}
 	return nil
+}
+
+// stripTrailers removes request trailers named like identity headers: the
+// declaration now, and the values that net/http merges into r.Trailer when
+// the body reaches EOF (which is when a proxy copies them upstream). Without
+// declared trailers nothing can reach the upstream and nothing is wrapped.
+func stripTrailers(r *http.Request, names []string) {
+	if r.Trailer == nil || len(names) == 0 {
+		return
+	}
+	for _, name := range names {
+		delete(r.Trailer, name)
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &trailerStripper{ReadCloser: r.Body, trailer: r.Trailer, names: names}
+	}
+}
+
+// trailerStripper deletes identity names from the trailer map when the body
+// it wraps reports EOF, before any reader above it sees the EOF.
+type trailerStripper struct {
+	io.ReadCloser
+	trailer http.Header
+	names   []string
+}
+
+func (t *trailerStripper) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if err == io.EOF {
+		for _, name := range t.names {
+			delete(t.trailer, name)
+		}
+	}
+	return n, err
 }

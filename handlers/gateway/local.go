@@ -12,7 +12,9 @@ import (
 // trusts it without any HTTP round trip: it verifies JWTs with its keys
 // (including HMAC keys, which are never published), resolves its opaque
 // tokens, and asks it on every request (cached or not) whether a token is
-// still admissible.
+// still admissible. Cached verdicts are bound to the instance (compared with
+// ==, so implementations must be comparable, e.g. pointers): one instance
+// per config and store.
 type LocalIssuer interface {
 	token.KeyResolver
 
@@ -27,6 +29,11 @@ type LocalIssuer interface {
 	// revoked tokens, tokens of disabled or removed clients, and requests from
 	// addresses outside the client's IP filter. It must be cheap (in-memory).
 	Admit(c *token.Claims, client netip.Addr) error
+
+	// AddressBound reports whether Admit's answer for c depends on the
+	// client address (its client has an IP filter). Such a token is not
+	// judged during TLS 0-RTT: the gateway answers 425 Too Early.
+	AddressBound(c *token.Claims) bool
 }
 
 // ErrNotFound is returned by LocalIssuer.LookupOpaque for unknown tokens.

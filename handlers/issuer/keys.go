@@ -72,6 +72,7 @@ type keyManager struct {
 	log      logFunc
 
 	mu     sync.Mutex // serialises refresh
+	closed bool       // retireAll ran: load nothing more
 	loaded map[string]*loadedKey
 	state  atomic.Pointer[keyState]
 	next   atomic.Int64 // unix nanos of the next scheduled refresh
@@ -111,6 +112,9 @@ func (m *keyManager) refresh(ctx context.Context) error {
 }
 
 func (m *keyManager) refreshLocked(ctx context.Context) error {
+	if m.closed {
+		return nil
+	}
 	now := m.now()
 	err := m.refreshAt(ctx, now)
 	if err != nil {
@@ -333,6 +337,17 @@ func loadKey(rec store.SigningKey) (*loadedKey, error) {
 		}
 	}
 	return lk, nil
+}
+
+// retireAll retires every loaded key (see Issuer.RetireKeys).
+func (m *keyManager) retireAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	for kid, lk := range m.loaded {
+		lk.signer.VerificationKey().Retire()
+		delete(m.loaded, kid)
+	}
 }
 
 // run refreshes the keys whenever an event is due (and at least every

@@ -53,3 +53,23 @@ func (i *Issuer) Admit(c *token.Claims, addr netip.Addr) error {
 	}
 	return nil
 }
+
+// AddressBound reports whether Admit's answer for c depends on the client
+// address: the token's client has an IP filter.
+func (i *Issuer) AddressBound(c *token.Claims) bool {
+	if c == nil || c.Issuer != i.iss {
+		return false
+	}
+	cl := i.clients[c.ClientID]
+	return cl != nil && cl.filter != nil
+}
+
+// RetireKeys retires every key this instance loaded and stops it loading
+// more: tokens it verified leave every gateway's verified-token cache, and it
+// verifies nothing any more. The module calls it when the config holding this
+// issuer goes away (a reload builds a new instance).
+func (i *Issuer) RetireKeys() {
+	if i.keys != nil { // nil before Open
+		i.keys.retireAll()
+	}
+}

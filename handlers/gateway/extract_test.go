@@ -1,0 +1,148 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Values that look like the configured scheme but are malformed are refused
+// with 400 in required and optional mode alike, never read as "no token";
+// values of another scheme stay "no token" (anonymous in optional mode, and
+// forwarded untouched).
+func TestMalformedCredentials(t *testing.T) {
+	s, set := ecFixture(t)
+	valid := s.sign(t, baseClaims(nil))
+	malformed := map[string][]string{
+		"tab separator":         {"Bearer\t" + valid},
+		"comma separator":       {"Bearer," + valid},
+		"bare scheme":           {"Bearer"},
+		"scheme and spaces":     {"bearer   "},
+		"equals separator":      {"Bearer=" + valid},
+		"two tokens in one":     {"Bearer " + valid + ", Bearer " + valid},
+		"space inside token":    {"Bearer ab cd"},
+		"quoted token":          {`Bearer "` + valid + `"`},
+		"auth-param syntax":     {`Bearer token="x"`},
+		"control character":     {"Bearer abc\x01def"},
+		"bearer and basic":      {"Basic YTpi", "Bearer " + valid},
+		"two basic values":      {"Basic YTpi", "Basic YTpj"},
+		"valid and malformed":   {"Bearer " + valid, "Bearer\tforged"},
+		"two valid":             {"Bearer " + valid, "Bearer " + valid},
+		"padding in the middle": {"Bearer ab=cd"},
+	}
+	for name, vals := range malformed {
+		for _, optional := range []bool{false, true} {
+			g := newGateway(t, set, func(c *Config) { c.Optional = optional })
+			r := request("")
+			r.Header["Authorization"] = vals
+			d, e := g.Authorize(r, loopback)
+			if e == nil || e.Status != http.StatusBadRequest || e.Code != "invalid_request" {
+				t.Errorf("%s (optional=%v): got %v claims=%v, want 400 invalid_request", name, optional, e, d.Claims != nil)
+			}
+		}
+	}
+	for name, v := range map[string]string{"basic": "Basic YTpi", "longer scheme name": "Bearerish " + valid, "dpop": "DPoP " + valid} {
+		g := newGateway(t, set, func(c *Config) { c.Optional = true })
+		r := request("")
+		r.Header.Set("Authorization", v)
+		d, e := g.Authorize(r, loopback)
+		if e != nil || d.Claims != nil || r.Header.Get("Authorization") != v {
+			t.Errorf("%s in optional mode: %v claims=%v", name, e, d.Claims != nil)
+		}
+		g = newGateway(t, set, nil)
+		if _, e := g.Authorize(r, loopback); e == nil || e.Reason != ReasonNoToken {
+			t.Errorf("%s in required mode: %v, want no_token", name, e)
+		}
+	}
+	// Several spaces after the scheme are allowed (RFC 9110 §11.4: 1*SP).
+	g := newGateway(t, set, nil)
+	r := request("")
+	r.Header.Set("Authorization", "Bearer   "+valid)
+	if _, e := g.Authorize(r, loopback); e != nil {
+		t.Errorf("1*SP: %v", e)
+	}
+}
+
+func TestMalformedOtherSources(t *testing.T) {
+	s, set := ecFixture(t)
+	valid := s.sign(t, baseClaims(nil))
+	cases := []struct {
+		src TokenSource
+		set func(r *http.Request)
+	}{
+		{TokenSource{Kind: "header", Name: "X-Api-Token"}, func(r *http.Request) { r.Header.Set("X-Api-Token", "a b") }},
+		{TokenSource{Kind: "header", Name: "X-Api-Token"}, func(r *http.Request) { r.Header.Set("X-Api-Token", "") }},
+		{TokenSource{Kind: "query", Name: "access_token"}, func(r *http.Request) { r.URL.RawQuery = "access_token=%zz" }},
+		{TokenSource{Kind: "query", Name: "access_token"}, func(r *http.Request) { r.URL.RawQuery = "access_token=a%20b" }},
+		{TokenSource{Kind: "cookie", Name: "at"}, func(r *http.Request) { r.Header.Set("Cookie", `at=a"b`) }},
+		{TokenSource{Kind: "cookie", Name: "at"}, func(r *http.Request) { r.Header.Set("Cookie", "at="+valid+"; at="+valid) }},
+	}
+	for i, tc := range cases {
+		g := newGateway(t, set, func(c *Config) { c.Optional = true; c.Sources = []TokenSource{tc.src} })
+		r := request("")
+		tc.set(r)
+		if _, e := g.Authorize(r, loopback); e == nil || e.Status != 400 {
+			t.Errorf("case %d (%s %s): %v, want 400", i, tc.src.Kind, tc.src.Name, e)
+		}
+	}
+	g := newGateway(t, set, func(c *Config) { c.Sources = []TokenSource{{Kind: "cookie", Name: "at"}} })
+	r := request("")
+	r.Header.Set("Cookie", `other=1; at="`+valid+`"`)
+	if _, e := g.Authorize(r, loopback); e != nil {
+		t.Errorf("quoted cookie: %v", e)
+	}
+}
+
+// FuzzExtract feeds arbitrary Authorization values, query strings and
+// cookies to the extraction. Invariants: no panic; errors are
+// invalid_request; a token found is non-empty (its characters are checked on
+// a cache miss, see TestMalformedCredentials); a value that starts with the
+// scheme name followed by a non-token character, or a second Authorization
+// value, is never "no token"; an accepted header value is exactly the
+// scheme, spaces and the token.
+func FuzzExtract(f *testing.F) {
+	for _, seed := range []string{"Bearer abc", "Bearer\tabc", "Bearer,abc", "Bearer", "bearer  a.b.c", "Basic YTpi", "Bearerx y", "Bearer a b", "Bearer ab==", "Bearer =="} {
+		f.Add(seed, "", "access_token=abc", "at=abc")
+	}
+	f.Add("Bearer a", "Bearer b", "access_token=%zz&access_token=x", `at="x"; at=y`)
+	sources := []TokenSource{DefaultTokenSources[0], {Kind: "query", Name: "access_token"}, {Kind: "cookie", Name: "at"}, {Kind: "header", Name: "X-Tok"}}
+	f.Fuzz(func(t *testing.T, auth, auth2, query, cookie string) {
+		for i := range sources {
+			r, _ := http.NewRequest("GET", "http://x/", nil)
+			r.URL.RawQuery = query
+			if auth != "" {
+				r.Header["Authorization"] = []string{auth}
+				r.Header["X-Tok"] = []string{auth}
+			}
+			if auth2 != "" {
+				r.Header["Authorization"] = append(r.Header["Authorization"], auth2)
+			}
+			if cookie != "" {
+				r.Header.Set("Cookie", cookie)
+			}
+			f, e := extract(r, sources[i:i+1])
+			if e != nil {
+				if e.Status != http.StatusBadRequest || e.Code != "invalid_request" {
+					t.Fatalf("error %v is not invalid_request", e)
+				}
+				continue
+			}
+			if f.src == nil {
+				if i == 0 && auth != "" && (auth2 != "" || looksLikeBearer(auth)) {
+					t.Fatalf("Authorization %q (second %q) read as no token", auth, auth2)
+				}
+				continue
+			}
+			if f.token == "" {
+				t.Fatal("empty token found")
+			}
+			if i == 0 && (!strings.EqualFold(auth[:6], "bearer") || strings.TrimLeft(auth[6:], " ") != f.token) {
+				t.Fatalf("Authorization %q gave token %q", auth, f.token)
+			}
+		}
+	})
+}
+
+func looksLikeBearer(v string) bool {
+	return len(v) >= 6 && strings.EqualFold(v[:6], "bearer") && (len(v) == 6 || !isTchar(v[6]))
+}
