@@ -152,7 +152,8 @@ func (c *Cache) Put(tok string, claims *token.Claims, local LocalIssuer) {
 	c.n++
 	t := c.table.Load()
 	if 2*c.n > len(t.buckets) && len(t.buckets) < c.maxBkts {
-		t = c.growLocked(t)
+		c.growLocked(t) // links every ring entry, e included
+		return
 	}
 	c.linkLocked(t, e)
 }
@@ -170,9 +171,10 @@ func (c *Cache) linkLocked(t *cacheTable, e *cacheEntry) {
 	bp.Store(&chain)
 }
 
-// growLocked doubles the table and publishes it. Readers still holding the
-// old table see a consistent (if momentarily stale) snapshot.
-func (c *Cache) growLocked(old *cacheTable) *cacheTable {
+// growLocked doubles the table, links every entry of the ring into it and
+// publishes it. Readers still holding the old table see a consistent (if
+// momentarily stale) snapshot.
+func (c *Cache) growLocked(old *cacheTable) {
 	t := newTable(min(2*len(old.buckets), c.maxBkts))
 	for _, e := range c.ring {
 		if e != nil {
@@ -180,7 +182,6 @@ func (c *Cache) growLocked(old *cacheTable) *cacheTable {
 		}
 	}
 	c.table.Store(t)
-	return t
 }
 
 // placeLocked gives e a ring slot: a new one while the ring is below

@@ -117,6 +117,9 @@ func TestCacheGrowsLazily(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { c.Get("t7", at(1)) }); n != 0 {
 		t.Fatalf("Get allocates %v times after growth", n)
 	}
+	if linked := c.linkedEntries(); linked != c.Len() {
+		t.Fatalf("after growth the table links %d entries for %d cached tokens", linked, c.Len())
+	}
 	// A small cache never grows past its load factor.
 	small := NewCache(4)
 	for i := 0; i < 100; i++ {
@@ -128,4 +131,17 @@ func TestCacheGrowsLazily(t *testing.T) {
 	if NewCache(1<<62) == nil || CheckCacheSize(MaxCacheSize+1) == nil || CheckCacheSize(-1) == nil || CheckCacheSize(0) != nil {
 		t.Fatal("cache size bounds")
 	}
+}
+
+// linkedEntries counts the entries the current table links, each chain
+// element once: growth must link every entry exactly once.
+func (c *Cache) linkedEntries() int {
+	n := 0
+	t := c.table.Load()
+	for i := range t.buckets {
+		if b := t.buckets[i].Load(); b != nil {
+			n += len(*b)
+		}
+	}
+	return n
 }
