@@ -6,14 +6,15 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,6 +38,9 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 func openTest(t *testing.T, opts BoltOptions) (*Bolt, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sub", "dir", "authgate.db")
+	if opts.PurgeEvery == 0 {
+		opts.PurgeEvery = -1 // tests call Purge themselves
+	}
 	b, err := OpenBolt(path, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -83,369 +87,6 @@ func TestOpenBoltRejectsNewerSchema(t *testing.T) {
 	}
 }
 
-func TestSigningKeysRoundTrip(t *testing.T) {
-	ctx := context.Background()
-	b, _ := openTest(t, BoltOptions{})
-
-	keys, err := b.SigningKeys(ctx, testIssuer)
-	if err != nil || len(keys) != 0 {
-		t.Fatalf("empty store: keys=%v err=%v", keys, err)
-	}
-	k1 := SigningKey{ID: "b", Alg: "ES256", Private: []byte{1, 2, 3}, CreatedAt: t0, ActiveAt: t0.Add(time.Hour)}
-	k2 := SigningKey{ID: "a", Alg: "HS256", Private: bytes.Repeat([]byte{9}, 32), CreatedAt: t0, ActiveAt: t0, RetiredAt: t0.Add(2 * time.Hour), ExpiresAt: t0.Add(3 * time.Hour)}
-	k3 := SigningKey{ID: "c", Alg: "EdDSA", Private: []byte{4}, CreatedAt: t0.Add(-time.Hour)}
-	got, err := b.UpdateSigningKeys(ctx, testIssuer, func(cur []SigningKey) ([]SigningKey, error) {
-		if len(cur) != 0 {
-			t.Errorf("current = %v, want empty", cur)
-		}
-		return []SigningKey{k1, k2, k3}, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantOrder := []string{"c", "a", "b"} // CreatedAt, then ID
-	check := func(label string, keys []SigningKey) {
-		t.Helper()
-		if len(keys) != 3 {
-			t.Fatalf("%s: %d keys, want 3", label, len(keys))
-		}
-		for i, id := range wantOrder {
-			if keys[i].ID != id {
-				t.Fatalf("%s: order %v, want %v", label, ids(keys), wantOrder)
-			}
-		}
-		if !bytes.Equal(keys[1].Private, k2.Private) || keys[1].Alg != "HS256" ||
-			!keys[1].RetiredAt.Equal(k2.RetiredAt) || !keys[1].ExpiresAt.Equal(k2.ExpiresAt) ||
-			!keys[2].ActiveAt.Equal(k1.ActiveAt) {
-			t.Fatalf("%s: fields not preserved: %+v", label, keys)
-		}
-	}
-	check("returned", got)
-	stored, err := b.SigningKeys(ctx, testIssuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	check("stored", stored)
-
-	// Dropping a key from the result deletes it; an error aborts everything.
-	got, err = b.UpdateSigningKeys(ctx, testIssuer, func(cur []SigningKey) ([]SigningKey, error) {
-		return cur[1:], nil
-	})
-	if err != nil || len(got) != 2 || got[0].ID != "a" {
-		t.Fatalf("after removal: %v %v", ids(got), err)
-	}
-	boom := errors.New("boom")
-	_, err = b.UpdateSigningKeys(ctx, testIssuer, func(cur []SigningKey) ([]SigningKey, error) {
-		return nil, boom
-	})
-	if !errors.Is(err, boom) {
-		t.Fatalf("err = %v, want boom", err)
-	}
-	if stored, _ := b.SigningKeys(ctx, testIssuer); len(stored) != 2 {
-		t.Fatalf("aborted update changed keys: %v", ids(stored))
-	}
-	// Invalid results abort too.
-	for name, bad := range map[string][]SigningKey{
-		"empty id":  {{ID: "", Alg: "ES256", Private: []byte{1}}},
-		"duplicate": {{ID: "x", Alg: "ES256", Private: []byte{1}}, {ID: "x", Alg: "ES256", Private: []byte{1}}},
-		"no alg":    {{ID: "x", Private: []byte{1}}},
-		"no key":    {{ID: "x", Alg: "ES256"}},
-		"huge":      {{ID: "x", Alg: "ES256", Private: make([]byte, DefaultMaxRecordSize)}},
-	} {
-		if _, err := b.UpdateSigningKeys(ctx, testIssuer, func([]SigningKey) ([]SigningKey, error) { return bad, nil }); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
-	if stored, _ := b.SigningKeys(ctx, testIssuer); len(stored) != 2 {
-		t.Fatalf("invalid update changed keys: %v", ids(stored))
-	}
-	if _, err := b.UpdateSigningKeys(ctx, testIssuer, nil); err == nil {
-		t.Error("nil fn accepted")
-	}
-}
-
-func ids(keys []SigningKey) []string {
-	var out []string
-	for _, k := range keys {
-		out = append(out, k.ID)
-	}
-	return out
-}
-
-func TestUpdateSigningKeysConcurrentFirstKey(t *testing.T) {
-	ctx := context.Background()
-	b, _ := openTest(t, BoltOptions{})
-	var generated atomic.Int32
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := b.UpdateSigningKeys(ctx, testIssuer, func(cur []SigningKey) ([]SigningKey, error) {
-				if len(cur) > 0 {
-					return cur, nil
-				}
-				generated.Add(1)
-				return []SigningKey{{ID: fmt.Sprintf("k%d", i), Alg: "ES256", Private: []byte{byte(i)}, CreatedAt: time.Now()}}, nil
-			})
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	keys, err := b.SigningKeys(ctx, testIssuer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(keys) != 1 || generated.Load() != 1 {
-		t.Fatalf("got %d keys, %d generated; want exactly one", len(keys), generated.Load())
-	}
-}
-
-func TestTokens(t *testing.T) {
-	ctx := context.Background()
-	clock := &fakeClock{t: t0}
-	b, _ := openTest(t, BoltOptions{Now: clock.Now})
-
-	rec := TokenRecord{
-		Hash: hashOf("tok1"), JTI: "j1", ClientID: "c1", Subject: "s1",
-		Scopes: []string{"a", "b"}, Audience: []string{"api"},
-		IssuedAt: t0, ExpiresAt: t0.Add(time.Minute),
-	}
-	if err := b.PutToken(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	got, err := b.GetToken(ctx, rec.Hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got.Hash, rec.Hash) || got.JTI != "j1" || got.ClientID != "c1" || got.Subject != "s1" ||
-		strings.Join(got.Scopes, " ") != "a b" || strings.Join(got.Audience, " ") != "api" ||
-		!got.IssuedAt.Equal(rec.IssuedAt) || !got.ExpiresAt.Equal(rec.ExpiresAt) {
-		t.Fatalf("round trip: got %+v, want %+v", got, rec)
-	}
-	if _, err := b.GetToken(ctx, hashOf("other")); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("missing token: err = %v", err)
-	}
-
-	// Expiry: valid until just before ExpiresAt, not found from then on.
-	clock.Set(rec.ExpiresAt.Add(-time.Nanosecond))
-	if _, err := b.GetToken(ctx, rec.Hash); err != nil {
-		t.Fatalf("just before expiry: %v", err)
-	}
-	clock.Set(rec.ExpiresAt)
-	if _, err := b.GetToken(ctx, rec.Hash); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("at expiry: err = %v, want ErrNotFound", err)
-	}
-	clock.Set(t0)
-
-	if err := b.DeleteToken(ctx, rec.Hash); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.GetToken(ctx, rec.Hash); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("after delete: err = %v", err)
-	}
-	if err := b.DeleteToken(ctx, rec.Hash); err != nil {
-		t.Fatalf("deleting a missing token: %v", err)
-	}
-
-	// Validation.
-	if err := b.PutToken(ctx, TokenRecord{ExpiresAt: t0}); err == nil {
-		t.Error("empty hash accepted")
-	}
-	if err := b.PutToken(ctx, TokenRecord{Hash: hashOf("x")}); err == nil {
-		t.Error("zero expiry accepted")
-	}
-	if err := b.PutToken(ctx, TokenRecord{Hash: make([]byte, MaxKeySize+1), ExpiresAt: t0}); err == nil {
-		t.Error("oversized hash accepted")
-	}
-	if err := b.PutToken(ctx, TokenRecord{Hash: hashOf("x"), ExpiresAt: t0, Scopes: []string{strings.Repeat("s", DefaultMaxRecordSize)}}); err == nil {
-		t.Error("oversized record accepted")
-	}
-	if _, err := b.GetToken(ctx, nil); err == nil || errors.Is(err, ErrNotFound) {
-		t.Errorf("empty hash on get: err = %v", err)
-	}
-	if err := b.DeleteToken(ctx, nil); err == nil {
-		t.Error("empty hash on delete accepted")
-	}
-}
-
-func TestRevocations(t *testing.T) {
-	ctx := context.Background()
-	clock := &fakeClock{t: t0}
-	b, _ := openTest(t, BoltOptions{Now: clock.Now})
-
-	if revs, err := b.Revocations(ctx); err != nil || len(revs) != 0 {
-		t.Fatalf("empty: %v %v", revs, err)
-	}
-	if err := b.Revoke(ctx, "j1", t0.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Revoke(ctx, "j2", t0.Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	// Revoking again with an earlier `until` keeps the later one.
-	if err := b.Revoke(ctx, "j1", t0.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	revs, err := b.Revocations(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(revs) != 2 || revs[0].JTI != "j1" || !revs[0].Until.Equal(t0.Add(time.Hour)) ||
-		revs[1].JTI != "j2" || !revs[1].Until.Equal(t0.Add(time.Minute)) {
-		t.Fatalf("revocations = %+v", revs)
-	}
-	// Extending works.
-	if err := b.Revoke(ctx, "j2", t0.Add(2*time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	clock.Set(t0.Add(90 * time.Minute))
-	revs, err = b.Revocations(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(revs) != 1 || revs[0].JTI != "j2" {
-		t.Fatalf("after j1 expired: %+v", revs)
-	}
-	if err := b.Revoke(ctx, "", t0); err == nil {
-		t.Error("empty jti accepted")
-	}
-	if err := b.Revoke(ctx, "j3", time.Time{}); err == nil {
-		t.Error("zero until accepted")
-	}
-}
-
-func TestMarkUsed(t *testing.T) {
-	ctx := context.Background()
-	clock := &fakeClock{t: t0}
-	b, _ := openTest(t, BoltOptions{Now: clock.Now})
-
-	first, err := b.MarkUsed(ctx, "m1", t0.Add(time.Minute))
-	if err != nil || !first {
-		t.Fatalf("first use: first=%v err=%v", first, err)
-	}
-	first, err = b.MarkUsed(ctx, "m1", t0.Add(time.Hour))
-	if err != nil || first {
-		t.Fatalf("replay: first=%v err=%v", first, err)
-	}
-	// The replay did not extend the marker: it expires at t0+1m.
-	clock.Set(t0.Add(time.Minute))
-	first, err = b.MarkUsed(ctx, "m1", t0.Add(2*time.Minute))
-	if err != nil || !first {
-		t.Fatalf("after expiry: first=%v err=%v", first, err)
-	}
-	clock.Set(t0.Add(time.Minute + time.Second))
-	first, err = b.MarkUsed(ctx, "m1", t0.Add(3*time.Minute))
-	if err != nil || first {
-		t.Fatalf("replay of overwritten marker: first=%v err=%v", first, err)
-	}
-	if _, err := b.MarkUsed(ctx, "", t0); err == nil {
-		t.Error("empty key accepted")
-	}
-	if _, err := b.MarkUsed(ctx, "m2", time.Time{}); err == nil {
-		t.Error("zero until accepted")
-	}
-	if _, err := b.MarkUsed(ctx, strings.Repeat("k", MaxKeySize+1), t0.Add(time.Hour)); err == nil {
-		t.Error("oversized key accepted")
-	}
-}
-
-func TestMarkUsedConcurrent(t *testing.T) {
-	ctx := context.Background()
-	b, _ := openTest(t, BoltOptions{})
-	var firsts atomic.Int32
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			first, err := b.MarkUsed(ctx, "assertion-1", time.Now().Add(time.Hour))
-			if err != nil {
-				t.Error(err)
-			}
-			if first {
-				firsts.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if firsts.Load() != 1 {
-		t.Fatalf("%d callers saw a first use, want 1", firsts.Load())
-	}
-}
-
-func TestClients(t *testing.T) {
-	ctx := context.Background()
-	b, _ := openTest(t, BoltOptions{})
-
-	if cs, err := b.Clients(ctx); err != nil || len(cs) != 0 {
-		t.Fatalf("empty: %v %v", cs, err)
-	}
-	c := Client{
-		ID: "svc-b", Name: "Service B",
-		SecretHashes: []SecretHash{{Hash: "sha256:abcd", Expires: t0}, {Hash: "$argon2id$x"}},
-		Scopes:       []string{"read"}, Audience: []string{"api"}, GrantTypes: []string{"client_credentials"},
-		Disabled: true,
-	}
-	if err := b.PutClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.PutClient(ctx, Client{ID: "svc-a"}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := b.GetClient(ctx, "svc-b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.ID != c.ID || got.Name != c.Name || len(got.SecretHashes) != 2 ||
-		got.SecretHashes[0].Hash != "sha256:abcd" || !got.SecretHashes[0].Expires.Equal(t0) ||
-		!got.SecretHashes[1].Expires.IsZero() || got.Scopes[0] != "read" || got.Audience[0] != "api" ||
-		got.GrantTypes[0] != "client_credentials" || !got.Disabled {
-		t.Fatalf("round trip: %+v", got)
-	}
-	cs, err := b.Clients(ctx)
-	if err != nil || len(cs) != 2 || cs[0].ID != "svc-a" || cs[1].ID != "svc-b" {
-		t.Fatalf("clients = %+v, %v", cs, err)
-	}
-	// Replace.
-	c.Name = "renamed"
-	if err := b.PutClient(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := b.GetClient(ctx, "svc-b"); got.Name != "renamed" {
-		t.Fatalf("replace: %+v", got)
-	}
-	if err := b.DeleteClient(ctx, "svc-b"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.GetClient(ctx, "svc-b"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("after delete: %v", err)
-	}
-	if err := b.DeleteClient(ctx, "svc-b"); err != nil {
-		t.Fatalf("deleting a missing client: %v", err)
-	}
-	// Validation: empty id, hostile sizes.
-	if err := b.PutClient(ctx, Client{}); err == nil {
-		t.Error("empty id accepted")
-	}
-	if _, err := b.GetClient(ctx, ""); err == nil {
-		t.Error("empty id on get accepted")
-	}
-	if err := b.PutClient(ctx, Client{ID: "big", Scopes: make([]string, 30000)}); err == nil {
-		t.Error("oversized client accepted")
-	}
-	if _, err := b.GetClient(ctx, "big"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("oversized client was stored: %v", err)
-	}
-}
-
 func TestMaxRecordSizeOption(t *testing.T) {
 	ctx := context.Background()
 	b, _ := openTest(t, BoltOptions{MaxRecordSize: 100})
@@ -457,16 +98,10 @@ func TestMaxRecordSizeOption(t *testing.T) {
 	}
 }
 
-func TestCanceledContext(t *testing.T) {
+func TestPurgeCanceledContext(t *testing.T) {
 	b, _ := openTest(t, BoltOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := b.PutClient(ctx, Client{ID: "x"}); !errors.Is(err, context.Canceled) {
-		t.Errorf("PutClient: %v", err)
-	}
-	if _, err := b.Clients(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("Clients: %v", err)
-	}
 	if _, err := b.Purge(ctx, t0); !errors.Is(err, context.Canceled) {
 		t.Errorf("Purge: %v", err)
 	}
@@ -515,14 +150,14 @@ func TestPurge(t *testing.T) {
 		t.Fatalf("purged %d, want %d", n, want)
 	}
 	// Direct counts in the buckets: the purged records are really gone.
-	for name, want := range map[string]int{"tokens": 1, "revocations": 2, "markers": 1, "signing_keys": 2, "clients": 1} {
+	for name, want := range map[string]int{"tokens": 1, "revocations": 2, "revocation_log": 2, "markers": 1, "signing_keys": 2, "clients": 1} {
 		if got := b.count(t, name); got != want {
 			t.Errorf("bucket %s holds %d records, want %d", name, got, want)
 		}
 	}
 	keys, _ := b.SigningKeys(ctx, testIssuer)
 	if len(keys) != 2 || keys[0].ID != "retiring" || keys[1].ID != "current" {
-		t.Errorf("keys after purge: %v", ids(keys))
+		t.Errorf("keys after purge: %+v", keys)
 	}
 	if n, err := b.Purge(ctx, t0); n != 0 || err != nil {
 		t.Fatalf("second purge: %d %v", n, err)
@@ -544,46 +179,102 @@ func (b *Bolt) count(t *testing.T, bucket string) int {
 	return n
 }
 
-func TestStartPurger(t *testing.T) {
-	clock := &fakeClock{t: t0}
-	b, _ := openTest(t, BoltOptions{Now: clock.Now})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := b.PutToken(ctx, TokenRecord{Hash: hashOf("a"), ExpiresAt: t0.Add(time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
-	clock.Set(t0.Add(2 * time.Minute))
-	results := make(chan int, 100)
-	b.StartPurger(ctx, 5*time.Millisecond, func(n int, err error) {
+// TestPurgerRunsFromOpenToClose: the engine purges on its own, first right
+// after open and then every PurgeEvery, logs what it removed, and Close
+// stops it (synctest fails the test if a goroutine outlives the bubble).
+func TestPurgerRunsFromOpenToClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "purger.db")
+	synctest.Test(t, func(t *testing.T) {
+		var logs lockedBuffer
+		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		b, err := OpenBolt(path, BoltOptions{PurgeEvery: time.Hour, Logger: logger})
 		if err != nil {
-			t.Error(err)
+			t.Fatal(err)
 		}
-		select {
-		case results <- n:
-		default:
+		ctx := context.Background()
+		now := time.Now() // the bubble's fake clock
+		for name, exp := range map[string]time.Time{"soon": now.Add(time.Minute), "later": now.Add(3 * time.Hour)} {
+			if err := b.PutToken(ctx, TokenRecord{Hash: hashOf(name), ExpiresAt: exp}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		if got := b.count(t, "tokens"); got != 2 {
+			t.Fatalf("%d tokens before the first tick, want 2", got)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if got := b.count(t, "tokens"); got != 1 {
+			t.Fatalf("%d tokens after the first tick, want 1", got)
+		}
+		if !strings.Contains(logs.String(), "purged expired records") || !strings.Contains(logs.String(), "count=1") {
+			t.Errorf("purge not logged: %q", logs.String())
+		}
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
 		}
 	})
-	deadline := time.After(10 * time.Second)
-	total, runs := 0, 0
-	for runs < 3 {
-		select {
-		case n := <-results:
-			total += n
-			runs++
-		case <-deadline:
-			t.Fatalf("purger ran %d times", runs)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestMigratesSchema1: a file of schema version 1 (no revocation feed)
+// gets every revocation into the feed on open.
+func TestMigratesSchema1(t *testing.T) {
+	b, path := openTest(t, BoltOptions{})
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	if err := b.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketRevocationLog); err != nil {
+			return err
 		}
-	}
-	if total != 1 {
-		t.Fatalf("purger removed %d records, want 1", total)
-	}
-	// Close stops the purger (and waits for it); a purger started after
-	// Close never runs.
-	if err := b.Close(); err != nil {
+		for _, jti := range []string{"b", "a"} {
+			if err := tx.Bucket(bucketRevocations).Put([]byte(jti), []byte(`{"jti":"`+jti+`","until":"`+until.Format(time.RFC3339)+`"}`)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaSchemaVersion, []byte("1"))
+	}); err != nil {
 		t.Fatal(err)
 	}
-	b.StartPurger(ctx, time.Millisecond, func(int, error) { t.Error("purger ran after Close") })
-	time.Sleep(20 * time.Millisecond)
+	b.Close()
+	b2, err := OpenBolt(path, BoltOptions{PurgeEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	revs, cursor, err := b2.RevocationsSince(context.Background(), "")
+	if err != nil || len(revs) != 2 || revs[0].JTI != "a" || revs[1].JTI != "b" || !revs[0].Until.Equal(until) {
+		t.Fatalf("after migration: %+v %v", revs, err)
+	}
+	if err := b2.Revoke(context.Background(), "c", until); err != nil {
+		t.Fatal(err)
+	}
+	if revs, _, _ := b2.RevocationsSince(context.Background(), cursor); len(revs) != 1 || revs[0].JTI != "c" {
+		t.Fatalf("feed after migration: %+v", revs)
+	}
+	if err := b2.db.View(func(tx *bolt.Tx) error {
+		if v := string(tx.Bucket(bucketMeta).Get(metaSchemaVersion)); v != strconv.Itoa(SchemaVersion) {
+			t.Errorf("schema version %s after migration", v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -622,7 +313,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if rec, err := b2.GetToken(ctx, hashOf("t")); err != nil || rec.JTI != "j" {
 		t.Errorf("token: %+v %v", rec, err)
 	}
-	if revs, err := b2.Revocations(ctx); err != nil || len(revs) != 1 || revs[0].JTI != "r" {
+	if revs, _, err := b2.RevocationsSince(ctx, ""); err != nil || len(revs) != 1 || revs[0].JTI != "r" {
 		t.Errorf("revocations: %+v %v", revs, err)
 	}
 	if first, err := b2.MarkUsed(ctx, "m", future); err != nil || first {
@@ -717,42 +408,6 @@ func TestCrashKeepsCommittedWrites(t *testing.T) {
 }
 
 const testIssuer = "https://issuer.test"
-
-func TestSigningKeysAreScopedByIssuer(t *testing.T) {
-	b, _ := openTest(t, BoltOptions{})
-	ctx := context.Background()
-	key := func(id, alg string) SigningKey {
-		return SigningKey{ID: id, Alg: alg, Private: []byte("k-" + id), CreatedAt: time.Unix(1, 0)}
-	}
-	for iss, k := range map[string]SigningKey{"https://a.test": key("a1", "ES256"), "https://b.test": key("b1", "HS256")} {
-		if _, err := b.UpdateSigningKeys(ctx, iss, func(cur []SigningKey) ([]SigningKey, error) {
-			if len(cur) != 0 {
-				t.Fatalf("%s sees another issuer's keys: %+v", iss, cur)
-			}
-			return []SigningKey{k}, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Replacing a's keys leaves b's alone.
-	if _, err := b.UpdateSigningKeys(ctx, "https://a.test", func([]SigningKey) ([]SigningKey, error) {
-		return []SigningKey{key("a2", "ES256")}, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	a, _ := b.SigningKeys(ctx, "https://a.test")
-	bk, _ := b.SigningKeys(ctx, "https://b.test")
-	if len(a) != 1 || a[0].ID != "a2" || a[0].Issuer != "https://a.test" {
-		t.Fatalf("issuer a keys = %+v", a)
-	}
-	if len(bk) != 1 || bk[0].ID != "b1" || bk[0].Alg != "HS256" {
-		t.Fatalf("issuer b keys = %+v", bk)
-	}
-	// An issuer that is a prefix of another sees only its own keys.
-	if keys, _ := b.SigningKeys(ctx, "https://a.tes"); len(keys) != 0 {
-		t.Fatalf("prefix issuer sees %+v", keys)
-	}
-}
 
 func TestOpenRestrictsAnExistingFileTo0600(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wide.db")

@@ -1,115 +1,129 @@
-// Package store is authgate's persistence: the Store interface the issuer
-// needs, and its engines (embedded bbolt by default). Handlers depend on the
-// interface only, so a distributed engine can be added without touching them.
+// Package store is authgate's persistence: small role interfaces, one per
+// kind of record, that handlers state and module wires; the record types;
+// and the embedded bbolt engine (OpenBolt), the default. Other engines live
+// in their own packages (store/memory for tests; a Redis engine for
+// clusters comes later) and every engine passes the conformance suite in
+// store/storetest, the one specification of what the roles mean.
+//
+// Roles today:
+//
+//	SigningKeyStore   issuer signing keys, updated in one transaction
+//	TokenStore        opaque access tokens, under a hash of their value
+//	RevocationStore   revoked JWT ids, with a feed (RevocationsSince)
+//	ReplayStore       single-use markers (assertion and DPoP jtis, codes)
+//	ClientStore       clients registered at run time
+//
+// The roles of the coming grants and sessions join the same scheme, each as
+// its own interface in its own file here, added to Engine, implemented by
+// every engine and specified in storetest in the same change:
+//
+//	CodeStore         authorization codes: Put, and Take (get-and-delete,
+//	                  atomic: one winner)
+//	RefreshStore      refresh-token families: rotate atomically, reuse
+//	                  revokes the family
+//	UserStore         local users (password hashes)
+//	SessionStore      browser sessions, by session id, with expiry
+//
+// Expiry is the engine's job: getters never return an expired token,
+// revocation or marker, and each engine reclaims expired records (signing
+// keys too, after their ExpiresAt) its own way (bbolt runs a purger
+// from open to Close; the memory engine sweeps on writes; a TTL engine
+// needs neither). Every method is safe for concurrent use and honours ctx;
+// after Close every method fails with ErrClosed.
 package store
 
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
-// ErrNotFound is returned when a record does not exist or has expired.
+// ErrNotFound is returned when a record does not exist or has expired. It is
+// the one not-found sentinel of authgate's storage: handlers compare with it
+// (errors.Is) and may return it unchanged.
 var ErrNotFound = errors.New("store: not found")
 
-// Store is the persistence interface. Every method is safe for concurrent use.
-// Writes are durable when the method returns (the bbolt engine fsyncs on commit).
-type Store interface {
+// ErrClosed is returned (wrapped) by every method of a closed engine.
+var ErrClosed = errors.New("store: engine is closed")
+
+// SigningKeyStore keeps each issuer's signing keys.
+type SigningKeyStore interface {
 	// UpdateSigningKeys runs fn on the issuer's current signing keys inside
 	// one write transaction and replaces them with its result, so concurrent
 	// instances never both generate a first key. Each issuer sees and
-	// replaces only its own keys. Returning an error aborts.
+	// replaces only its own keys. Returning an error aborts. fn must not
+	// call back into the store.
 	UpdateSigningKeys(ctx context.Context, issuer string, fn func(current []SigningKey) ([]SigningKey, error)) ([]SigningKey, error)
-	// SigningKeys returns the issuer's signing keys, oldest first.
+	// SigningKeys returns the issuer's signing keys, sorted by CreatedAt
+	// then ID.
 	SigningKeys(ctx context.Context, issuer string) ([]SigningKey, error)
+}
 
+// TokenStore keeps opaque access tokens.
+type TokenStore interface {
 	// PutToken stores an opaque token record under its hash.
 	PutToken(ctx context.Context, rec TokenRecord) error
 	// GetToken returns the record for a token hash; ErrNotFound when it is
 	// missing or expired.
 	GetToken(ctx context.Context, hash []byte) (TokenRecord, error)
-	// DeleteToken removes a token record; deleting a missing one is not an error.
+	// DeleteToken removes a token record; deleting a missing one is not an
+	// error.
 	DeleteToken(ctx context.Context, hash []byte) error
+}
 
+// RevocationStore keeps revoked JWT ids, and a feed of them so that an
+// instance learns new revocations without listing all of them again.
+type RevocationStore interface {
 	// Revoke records that the JWT with this jti is revoked until `until`
 	// (the issuer passes the token's exp plus token.MaxLeeway, the largest
-	// leeway a gateway may apply).
+	// leeway a gateway may apply). Revoking a jti again keeps the later
+	// `until`; an extension appears in the feed again.
 	Revoke(ctx context.Context, jti string, until time.Time) error
-	// Revocations lists the revocations that have not yet expired.
-	Revocations(ctx context.Context) ([]Revocation, error)
+	// RevocationsSince returns the unexpired revocations recorded or
+	// extended after cursor, oldest first, and the cursor to pass next
+	// time. The zero cursor returns every unexpired revocation. A cursor
+	// the engine did not hand out is an error; one from before the engine
+	// was reset or replaced starts the feed over.
+	RevocationsSince(ctx context.Context, cursor RevocationCursor) ([]Revocation, RevocationCursor, error)
+}
 
+// RevocationCursor is a position in an engine's revocation feed: opaque,
+// engine-specific; the zero value is the beginning.
+type RevocationCursor string
+
+// ReplayStore keeps single-use markers.
+type ReplayStore interface {
 	// MarkUsed records a single-use marker (e.g. a jti or assertion id) until
 	// `until`. It returns false when the marker already exists and has not
-	// expired: the value was used before.
+	// expired: the value was used before. Of concurrent callers (across
+	// instances sharing the engine) exactly one sees first == true.
 	MarkUsed(ctx context.Context, key string, until time.Time) (first bool, err error)
+}
 
-	// PutClient, GetClient, DeleteClient and Clients manage clients that are
-	// registered at run time (config-defined clients live in the config).
+// ClientStore keeps clients registered at run time (clients defined in the
+// config live in the config).
+type ClientStore interface {
+	// PutClient stores a client, replacing one with the same ID.
 	PutClient(ctx context.Context, c Client) error
+	// GetClient returns a client; ErrNotFound when there is none.
 	GetClient(ctx context.Context, id string) (Client, error)
+	// DeleteClient removes a client; deleting a missing one is not an error.
 	DeleteClient(ctx context.Context, id string) error
+	// Clients lists every client, ordered by ID.
 	Clients(ctx context.Context) ([]Client, error)
-
-	// Purge deletes tokens, revocations and markers that expired before now,
-	// and signing keys whose ExpiresAt is before now. It returns how many
-	// records it removed.
-	Purge(ctx context.Context, now time.Time) (int, error)
-
-	// Close releases the engine (the bbolt file lock).
-	Close() error
 }
 
-// SigningKey is one issuer signing key with its publication schedule.
-type SigningKey struct {
-	// Issuer owns the key (set by the store from UpdateSigningKeys' issuer).
-	Issuer string `json:"issuer"`
-	ID     string `json:"id"`  // the JWK kid
-	Alg    string `json:"alg"` // e.g. ES256, HS256
-	// Private is the key: PKCS#8 DER for asymmetric keys, raw bytes for HMAC.
-	Private []byte `json:"private"`
-	// CreatedAt is when the key was generated and first published.
-	CreatedAt time.Time `json:"created_at"`
-	// ActiveAt is when the key starts signing (after it was published long
-	// enough for caches to have seen it).
-	ActiveAt time.Time `json:"active_at"`
-	// RetiredAt, when set, is when a newer key took over signing.
-	RetiredAt time.Time `json:"retired_at,omitempty"`
-	// ExpiresAt, when set, is when the key leaves the JWKS (every token it
-	// signed has expired by then); Purge deletes it after that.
-	ExpiresAt time.Time `json:"expires_at,omitempty"`
-}
-
-// TokenRecord is an opaque access token, stored under the SHA-256 of its value.
-type TokenRecord struct {
-	Hash      []byte    `json:"hash"`
-	JTI       string    `json:"jti"`
-	ClientID  string    `json:"client_id"`
-	Subject   string    `json:"sub"`
-	Scopes    []string  `json:"scopes,omitempty"`
-	Audience  []string  `json:"aud,omitempty"`
-	IssuedAt  time.Time `json:"iat"`
-	ExpiresAt time.Time `json:"exp"`
-}
-
-// Revocation is a revoked JWT id and when its record may be forgotten.
-type Revocation struct {
-	JTI   string    `json:"jti"`
-	Until time.Time `json:"until"`
-}
-
-// Client is a run-time registered API client.
-type Client struct {
-	ID           string       `json:"id"`
-	Name         string       `json:"name,omitempty"`
-	SecretHashes []SecretHash `json:"secret_hashes,omitempty"`
-	Scopes       []string     `json:"scopes,omitempty"`
-	Audience     []string     `json:"audience,omitempty"`
-	GrantTypes   []string     `json:"grant_types,omitempty"`
-	Disabled     bool         `json:"disabled,omitempty"`
-}
-
-// SecretHash is a hashed client secret with an optional expiry.
-type SecretHash struct {
-	Hash    string    `json:"hash"` // "sha256:<hex>", bcrypt "$2...", or argon2id "$argon2id$..."
-	Expires time.Time `json:"expires,omitempty"`
+// Engine is a storage engine: every role, and Close. Only module (which
+// opens engines) and storetest (which checks them) use the whole of it;
+// handlers state the roles they need.
+type Engine interface {
+	SigningKeyStore
+	TokenStore
+	RevocationStore
+	ReplayStore
+	ClientStore
+	// Close stops the engine's background work and releases it (the bbolt
+	// file lock). Calling it again is a no-op.
+	io.Closer
 }
