@@ -9,13 +9,12 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/authgate/caddy-authgate/store"
+	"github.com/authgate/caddy-authgate/store/memory"
 )
 
 const testIss = "https://auth.example.com"
@@ -41,17 +40,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 type testEnv struct {
 	t     testing.TB
 	iss   *Issuer
-	store *store.Bolt
+	store *memory.Store
 	clock *fakeClock
 	ip    netip.Addr
 }
 
-func openStore(t testing.TB, clock *fakeClock) *store.Bolt {
+// openStore returns an in-memory engine on the test's clock.
+func openStore(t testing.TB, clock *fakeClock) *memory.Store {
 	t.Helper()
-	db, err := store.OpenBolt(filepath.Join(t.TempDir(), "a.db"), store.BoltOptions{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := memory.New(memory.Options{Now: clock.Now})
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -79,7 +76,7 @@ func newEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	return newEnvOn(t, db, clock, mutate)
 }
 
-func newEnvOn(t testing.TB, db *store.Bolt, clock *fakeClock, mutate func(*Config)) *testEnv {
+func newEnvOn(t testing.TB, db *memory.Store, clock *fakeClock, mutate func(*Config)) *testEnv {
 	t.Helper()
 	cfg := baseConfig()
 	cfg.Store = db

@@ -21,7 +21,6 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
-	"github.com/authgate/caddy-authgate/store"
 	"github.com/authgate/caddy-authgate/token"
 )
 
@@ -75,7 +74,7 @@ type Config struct {
 	Clients []ClientConfig
 	// Store keeps signing keys, opaque tokens and revocations. When nil,
 	// New only validates and builds; Open attaches the store later.
-	Store store.Store
+	Store Store
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Log receives log events; default none.
@@ -102,7 +101,7 @@ type Issuer struct {
 	maxTTL     time.Duration
 	alg        string
 	rotation   time.Duration
-	store      store.Store // set by Open
+	store      Store // set by Open
 	now        func() time.Time
 	log        logFunc
 
@@ -115,6 +114,7 @@ type Issuer struct {
 	hashHook func()
 	keys     *keyManager
 	revoked  revocationSet
+	revFeed  revocationFeed
 
 	metadata []byte
 
@@ -226,7 +226,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 // storage, so a config can be checked (`caddy validate`) next to a running
 // server that holds the store's lock; Open must succeed before the issuer
 // serves.
-func (i *Issuer) Open(ctx context.Context, st store.Store) error {
+func (i *Issuer) Open(ctx context.Context, st Store) error {
 	i.store = st
 	i.keys = newKeyManager(st, i.iss, i.alg, i.rotation, i.maxTTL, i.now, i.log)
 	if err := i.keys.refresh(ctx); err != nil {

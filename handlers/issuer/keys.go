@@ -62,7 +62,7 @@ type keyState struct {
 }
 
 type keyManager struct {
-	store    store.Store
+	store    store.SigningKeyStore
 	issuer   string // keys are stored per issuer
 	alg      string
 	rotation time.Duration
@@ -78,7 +78,7 @@ type keyManager struct {
 	next   atomic.Int64 // unix nanos of the next scheduled refresh
 }
 
-func newKeyManager(st store.Store, issuer, alg string, rotation, maxTTL time.Duration, now func() time.Time, log logFunc) *keyManager {
+func newKeyManager(st store.SigningKeyStore, issuer, alg string, rotation, maxTTL time.Duration, now func() time.Time, log logFunc) *keyManager {
 	return &keyManager{
 		store: st, issuer: issuer, alg: alg, rotation: rotation, lead: publishLead(rotation),
 		maxTTL: maxTTL, now: now, log: log, loaded: make(map[string]*loadedKey),

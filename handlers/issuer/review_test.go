@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authgate/caddy-authgate/store"
+	"github.com/authgate/caddy-authgate/store/memory"
 )
 
 // Every issuer of a Caddy shares one store: an opaque token minted by one
@@ -68,7 +69,7 @@ func TestMetadataEndpointsWithIssuerPath(t *testing.T) {
 
 // flakyStore fails signing-key reads and writes while down is set.
 type flakyStore struct {
-	*store.Bolt
+	*memory.Store
 	down atomic.Bool
 }
 
@@ -78,14 +79,14 @@ func (s *flakyStore) SigningKeys(ctx context.Context, issuer string) ([]store.Si
 	if s.down.Load() {
 		return nil, errStoreDown
 	}
-	return s.Bolt.SigningKeys(ctx, issuer)
+	return s.Store.SigningKeys(ctx, issuer)
 }
 
 func (s *flakyStore) UpdateSigningKeys(ctx context.Context, issuer string, fn func([]store.SigningKey) ([]store.SigningKey, error)) ([]store.SigningKey, error) {
 	if s.down.Load() {
 		return nil, errStoreDown
 	}
-	return s.Bolt.UpdateSigningKeys(ctx, issuer, fn)
+	return s.Store.UpdateSigningKeys(ctx, issuer, fn)
 }
 
 // When the store is unavailable at a new key's activation time, the old key
@@ -94,7 +95,7 @@ func (s *flakyStore) UpdateSigningKeys(ctx context.Context, issuer string, fn fu
 // + TTL.
 func TestRetiredKeyOutlivesTokensSignedDuringRefreshOutage(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	fs := &flakyStore{Bolt: openStore(t, clock)}
+	fs := &flakyStore{Store: openStore(t, clock)}
 	cfg := baseConfig()
 	cfg.Now = clock.Now
 	cfg.KeyRotation = 4 * time.Hour

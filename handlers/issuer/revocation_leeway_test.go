@@ -65,7 +65,7 @@ func TestRevokedJWTRefusedWithinGatewayLeeway(t *testing.T) {
 	}
 	// The store keeps the record until exp + MaxLeeway.
 	e.clock.t = exp.Add(token.MaxLeeway - time.Second)
-	revs, err := e.store.Revocations(context.Background())
+	revs, _, err := e.store.RevocationsSince(context.Background(), "")
 	if err != nil || len(revs) != 1 || !revs[0].Until.Equal(exp.Add(token.MaxLeeway)) {
 		t.Fatalf("store revocations %v %v, want one until exp+%s", revs, err, token.MaxLeeway)
 	}

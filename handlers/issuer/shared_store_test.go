@@ -2,20 +2,16 @@ package issuer
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/authgate/caddy-authgate/store"
+	"github.com/authgate/caddy-authgate/store/memory"
 )
 
 // TestIssuersSharingAStoreKeepTheirOwnKeys: every issuer of a Caddy uses
 // the one store file; each must sign with, and publish, only its own keys.
 func TestIssuersSharingAStoreKeepTheirOwnKeys(t *testing.T) {
-	st, err := store.OpenBolt(filepath.Join(t.TempDir(), "shared.db"), store.BoltOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := memory.New(memory.Options{})
 	defer st.Close()
 	ctx := context.Background()
 	a, err := New(ctx, Config{Issuer: "https://a.test", SigningAlg: "ES256", Store: st})

@@ -135,8 +135,10 @@ var (
 	ErrClientDisabled = errors.New("token's client is disabled")
 	ErrScopeWithdrawn = errors.New("token carries a scope its client no longer has")
 	ErrIPNotAllowed   = errors.New("client address not allowed for this client")
-	ErrNotFound       = errors.New("token not found")
-	ErrForeignToken   = errors.New("token was not issued by this issuer")
+	// ErrNotFound is store.ErrNotFound: one not-found sentinel from the
+	// store through the issuer.
+	ErrNotFound     = store.ErrNotFound
+	ErrForeignToken = errors.New("token was not issued by this issuer")
 )
 
 // revocationSet is the in-memory set of revoked jtis with their expiry
@@ -166,14 +168,26 @@ func (s *revocationSet) prune(now int64) {
 	})
 }
 
+// revocationFeed is the issuer's position in the store's revocation feed.
+type revocationFeed struct {
+	mu     sync.Mutex // one reload at a time
+	cursor store.RevocationCursor
+}
+
+// loadRevocations adds the revocations the store recorded since the last
+// call (all of them on the first) to the in-memory set: other instances
+// sharing the store revoke too.
 func (i *Issuer) loadRevocations(ctx context.Context) error {
-	revs, err := i.store.Revocations(ctx)
+	i.revFeed.mu.Lock()
+	defer i.revFeed.mu.Unlock()
+	revs, next, err := i.store.RevocationsSince(ctx, i.revFeed.cursor)
 	if err != nil {
 		return err
 	}
 	for _, r := range revs {
 		i.revoked.add(r.JTI, r.Until.Unix())
 	}
+	i.revFeed.cursor = next
 	return nil
 }
 
