@@ -3,8 +3,8 @@
 package module
 
 import (
+	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
@@ -23,13 +23,15 @@ func init() {
 // issuers that gateways trust without HTTP. Configure it with the `authgate`
 // global option; without one it runs with defaults.
 type App struct {
-	// Storage selects where the issuer keeps signing keys, opaque tokens,
-	// revocations and registered clients. Default: bolt at
-	// `<caddy data dir>/authgate/authgate.db`.
-	Storage *StorageConfig `json:"storage,omitempty"`
+	// StorageRaw selects where the issuer keeps signing keys, opaque tokens,
+	// revocations and registered clients: a module of the
+	// `authgate.storage` namespace, named by "engine" (bolt, memory).
+	// Default: bolt at `<caddy data dir>/authgate/authgate.db`.
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=authgate.storage inline_key=engine"`
 
-	ctx    caddy.Context
-	logger *zap.Logger
+	storage StorageEngine
+	ctx     caddy.Context
+	logger  *zap.Logger
 
 	mu         sync.RWMutex
 	issuers    map[string]gateway.LocalIssuer
@@ -38,42 +40,35 @@ type App struct {
 	startHooks []func() error
 }
 
-// StorageConfig configures the persistence engine.
-type StorageConfig struct {
-	// Engine is the storage engine; only "bolt" (embedded bbolt file) exists.
-	Engine string `json:"engine,omitempty"`
-	// Path is the bbolt file. Default: `<caddy data dir>/authgate/authgate.db`.
-	Path string `json:"path,omitempty"`
-}
-
 // CaddyModule returns the Caddy module information.
 func (*App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "authgate", New: func() caddy.Module { return new(App) }}
 }
 
-// Provision sets defaults; the store is opened lazily, by the first issuer.
+// Provision loads the storage engine's module (default bolt); the engine
+// itself is opened lazily, by the first issuer.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
 	a.issuers = make(map[string]gateway.LocalIssuer)
 	a.paths = make(map[string]string)
-	if a.Storage == nil {
-		a.Storage = new(StorageConfig)
+	if a.StorageRaw == nil {
+		bolt := new(BoltStorage)
+		if err := bolt.Provision(ctx); err != nil {
+			return err
+		}
+		a.storage = bolt
+		return nil
 	}
-	if a.Storage.Engine == "" {
-		a.Storage.Engine = "bolt"
+	mod, err := ctx.LoadModule(a, "StorageRaw")
+	if err != nil {
+		return fmt.Errorf("authgate: storage (engines: %s): %w", storageEngineNames(), err)
 	}
-	if a.Storage.Path == "" {
-		a.Storage.Path = filepath.Join(caddy.AppDataDir(), "authgate", "authgate.db")
+	eng, ok := mod.(StorageEngine)
+	if !ok {
+		return fmt.Errorf("authgate: storage module %T is not a StorageEngine", mod)
 	}
-	return nil
-}
-
-// Validate checks the storage engine.
-func (a *App) Validate() error {
-	if a.Storage.Engine != "bolt" {
-		return fmt.Errorf("authgate: unknown storage engine %q (supported: bolt)", a.Storage.Engine)
-	}
+	a.storage = eng
 	return nil
 }
 
@@ -116,17 +111,18 @@ func (a *App) Cleanup() error {
 	return firstErr
 }
 
-// Store returns the shared storage engine, opening it on first use. One
-// bbolt file is opened once per process and kept across config reloads.
-func (a *App) Store() (store.Store, error) {
-	key := a.Storage.Engine + ":" + a.Storage.Path
+// Store returns the shared storage engine, opening it on first use. An
+// engine (e.g. one bbolt file) is opened once per process and kept across
+// config reloads that keep its storage config.
+func (a *App) Store() (store.Engine, error) {
+	key := a.storage.StorageKey()
 	val, _, err := storePool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		db, err := store.OpenBolt(a.Storage.Path, store.BoltOptions{})
+		eng, err := a.storage.OpenStorage(a.ctx)
 		if err != nil {
 			return nil, err
 		}
-		a.logger.Info("storage opened", zap.String("engine", a.Storage.Engine), zap.String("path", a.Storage.Path))
-		return &pooledStore{db}, nil
+		a.logger.Info("storage opened", zap.String("engine", a.storage.CaddyModule().ID.Name()), zap.String("storage", key))
+		return &pooledStore{eng}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("authgate storage: %w", err)
@@ -134,7 +130,7 @@ func (a *App) Store() (store.Store, error) {
 	a.mu.Lock()
 	a.stores = append(a.stores, key)
 	a.mu.Unlock()
-	return val.(*pooledStore).Store, nil
+	return val.(*pooledStore).Engine, nil
 }
 
 // RegisterIssuer makes an in-process issuer known to the gateways of this
@@ -187,16 +183,9 @@ func authgateApp(ctx caddy.Context) (*App, error) {
 	return v.(*App), nil
 }
 
-var storePool = caddy.NewUsagePool()
-
-type pooledStore struct{ store.Store }
-
-func (p *pooledStore) Destruct() error { return p.Close() }
-
 // Interface guards
 var (
 	_ caddy.App          = (*App)(nil)
 	_ caddy.Provisioner  = (*App)(nil)
-	_ caddy.Validator    = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
 )

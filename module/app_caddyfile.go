@@ -1,6 +1,7 @@
 package module
 
 import (
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -14,7 +15,7 @@ func init() {
 //
 //	{
 //		authgate {
-//			storage bolt [<path>]
+//			storage bolt [<path>]    # or another authgate.storage.<engine>
 //		}
 //	}
 func parseAuthgateGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -29,20 +30,23 @@ func parseAuthgateGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "storage":
-			if app.Storage != nil {
+			// storage <engine> ...: the engine's module parses the rest.
+			if app.StorageRaw != nil {
 				return nil, d.Err("duplicate subdirective \"storage\"")
 			}
-			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
+			if !d.NextArg() {
 				return nil, d.ArgErr()
 			}
-			if args[0] != "bolt" {
-				return nil, d.Errf("unknown storage engine %q (supported: bolt)", args[0])
+			name := d.Val()
+			id := "authgate.storage." + name
+			if _, err := caddy.GetModule(id); err != nil {
+				return nil, d.Errf("unknown storage engine %q (supported: %s)", name, storageEngineNames())
 			}
-			app.Storage = &StorageConfig{Engine: args[0]}
-			if len(args) == 2 {
-				app.Storage.Path = args[1]
+			unm, err := caddyfile.UnmarshalModule(d, id)
+			if err != nil {
+				return nil, err
 			}
+			app.StorageRaw = caddyconfig.JSONModuleObject(unm, "engine", name, nil)
 		default:
 			return nil, d.Errf("unknown subdirective %q", d.Val())
 		}

@@ -25,9 +25,6 @@ func init() {
 	caddy.RegisterModule(new(IssuerHandler))
 }
 
-// purgeEvery is how often expired tokens, revocations and keys are deleted.
-const purgeEvery = 10 * time.Minute
-
 // IssuerHandler is the `authgate_issuer` HTTP handler: an OAuth 2.0
 // authorization server for API clients. It answers its own paths (the token,
 // introspection and revocation endpoints under path_prefix, the RFC 8414 /
@@ -63,13 +60,12 @@ type IssuerHandler struct {
 	// Clients are the registered API clients.
 	Clients []*IssuerClient `json:"clients,omitempty"`
 
-	iss      *issuer.Issuer
-	app      *App
-	ctx      caddy.Context
-	logger   *zap.Logger
-	purgeKey string
-	opened   sync.Once
-	openErr  error
+	iss     *issuer.Issuer
+	app     *App
+	ctx     caddy.Context
+	logger  *zap.Logger
+	opened  sync.Once
+	openErr error
 }
 
 // IssuerClient is one registered API client.
@@ -235,7 +231,8 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 }
 
 // open attaches the shared store once: signing keys are loaded (or created
-// on the very first start) and the revocations read. It runs when the
+// on the very first start) and the revocations read. Expiry is the
+// engine's own job (the bbolt engine purges until it is closed). It runs when the
 // authgate app starts, or on first use if a request comes first; its error
 // fails the config start.
 func (h *IssuerHandler) open() error {
@@ -249,48 +246,12 @@ func (h *IssuerHandler) open() error {
 			return
 		}
 		go h.iss.Run(h.ctx)
-		h.startPurger(h.app, st)
 		h.logger.Info("issuer ready",
 			zap.String("issuer", h.iss.IssuerURL()),
 			zap.String("signing_kid", h.iss.SigningKeyID()),
 			zap.Int("clients", len(h.Clients)))
 	})
 	return h.openErr
-}
-
-// purger is the one purge goroutine of a store, shared by every issuer using
-// it (across config reloads) through purgerPool.
-type purger struct{ cancel context.CancelFunc }
-
-func (p *purger) Destruct() error { p.cancel(); return nil }
-
-var purgerPool = caddy.NewUsagePool()
-
-type startPurgerer interface {
-	StartPurger(ctx context.Context, every time.Duration, logf func(n int, err error))
-}
-
-func (h *IssuerHandler) startPurger(app *App, st any) {
-	sp, ok := st.(startPurgerer)
-	if !ok {
-		return
-	}
-	key := app.Storage.Engine + ":" + app.Storage.Path
-	logger := h.logger
-	_, _, err := purgerPool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		ctx, cancel := context.WithCancel(context.Background())
-		sp.StartPurger(ctx, purgeEvery, func(n int, err error) {
-			if err != nil {
-				logger.Error("purging expired records failed", zap.Error(err))
-			} else if n > 0 {
-				logger.Debug("purged expired records", zap.Int("count", n))
-			}
-		})
-		return &purger{cancel: cancel}, nil
-	})
-	if err == nil {
-		h.purgeKey = key
-	}
 }
 
 // Validate checks the provisioned configuration (Provision already rejected
@@ -302,20 +263,15 @@ func (h *IssuerHandler) Validate() error {
 	return nil
 }
 
-// Cleanup releases this config's hold on the store purger and retires this
-// instance's keys, so no gateway keeps serving tokens it verified from its
-// cache. The issuer's background goroutine stops with the config's context.
+// Cleanup retires this instance's keys, so no gateway keeps serving tokens
+// it verified from its cache. The issuer's background goroutine stops with
+// the config's context; expiry in the store is the engine's own job.
 func (h *IssuerHandler) Cleanup() error {
 	// A store never opened stays closed (a late request of this config
 	// gets 503); one that was opened has its keys retired.
 	h.opened.Do(func() { h.openErr = errors.New("authgate_issuer: the config was unloaded") })
 	if h.openErr == nil && h.iss != nil {
 		h.iss.RetireKeys()
-	}
-	if h.purgeKey != "" {
-		_, err := purgerPool.Delete(h.purgeKey)
-		h.purgeKey = ""
-		return err
 	}
 	return nil
 }
