@@ -112,6 +112,17 @@ var revocationCases = map[string]func(*testing.T, *env){
 		if revs, _ := since(t, e, c4); len(revs) != 0 {
 			t.Fatalf("expired revocation in the feed: %v", jtis(revs))
 		}
+		// A cursor from a longer feed (the engine was replaced or reset)
+		// starts over rather than missing revocations.
+		other := open(t, e.factory)
+		for i := range 20 {
+			revoke(t, other, fmt.Sprint("o", i), T0.Add(time.Hour))
+		}
+		_, ahead := since(t, other, "")
+		e.clock.Set(T0)
+		if revs, _ := since(t, e, ahead); jtis(revs) != "[b c a short]" {
+			t.Fatalf("cursor ahead of the feed: %v", jtis(revs))
+		}
 		if _, _, err := e.RevocationsSince(e.ctx, "not a cursor"); err == nil {
 			t.Error("a malformed cursor was accepted")
 		}

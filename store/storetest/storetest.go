@@ -49,8 +49,9 @@ func (c *Clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 // env is one engine under test with its clock.
 type env struct {
 	store.Engine
-	clock *Clock
-	ctx   context.Context
+	clock   *Clock
+	ctx     context.Context
+	factory Factory
 }
 
 func open(t *testing.T, f Factory) *env {
@@ -61,7 +62,7 @@ func open(t *testing.T, f Factory) *env {
 		t.Fatal("factory returned nil")
 	}
 	t.Cleanup(func() { _ = e.Close() })
-	return &env{Engine: e, clock: clock, ctx: context.Background()}
+	return &env{Engine: e, clock: clock, ctx: context.Background(), factory: f}
 }
 
 // Run runs every case of the suite against engines from f.
