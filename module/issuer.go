@@ -231,10 +231,10 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 }
 
 // open attaches the shared store once: signing keys are loaded (or created
-// on the very first start) and the revocations read. Expiry is the
-// engine's own job (the bbolt engine purges until it is closed). It runs when the
+// on the very first start) and the revocations read. It runs when the
 // authgate app starts, or on first use if a request comes first; its error
-// fails the config start.
+// fails the config start. Expiry is the engine's own job (the bbolt engine
+// purges until it is closed).
 func (h *IssuerHandler) open() error {
 	h.opened.Do(func() {
 		st, err := h.app.Store()
