@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/authgate/caddy-authgate/handlers/gateway"
 	"github.com/authgate/caddy-authgate/handlers/issuer"
@@ -148,7 +146,7 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		KeyRotation:    time.Duration(h.KeyRotation),
 		AccessTokenTTL: time.Duration(h.AccessTokenTTL),
 		Audience:       h.Audience,
-		Log:            zapLogFunc(h.logger),
+		Logger:         ctx.Slogger(),
 	}
 	if h.RateLimit != "" {
 		rl, err := issuer.ParseRateLimit(h.RateLimit, caddy.ParseDuration)
@@ -326,32 +324,6 @@ func (l localIssuer) Admit(c *token.Claims, client netip.Addr) error {
 		return err
 	}
 	return l.h.iss.Admit(c, client)
-}
-
-// zapLogFunc adapts a zap logger to the issuer's log function.
-func zapLogFunc(l *zap.Logger) func(slog.Level, string, ...slog.Attr) {
-	return func(level slog.Level, msg string, attrs ...slog.Attr) {
-		var zl zapcore.Level
-		switch {
-		case level >= slog.LevelError:
-			zl = zapcore.ErrorLevel
-		case level >= slog.LevelWarn:
-			zl = zapcore.WarnLevel
-		case level >= slog.LevelInfo:
-			zl = zapcore.InfoLevel
-		default:
-			zl = zapcore.DebugLevel
-		}
-		ce := l.Check(zl, msg)
-		if ce == nil {
-			return
-		}
-		fields := make([]zap.Field, 0, len(attrs))
-		for _, a := range attrs {
-			fields = append(fields, zap.Any(a.Key, a.Value.Any()))
-		}
-		ce.Write(fields...)
-	}
 }
 
 // Interface guards

@@ -21,6 +21,9 @@ const (
 const (
 	GrantClientCredentials = "client_credentials"
 	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// DefaultGrantType is the grant of a client that names none; it is
+	// always listed in grant_types_supported.
+	DefaultGrantType = GrantClientCredentials
 )
 
 // Token formats.
@@ -35,9 +38,12 @@ type ClientConfig struct {
 	Name string
 	// Secrets are the accepted secrets; several overlap during a rotation.
 	Secrets []SecretConfig
-	// AuthMethods: client_secret_basic and/or client_secret_post; default both.
+	// AuthMethods are the client's authentication methods, names of
+	// registered methods (client_auth.go): client_secret_basic and/or
+	// client_secret_post; default both.
 	AuthMethods []string
-	// GrantTypes: client_credentials and/or token exchange; default
+	// GrantTypes are the client's grants, types of registered grants
+	// (grant.go): client_credentials and/or token exchange; default
 	// client_credentials.
 	GrantTypes []string
 	// Scopes is the most the client may get.
@@ -70,22 +76,18 @@ type SecretConfig struct {
 
 // client is a provisioned client; immutable.
 type client struct {
-	id         string
-	name       string
-	secrets    []secretHash
-	authBasic  bool
-	authPost   bool
-	grantCC    bool
-	grantTE    bool
-	scopes     []string
-	scopeSet   map[string]struct{}
-	audience   []string
-	opaque     bool
-	ttl        time.Duration
-	filter     *ipfilter.Filter
-	disabled   bool
-	grantTypes []string
-	issuance   *bucket // nil: no rate limit
+	id          string
+	secrets     []secretHash
+	authMethods []string // names of clientAuthMethods (client_auth.go)
+	grantTypes  []string // grant types of grantRegistry (grant.go)
+	scopes      []string
+	scopeSet    map[string]struct{}
+	audience    []string
+	format      string // FormatJWT or FormatOpaque
+	ttl         time.Duration
+	filter      *ipfilter.Filter
+	disabled    bool
+	issuance    *bucket // nil: no rate limit
 }
 
 func validTTL(d time.Duration) bool {
@@ -102,7 +104,7 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 	if !utf8Valid(cc.ID) || strings.ContainsAny(cc.ID, ":\x00") || len(cc.ID) > 255 {
 		return nil, fmt.Errorf("client %q: id must be at most 255 characters without ':'", cc.ID)
 	}
-	c := &client{id: cc.ID, name: cc.Name, disabled: cc.Disabled}
+	c := &client{id: cc.ID, disabled: cc.Disabled}
 	for j := range cc.Secrets {
 		s := &cc.Secrets[j]
 		if (s.Plain == "") == (s.Hash == "") {
@@ -128,30 +130,25 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		methods = []string{AuthClientSecretBasic, AuthClientSecretPost}
 	}
 	for _, m := range methods {
-		switch m {
-		case AuthClientSecretBasic:
-			c.authBasic = true
-		case AuthClientSecretPost:
-			c.authPost = true
-		default:
+		if clientAuthMethodByName(m) == nil {
 			return nil, fmt.Errorf("client %q: unsupported auth method %q", cc.ID, m)
+		}
+		if !slices.Contains(c.authMethods, m) {
+			c.authMethods = append(c.authMethods, m)
 		}
 	}
 	grants := cc.GrantTypes
 	if len(grants) == 0 {
-		grants = []string{GrantClientCredentials}
+		grants = []string{DefaultGrantType}
 	}
 	for _, g := range grants {
-		switch g {
-		case GrantClientCredentials:
-			c.grantCC = true
-		case GrantTokenExchange:
-			c.grantTE = true
-		default:
+		if grantByType(g) == nil {
 			return nil, fmt.Errorf("client %q: unsupported grant type %q", cc.ID, g)
 		}
+		if !slices.Contains(c.grantTypes, g) {
+			c.grantTypes = append(c.grantTypes, g)
+		}
 	}
-	c.grantTypes = slices.Clone(grants)
 	c.scopeSet = make(map[string]struct{}, len(cc.Scopes))
 	for _, s := range cc.Scopes {
 		if !validScopeToken(s) {
@@ -169,8 +166,9 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 	}
 	switch cc.TokenFormat {
 	case "", FormatJWT:
+		c.format = FormatJWT
 	case FormatOpaque:
-		c.opaque = true
+		c.format = FormatOpaque
 	default:
 		return nil, fmt.Errorf("client %q: token_format must be jwt or opaque", cc.ID)
 	}
@@ -206,6 +204,12 @@ func (c *client) ipAllowed(addr netip.Addr) bool {
 	}
 	return c.filter.Allowed(addr)
 }
+
+// allowsGrant reports whether the client may use the grant type.
+func (c *client) allowsGrant(grantType string) bool { return slices.Contains(c.grantTypes, grantType) }
+
+// allowsAuth reports whether the client may authenticate with the method.
+func (c *client) allowsAuth(method string) bool { return slices.Contains(c.authMethods, method) }
 
 func (c *client) hasScope(s string) bool {
 	_, ok := c.scopeSet[s]

@@ -54,8 +54,6 @@ func setNoStore(h http.Header) {
 // RFC 9110 §15.5.2 on any 401 (form authentication included).
 func writeError(w http.ResponseWriter, e *oauthError, realm string) {
 	h := w.Header()
-	setNoStore(h)
-	h.Set("Content-Type", "application/json")
 	if e.Status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", `Basic realm=`+quoteHeader(realm)+`, charset="UTF-8"`)
 	}
@@ -66,17 +64,8 @@ func writeError(w http.ResponseWriter, e *oauthError, realm string) {
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
-	buf := make([]byte, 0, 64+len(e.Description))
-	buf = append(buf, `{"error":`...)
-	buf = appendJSONString(buf, e.Code)
-	if e.Description != "" {
-		buf = append(buf, `,"error_description":`...)
-		// RFC 6749 restricts error_description to %x20-21 / %x23-5B / %x5D-7E.
-		buf = appendJSONString(buf, sanitizeDescription(e.Description))
-	}
-	buf = append(buf, '}', '\n')
-	w.WriteHeader(status)
-	_, _ = w.Write(buf)
+	// RFC 6749 restricts error_description to %x20-21 / %x23-5B / %x5D-7E.
+	writeJSON(w, status, errorResponse{Error: e.Code, Description: sanitizeDescription(e.Description)})
 }
 
 // sanitizeDescription keeps only the characters RFC 6749 §5.2 allows in

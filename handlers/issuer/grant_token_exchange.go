@@ -1,13 +1,15 @@
 package issuer
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
+	"time"
 )
 
-// grantTokenExchange implements RFC 8693 for downscoping: the subject token
+// tokenExchangeGrant implements RFC 8693 for downscoping: the subject token
 // is an access token of this issuer, held by the requesting client itself
 // (a client cannot exchange another client's token). The new token keeps
 // the subject's "sub", its scopes are a subset of the subject token's scopes
@@ -18,36 +20,40 @@ import (
 // another client is answered invalid_request: RFC 8693 §2.2.2 requires that
 // code whenever the subject_token is "invalid for any reason, or
 // unacceptable based on policy".
-func (i *Issuer) grantTokenExchange(w http.ResponseWriter, r *http.Request, f form, c *client) *oauthError {
+type tokenExchangeGrant struct{}
+
+func (tokenExchangeGrant) grantType() string { return GrantTokenExchange }
+func (tokenExchangeGrant) label() string     { return "token-exchange" }
+
+func (tokenExchangeGrant) request(ctx context.Context, i *Issuer, f form, c *client, now time.Time) (*mintRequest, *oauthError) {
 	subjectToken := f.get("subject_token")
 	if subjectToken == "" {
-		return invalidRequest("missing subject_token")
+		return nil, invalidRequest("missing subject_token")
 	}
 	if t := f.get("subject_token_type"); t != TokenTypeAccessToken {
-		return invalidRequest("subject_token_type must be " + TokenTypeAccessToken)
+		return nil, invalidRequest("subject_token_type must be " + TokenTypeAccessToken)
 	}
 	if t := f.get("requested_token_type"); t != "" && t != TokenTypeAccessToken {
-		return invalidRequest("requested_token_type must be " + TokenTypeAccessToken)
+		return nil, invalidRequest("requested_token_type must be " + TokenTypeAccessToken)
 	}
 	if f.get("actor_token") != "" || f.get("actor_token_type") != "" {
-		return invalidRequest("actor tokens (delegation) are not supported")
+		return nil, invalidRequest("actor tokens (delegation) are not supported")
 	}
 	if len(f.all("resource")) > 0 {
-		return newError(http.StatusBadRequest, errInvalidTarget, "resource is not supported; use audience")
+		return nil, newError(http.StatusBadRequest, errInvalidTarget, "resource is not supported; use audience")
 	}
-	info, err := i.resolve(r.Context(), subjectToken)
+	info, err := i.resolve(ctx, subjectToken)
 	if err != nil {
 		if errors.Is(err, errNotOurs) {
-			return i.invalidSubject(c, "not a valid, unexpired token of this issuer", "")
+			return nil, i.invalidSubject(c, "not a valid, unexpired token of this issuer", "")
 		}
-		return serverError()
+		return nil, serverError()
 	}
-	now := i.now()
 	if err := i.admissible(info.jti, info.clientID, nil, now.Unix()); err != nil {
-		return i.invalidSubject(c, err.Error(), info.jti)
+		return nil, i.invalidSubject(c, err.Error(), info.jti)
 	}
 	if info.clientID != c.id {
-		return i.invalidSubject(c, "issued to another client", info.jti)
+		return nil, i.invalidSubject(c, "issued to another client", info.jti)
 	}
 	// The most the new token may carry: the subject token's scopes that the
 	// client still holds.
@@ -59,28 +65,28 @@ func (i *Issuer) grantTokenExchange(w http.ResponseWriter, r *http.Request, f fo
 	}
 	scopes, e := narrowScopes(f.get("scope"), func(s string) bool { return slices.Contains(allowed, s) }, allowed)
 	if e != nil {
-		return e
+		return nil, e
 	}
 	aud, e := narrowAudience(f.all("audience"), info.audience)
 	if e != nil {
-		return e
+		return nil, e
 	}
 	exp := now.Unix() + int64(c.ttl.Seconds())
 	if info.expiresAt < exp {
 		exp = info.expiresAt
 	}
 	if exp <= now.Unix() {
-		return i.invalidSubject(c, "expired", info.jti)
+		return nil, i.invalidSubject(c, "expired", info.jti)
 	}
-	g := &grantRequest{
-		client:    c,
-		subject:   info.subject,
-		scopes:    scopes,
-		audience:  aud,
-		expiresAt: exp,
-		exchange:  true,
-	}
-	return i.issue(w, r, g, now)
+	return &mintRequest{
+		client:          c,
+		subject:         info.subject,
+		scopes:          scopes,
+		audience:        aud,
+		lifetime:        time.Duration(exp-now.Unix()) * time.Second,
+		format:          c.format,
+		issuedTokenType: TokenTypeAccessToken,
+	}, nil
 }
 
 // invalidSubject refuses a subject token with one description whatever the
@@ -91,7 +97,7 @@ func (i *Issuer) invalidSubject(c *client, reason, jti string) *oauthError {
 	if jti != "" {
 		attrs = append(attrs, slog.String("jti", jti))
 	}
-	i.log(slog.LevelInfo, "token exchange refused", attrs...)
+	i.logger.LogAttrs(context.Background(), slog.LevelInfo, "token exchange refused", attrs...)
 	return newError(http.StatusBadRequest, errInvalidRequest, subjectTokenInvalid)
 }
 

@@ -26,42 +26,13 @@ func (i *Issuer) serveIntrospect(w http.ResponseWriter, r *http.Request, ip neti
 	active := err == nil &&
 		i.admissible(info.jti, info.clientID, info.scopes, now) == nil &&
 		(info.clientID == c.id || slices.Contains(info.audience, c.id))
-	h := w.Header()
-	setNoStore(h)
-	h.Set("Content-Type", "application/json")
 	if !active {
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte(`{"active":false}` + "\n"))
+		writeJSON(w, http.StatusOK, introspectionResponse{})
 		return
 	}
-	b := make([]byte, 0, 256)
-	b = append(b, `{"active":true`...)
-	if len(info.scopes) > 0 {
-		b = append(b, `,"scope":`...)
-		b = appendSpaceJoined(b, info.scopes)
-	}
-	b = append(b, `,"client_id":`...)
-	b = appendJSONString(b, info.clientID)
-	b = append(b, `,"sub":`...)
-	b = appendJSONString(b, info.subject)
-	switch len(info.audience) {
-	case 0:
-	case 1:
-		b = append(b, `,"aud":`...)
-		b = appendJSONString(b, info.audience[0])
-	default:
-		b = append(b, `,"aud":`...)
-		b = appendJSONStrings(b, info.audience)
-	}
-	b = append(b, `,"iss":`...)
-	b = appendJSONString(b, i.iss)
-	b = append(b, `,"exp":`...)
-	b = appendInt(b, info.expiresAt)
-	b = append(b, `,"iat":`...)
-	b = appendInt(b, info.issuedAt)
-	b = append(b, `,"jti":`...)
-	b = appendJSONString(b, info.jti)
-	b = append(b, `,"token_type":"Bearer"}`+"\n"...)
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	writeJSON(w, http.StatusOK, introspectionResponse{Active: true, activeToken: &activeToken{
+		Scope: spaceJoined(info.scopes), ClientID: info.clientID, Subject: info.subject,
+		Audience: info.audience, Issuer: i.iss, ExpiresAt: info.expiresAt, IssuedAt: info.issuedAt,
+		JTI: info.jti, TokenType: "Bearer",
+	}})
 }

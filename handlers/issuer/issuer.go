@@ -48,10 +48,6 @@ const (
 	TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
 )
 
-// logFunc receives the issuer's log events. Attributes never carry a secret
-// or a token.
-type logFunc func(level slog.Level, msg string, attrs ...slog.Attr)
-
 // Config configures an Issuer.
 type Config struct {
 	// Issuer is the "iss" of every token: an https (or http) URL without
@@ -70,15 +66,18 @@ type Config struct {
 	// Audience is the default "aud"; default the issuer URL.
 	Audience []string
 	// Clients are the registered clients. New hashes and clears every
-	// SecretConfig.Plain.
+	// SecretConfig.Plain. The store's clients join them at run time (see
+	// ClientPollInterval); a config client wins over a store client with
+	// the same id.
 	Clients []ClientConfig
 	// Store keeps signing keys, opaque tokens and revocations. When nil,
 	// New only validates and builds; Open attaches the store later.
 	Store Store
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// Log receives log events; default none.
-	Log func(level slog.Level, msg string, attrs ...slog.Attr)
+	// Logger receives log events (never a secret or a token); default
+	// none.
+	Logger *slog.Logger
 	// Realm is the HTTP Basic realm of invalid_client challenges; default
 	// the issuer URL.
 	Realm string
@@ -103,20 +102,17 @@ type Issuer struct {
 	rotation   time.Duration
 	store      Store // set by Open
 	now        func() time.Time
-	log        logFunc
+	logger     *slog.Logger
 
-	clients map[string]*client
+	clients *clientRegistry
 	slow    *slowCache
 	limiter *HashLimiter
 	flight  singleflight.Group
-	dummy   []secretHash // what an unknown client's attempt is checked against
 	// hashHook, when set (tests), runs before each slow hash computation.
 	hashHook func()
 	keys     *keyManager
 	revoked  revocationSet
 	revFeed  revocationFeed
-
-	metadata []byte
 
 	runOnce sync.Once
 }
@@ -137,8 +133,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		prefix:  cfg.PathPrefix,
 		realm:   cfg.Realm,
 		now:     cfg.Now,
-		log:     cfg.Log,
-		clients: make(map[string]*client, len(cfg.Clients)),
+		logger:  cfg.Logger,
 		slow:    newSlowCache(5*time.Minute, 4096),
 		limiter: cfg.HashLimiter,
 	}
@@ -148,8 +143,8 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	if i.now == nil {
 		i.now = time.Now
 	}
-	if i.log == nil {
-		i.log = func(slog.Level, string, ...slog.Attr) {}
+	if i.logger == nil {
+		i.logger = slog.New(slog.DiscardHandler)
 	}
 	if i.realm == "" {
 		i.realm = cfg.Issuer
@@ -193,24 +188,23 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	if cfg.RateLimit != nil {
 		defLimit = *cfg.RateLimit
 	}
+	build := func(cc *ClientConfig) (*client, error) { return buildClient(cc, i.defaultAud, ttl, defLimit) }
+	config := make(map[string]*client, len(cfg.Clients))
 	for idx := range cfg.Clients {
-		c, err := buildClient(&cfg.Clients[idx], i.defaultAud, ttl, defLimit)
+		c, err := build(&cfg.Clients[idx])
 		if err != nil {
 			return nil, fmt.Errorf("issuer: %w", err)
 		}
-		if _, dup := i.clients[c.id]; dup {
+		if _, dup := config[c.id]; dup {
 			return nil, fmt.Errorf("issuer: client %q is defined twice", c.id)
 		}
-		i.clients[c.id] = c
+		config[c.id] = c
 		if c.ttl > i.maxTTL {
 			i.maxTTL = c.ttl
 		}
 	}
-	if i.dummy, err = dummySecrets(i.clients); err != nil {
-		return nil, fmt.Errorf("issuer: %w", err)
-	}
 	i.alg, i.rotation = alg, rotation
-	if i.metadata, err = i.buildMetadata(alg); err != nil {
+	if i.clients, err = newClientRegistry(config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}
 	if cfg.Store != nil {
@@ -222,18 +216,21 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 }
 
 // Open attaches the store: it loads (or, on the very first start, creates)
-// the signing keys and loads the revocations. New validates and touches no
+// the signing keys and loads the revocations and the store's clients. New validates and touches no
 // storage, so a config can be checked (`caddy validate`) next to a running
 // server that holds the store's lock; Open must succeed before the issuer
 // serves.
 func (i *Issuer) Open(ctx context.Context, st Store) error {
 	i.store = st
-	i.keys = newKeyManager(st, i.iss, i.alg, i.rotation, i.maxTTL, i.now, i.log)
+	i.keys = newKeyManager(st, i.iss, i.alg, i.rotation, i.maxTTL, i.now, i.logger)
 	if err := i.keys.refresh(ctx); err != nil {
 		return fmt.Errorf("issuer: signing keys: %w", err)
 	}
 	if err := i.loadRevocations(ctx); err != nil {
 		return fmt.Errorf("issuer: revocations: %w", err)
+	}
+	if err := i.clients.sync(ctx, st); err != nil {
+		return fmt.Errorf("issuer: clients: %w", err)
 	}
 	return nil
 }
@@ -256,8 +253,8 @@ func (i *Issuer) SigningKeyID() string {
 	return i.keys.current(context.Background()).signer.KeyID()
 }
 
-// Run keeps the key schedule and the revocation list current until ctx is
-// done. It returns at once when called a second time.
+// Run keeps the key schedule, the revocation list and the clients current
+// until ctx is done. It returns at once when called a second time.
 func (i *Issuer) Run(ctx context.Context) {
 	first := false
 	i.runOnce.Do(func() { first = true })
@@ -265,6 +262,7 @@ func (i *Issuer) Run(ctx context.Context) {
 		return
 	}
 	go i.keys.run(ctx)
+	go i.pollClients(ctx)
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {
@@ -273,7 +271,7 @@ func (i *Issuer) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			if err := i.loadRevocations(ctx); err != nil && ctx.Err() == nil {
-				i.log(slog.LevelWarn, "reloading revocations failed", slog.String("error", err.Error()))
+				i.logger.LogAttrs(ctx, slog.LevelWarn, "reloading revocations failed", slog.String("error", err.Error()))
 			}
 			i.revoked.prune(i.now().Unix())
 		}

@@ -69,7 +69,7 @@ type keyManager struct {
 	lead     time.Duration
 	maxTTL   time.Duration
 	now      func() time.Time
-	log      logFunc
+	log      *slog.Logger
 
 	mu     sync.Mutex // serialises refresh
 	closed bool       // retireAll ran: load nothing more
@@ -78,7 +78,7 @@ type keyManager struct {
 	next   atomic.Int64 // unix nanos of the next scheduled refresh
 }
 
-func newKeyManager(st store.SigningKeyStore, issuer, alg string, rotation, maxTTL time.Duration, now func() time.Time, log logFunc) *keyManager {
+func newKeyManager(st store.SigningKeyStore, issuer, alg string, rotation, maxTTL time.Duration, now func() time.Time, log *slog.Logger) *keyManager {
 	return &keyManager{
 		store: st, issuer: issuer, alg: alg, rotation: rotation, lead: publishLead(rotation),
 		maxTTL: maxTTL, now: now, log: log, loaded: make(map[string]*loadedKey),
@@ -93,7 +93,7 @@ func (m *keyManager) current(ctx context.Context) *keyState {
 		if m.mu.TryLock() {
 			if m.now().UnixNano() >= m.next.Load() {
 				if err := m.refreshLocked(ctx); err != nil {
-					m.log(slog.LevelError, "signing key refresh failed", slog.String("error", err.Error()))
+					m.log.LogAttrs(ctx, slog.LevelError, "signing key refresh failed", slog.String("error", err.Error()))
 				}
 			}
 			m.mu.Unlock()
@@ -275,7 +275,7 @@ func (m *keyManager) install(recs []store.SigningKey, now time.Time) error {
 		if !ok || lk.rec.Alg != rec.Alg || string(lk.rec.Private) != string(rec.Private) {
 			var err error
 			if lk, err = loadKey(rec); err != nil {
-				m.log(slog.LevelError, "skipping unusable signing key", slog.String("kid", rec.ID), slog.String("error", err.Error()))
+				m.log.Error("skipping unusable signing key", slog.String("kid", rec.ID), slog.String("error", err.Error()))
 				continue
 			}
 			m.loaded[rec.ID] = lk
@@ -370,7 +370,7 @@ func (m *keyManager) run(ctx context.Context) {
 		}
 		if m.now().UnixNano() >= m.next.Load() {
 			if err := m.refresh(ctx); err != nil && ctx.Err() == nil {
-				m.log(slog.LevelError, "signing key refresh failed", slog.String("error", err.Error()))
+				m.log.LogAttrs(ctx, slog.LevelError, "signing key refresh failed", slog.String("error", err.Error()))
 			}
 		}
 	}

@@ -48,7 +48,7 @@ func (i *Issuer) Admit(c *token.Claims, addr netip.Addr) error {
 	if err := i.admissible(c.JTI, c.ClientID, c.Scopes, now); err != nil {
 		return err
 	}
-	if !i.clients[c.ClientID].ipAllowed(addr.Unmap()) {
+	if !i.clients.load().byID[c.ClientID].ipAllowed(addr.Unmap()) {
 		return ErrIPNotAllowed
 	}
 	return nil
@@ -60,7 +60,7 @@ func (i *Issuer) AddressBound(c *token.Claims) bool {
 	if c == nil || c.Issuer != i.iss {
 		return false
 	}
-	cl := i.clients[c.ClientID]
+	cl := i.clients.load().byID[c.ClientID]
 	return cl != nil && cl.filter != nil
 }
 

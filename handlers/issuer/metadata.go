@@ -12,8 +12,9 @@ import (
 )
 
 // buildMetadata encodes the RFC 8414 document (also served as the OpenID
-// configuration).
-func (i *Issuer) buildMetadata(alg string) ([]byte, error) {
+// configuration) for these clients: grants and authentication methods come
+// from their registries (grant.go, client_auth.go).
+func (i *Issuer) buildMetadata(clients map[string]*client) ([]byte, error) {
 	// Endpoints live at the root of the issuer's origin (Handle routes on
 	// the path alone), whatever the issuer's path or trailing slash.
 	u, err := url.Parse(i.iss)
@@ -21,13 +22,10 @@ func (i *Issuer) buildMetadata(alg string) ([]byte, error) {
 		return nil, err
 	}
 	base := u.Scheme + "://" + u.Host
-	auth := []string{AuthClientSecretBasic, AuthClientSecretPost}
+	auth := supportedAuthMethods()
 	var scopes []string
-	grants := []string{GrantClientCredentials}
-	for _, c := range i.clients {
-		if c.grantTE && !slices.Contains(grants, GrantTokenExchange) {
-			grants = append(grants, GrantTokenExchange)
-		}
+	grants := supportedGrantTypes(clients)
+	for _, c := range clients {
 		for _, s := range c.scopes {
 			if !slices.Contains(scopes, s) {
 				scopes = append(scopes, s)
@@ -54,7 +52,7 @@ func (i *Issuer) buildMetadata(alg string) ([]byte, error) {
 	// would tell relying parties to expect ID tokens signed so. Strict OIDC
 	// clients (go-oidc) accept the document without it; their access-token
 	// verifiers then name the algorithm themselves.
-	if !token.IsHMAC(alg) {
+	if !token.IsHMAC(i.alg) {
 		doc["jwks_uri"] = base + i.jwksPath()
 	}
 	if len(scopes) > 0 {
@@ -69,7 +67,7 @@ func (i *Issuer) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(i.keys.lead.Seconds())))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(i.metadata)
+		_, _ = w.Write(i.clients.load().metadata)
 	}
 }
 

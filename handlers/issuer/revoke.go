@@ -24,15 +24,15 @@ func (i *Issuer) serveRevoke(w http.ResponseWriter, r *http.Request, ip netip.Ad
 		writeError(w, newError(http.StatusServiceUnavailable, "temporarily_unavailable", "token store unavailable"), i.realm)
 		return
 	case info.clientID != c.id:
-		i.log(slog.LevelInfo, "ignored revocation of another client's token",
+		i.logger.LogAttrs(r.Context(), slog.LevelInfo, "ignored revocation of another client's token",
 			slog.String("client_id", c.id), slog.String("jti", info.jti))
 	default:
 		if err := i.revoke(r.Context(), info); err != nil {
-			i.log(slog.LevelError, "revocation failed", slog.String("jti", info.jti), slog.String("error", err.Error()))
+			i.logger.LogAttrs(r.Context(), slog.LevelError, "revocation failed", slog.String("jti", info.jti), slog.String("error", err.Error()))
 			writeError(w, newError(http.StatusServiceUnavailable, "temporarily_unavailable", "revocation could not be recorded"), i.realm)
 			return
 		}
-		i.log(slog.LevelInfo, "token revoked", slog.String("client_id", c.id), slog.String("jti", info.jti))
+		i.logger.LogAttrs(r.Context(), slog.LevelInfo, "token revoked", slog.String("client_id", c.id), slog.String("jti", info.jti))
 	}
 	setNoStore(w.Header())
 	w.WriteHeader(http.StatusOK)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,7 +114,7 @@ func (i *Issuer) admissible(jti, clientID string, scopes []string, now int64) er
 	if jti != "" && i.revoked.has(jti, now) {
 		return ErrRevoked
 	}
-	c := i.clients[clientID]
+	c := i.clients.load().byID[clientID]
 	if c == nil {
 		return ErrUnknownClient
 	}
@@ -208,3 +209,5 @@ func (i *Issuer) revoke(ctx context.Context, info *tokenInfo) error {
 	}
 	return nil
 }
+
+func hasDot(s string) bool { return strings.IndexByte(s, '.') >= 0 }
