@@ -180,8 +180,10 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 			c.Audience, err = issManyArgs(d)
 		case "token_format":
 			err = issOneArg(d, &c.TokenFormat)
-			if err == nil && c.TokenFormat != "jwt" && c.TokenFormat != "opaque" {
-				err = d.Errf("client %q: token_format must be jwt or opaque", c.ClientID)
+			if err == nil {
+				if ferr := issuer.CheckTokenFormat(c.TokenFormat); ferr != nil {
+					err = d.Errf("client %q: %v", c.ClientID, ferr)
+				}
 			}
 		case "access_token_ttl":
 			err = issDurationArg(d, &c.AccessTokenTTL)

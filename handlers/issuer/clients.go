@@ -90,6 +90,15 @@ type client struct {
 	issuance    *bucket // nil: no rate limit
 }
 
+// CheckTokenFormat refuses anything but jwt and opaque (the Caddyfile parser
+// calls it too, for an error with file:line).
+func CheckTokenFormat(f string) error {
+	if f != FormatJWT && f != FormatOpaque {
+		return errors.New("token_format must be jwt or opaque")
+	}
+	return nil
+}
+
 func validTTL(d time.Duration) bool {
 	return d >= time.Second && d <= MaxTTL
 }
@@ -164,13 +173,12 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 	if len(c.audience) == 0 {
 		c.audience = slices.Clone(defAud)
 	}
-	switch cc.TokenFormat {
-	case "", FormatJWT:
-		c.format = FormatJWT
-	case FormatOpaque:
-		c.format = FormatOpaque
-	default:
-		return nil, fmt.Errorf("client %q: token_format must be jwt or opaque", cc.ID)
+	c.format = FormatJWT
+	if cc.TokenFormat != "" {
+		if err := CheckTokenFormat(cc.TokenFormat); err != nil {
+			return nil, fmt.Errorf("client %q: %w", cc.ID, err)
+		}
+		c.format = cc.TokenFormat
 	}
 	c.ttl = cc.AccessTokenTTL
 	if c.ttl == 0 {

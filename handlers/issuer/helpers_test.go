@@ -71,15 +71,27 @@ func baseConfig() Config {
 
 func newEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
+	return newTestEnv(t, true, mutate)
+}
+
+// newTestEnv is newEnv with or without a store (an issuer that validated but
+// cannot issue yet).
+func newTestEnv(t testing.TB, withStore bool, mutate func(*Config)) *testEnv {
+	t.Helper()
 	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	db := openStore(t, clock)
+	var db *memory.Store
+	if withStore {
+		db = openStore(t, clock)
+	}
 	return newEnvOn(t, db, clock, mutate)
 }
 
 func newEnvOn(t testing.TB, db *memory.Store, clock *fakeClock, mutate func(*Config)) *testEnv {
 	t.Helper()
 	cfg := baseConfig()
-	cfg.Store = db
+	if db != nil {
+		cfg.Store = db
+	}
 	cfg.Now = clock.Now
 	if mutate != nil {
 		mutate(&cfg)

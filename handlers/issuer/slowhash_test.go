@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
-	"time"
 )
 
 // README's argon2id example, the reproduction: m=64 MiB, t=3, p=4
@@ -50,24 +49,15 @@ func TestSlowHashParameterCaps(t *testing.T) {
 // issuance).
 func slowEnv(t *testing.T, lim *HashLimiter, withStore bool) *testEnv {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
-	cfg := baseConfig()
-	if withStore {
-		cfg.Store = openStore(t, clock)
-	}
-	cfg.Now = clock.Now
-	cfg.HashLimiter = lim
-	cfg.Clients = append(cfg.Clients,
-		ClientConfig{ID: "ar", Secrets: []SecretConfig{{Hash: testArgon2id}}},
-		ClientConfig{ID: "ar-off", Secrets: []SecretConfig{{Hash: testArgon2id}}, Disabled: true},
-		ClientConfig{ID: "ar-lan", Secrets: []SecretConfig{{Hash: testArgon2id}}, AllowIP: []string{"192.168.0.0/16"}},
-		ClientConfig{ID: "ar-post", Secrets: []SecretConfig{{Hash: testArgon2id}}, AuthMethods: []string{AuthClientSecretPost}},
-	)
-	iss, err := New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testEnv{t: t, iss: iss, clock: clock, ip: netip.MustParseAddr("10.1.2.3")}
+	return newTestEnv(t, withStore, func(cfg *Config) {
+		cfg.HashLimiter = lim
+		cfg.Clients = append(cfg.Clients,
+			ClientConfig{ID: "ar", Secrets: []SecretConfig{{Hash: testArgon2id}}},
+			ClientConfig{ID: "ar-off", Secrets: []SecretConfig{{Hash: testArgon2id}}, Disabled: true},
+			ClientConfig{ID: "ar-lan", Secrets: []SecretConfig{{Hash: testArgon2id}}, AllowIP: []string{"192.168.0.0/16"}},
+			ClientConfig{ID: "ar-post", Secrets: []SecretConfig{{Hash: testArgon2id}}, AuthMethods: []string{AuthClientSecretPost}},
+		)
+	})
 }
 
 // An unknown, disabled, IP-refused or wrong-method client costs one slow
