@@ -54,10 +54,6 @@ func HashSecret(secret string) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// GenerateSecret returns a new client secret carrying 256 bits of randomness
-// (base64url, 43 characters).
-func GenerateSecret() (string, error) { return randomString(32) }
-
 func randomString(n int) (string, error) {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
