@@ -1,11 +1,12 @@
 package issuer
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,8 +33,8 @@ type clientSnapshot struct {
 // storedClient is a store client as last read and what it built to; an
 // unchanged record keeps its *client (and so its rate-limit bucket).
 type storedClient struct {
-	rec    store.Client
-	client *client // nil: the record is invalid (logged once)
+	rec    []byte  // the record, JSON-encoded (compared, not DeepEqual: times)
+	client *client // nil: the record is invalid or shadowed (logged once)
 }
 
 // clientRegistry merges the config clients (read-only) with the store's
@@ -87,7 +88,11 @@ func (g *clientRegistry) sync(ctx context.Context, st store.ClientStore) error {
 	next := make(map[string]storedClient, len(recs))
 	changed := len(recs) != len(g.stored)
 	for _, rec := range recs {
-		if prev, ok := g.stored[rec.ID]; ok && reflect.DeepEqual(prev.rec, rec) {
+		enc, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if prev, ok := g.stored[rec.ID]; ok && bytes.Equal(prev.rec, enc) {
 			next[rec.ID] = prev
 			continue
 		}
@@ -98,7 +103,7 @@ func (g *clientRegistry) sync(ctx context.Context, st store.ClientStore) error {
 				g.logger.LogAttrs(ctx, slog.LevelWarn, "store client ignored: a config client has the same id",
 					slog.String("client_id", truncate(rec.ID, 64)))
 			}
-			next[rec.ID] = storedClient{rec: rec}
+			next[rec.ID] = storedClient{rec: enc}
 			continue
 		}
 		cc := storeClientConfig(rec)
@@ -107,7 +112,7 @@ func (g *clientRegistry) sync(ctx context.Context, st store.ClientStore) error {
 			g.logger.LogAttrs(ctx, slog.LevelWarn, "store client ignored: invalid",
 				slog.String("client_id", truncate(rec.ID, 64)), slog.String("error", err.Error()))
 		}
-		next[rec.ID] = storedClient{rec: rec, client: c}
+		next[rec.ID] = storedClient{rec: enc, client: c}
 	}
 	if !changed {
 		return nil

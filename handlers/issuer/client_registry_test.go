@@ -105,7 +105,7 @@ func TestStoreClientKeepsRateLimit(t *testing.T) {
 		clock := &fakeClock{t: time.Now()}
 		db := openStore(t, clock)
 		if err := db.PutClient(context.Background(), store.Client{ID: "rt",
-			SecretHashes: []store.SecretHash{{Hash: HashSecret("s")}}}); err != nil {
+			SecretHashes: []store.SecretHash{{Hash: HashSecret("s"), Expires: time.Now().Add(24 * time.Hour)}}}); err != nil {
 			t.Fatal(err)
 		}
 		e := newEnvOn(t, db, clock, func(c *Config) {

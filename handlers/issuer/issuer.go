@@ -229,8 +229,10 @@ func (i *Issuer) Open(ctx context.Context, st Store) error {
 	if err := i.loadRevocations(ctx); err != nil {
 		return fmt.Errorf("issuer: revocations: %w", err)
 	}
+	// Unreadable store clients only keep those clients out (Run retries);
+	// the config clients serve regardless.
 	if err := i.clients.sync(ctx, st); err != nil {
-		return fmt.Errorf("issuer: clients: %w", err)
+		i.logger.LogAttrs(ctx, slog.LevelError, "reading the store's clients failed", slog.String("error", err.Error()))
 	}
 	return nil
 }
