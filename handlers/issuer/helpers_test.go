@@ -31,6 +31,9 @@ func (c *fakeClock) Now() time.Time {
 	return c.t
 }
 
+// newClock is the tests' clock, at a fixed instant.
+func newClock() *fakeClock { return &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
@@ -78,7 +81,7 @@ func newEnv(t testing.TB, mutate func(*Config)) *testEnv {
 // cannot issue yet).
 func newTestEnv(t testing.TB, withStore bool, mutate func(*Config)) *testEnv {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := newClock()
 	var db *memory.Store
 	if withStore {
 		db = openStore(t, clock)

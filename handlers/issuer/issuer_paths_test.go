@@ -5,14 +5,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // Two issuers on one origin, told apart by their URL paths, each point
 // jwks_uri at their own JWKS (derived from the issuer path), which lists
 // their own keys; and neither answers the other's well-known paths.
 func TestIssuersOnOneOriginOwnJWKS(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := newClock()
 	db := openStore(t, clock)
 	a := newEnvOn(t, db, clock, func(c *Config) { c.Issuer = "https://auth.example.com/a" })
 	b := newEnvOn(t, db, clock, func(c *Config) { c.Issuer = "https://auth.example.com/b"; c.PathPrefix = "/b/oauth" })

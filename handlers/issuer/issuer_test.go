@@ -405,7 +405,7 @@ func TestAdmit(t *testing.T) {
 }
 
 func TestSecretRotationAndHashes(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := newClock()
 	db := openStore(t, clock)
 	e := newEnvOn(t, db, clock, func(c *Config) {
 		c.Clients = append(c.Clients,

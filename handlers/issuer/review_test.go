@@ -94,7 +94,7 @@ func (s *flakyStore) UpdateSigningKeys(ctx context.Context, issuer string, fn fu
 // signed during the outage have expired, not only until successor.ActiveAt
 // + TTL.
 func TestRetiredKeyOutlivesTokensSignedDuringRefreshOutage(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := newClock()
 	fs := &flakyStore{Store: openStore(t, clock)}
 	cfg := baseConfig()
 	cfg.Now = clock.Now
