@@ -216,10 +216,10 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 }
 
 // Open attaches the store: it loads (or, on the very first start, creates)
-// the signing keys and loads the revocations and the store's clients. New validates and touches no
-// storage, so a config can be checked (`caddy validate`) next to a running
-// server that holds the store's lock; Open must succeed before the issuer
-// serves.
+// the signing keys and loads the revocations and the store's clients. New
+// validates and touches no storage, so a config can be checked (`caddy
+// validate`) next to a running server that holds the store's lock; Open
+// must succeed before the issuer serves.
 func (i *Issuer) Open(ctx context.Context, st Store) error {
 	i.store = st
 	i.keys = newKeyManager(st, i.iss, i.alg, i.rotation, i.maxTTL, i.now, i.logger)
