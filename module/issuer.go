@@ -310,11 +310,7 @@ func (l localIssuer) LookupOpaque(ctx context.Context, tok string) (*token.Claim
 	if err := l.h.open(); err != nil {
 		return nil, err
 	}
-	c, err := l.h.iss.LookupOpaque(ctx, tok)
-	if errors.Is(err, issuer.ErrNotFound) {
-		return nil, gateway.ErrNotFound
-	}
-	return c, err
+	return l.h.iss.LookupOpaque(ctx, tok)
 }
 
 func (l localIssuer) AddressBound(c *token.Claims) bool { return l.h.iss.AddressBound(c) }

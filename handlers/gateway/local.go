@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 
+	"github.com/authgate/caddy-authgate/store"
 	"github.com/authgate/caddy-authgate/token"
 )
 
@@ -36,5 +36,6 @@ type LocalIssuer interface {
 	AddressBound(c *token.Claims) bool
 }
 
-// ErrNotFound is returned by LocalIssuer.LookupOpaque for unknown tokens.
-var ErrNotFound = errors.New("token not found")
+// ErrNotFound is returned by LocalIssuer.LookupOpaque for unknown tokens:
+// store.ErrNotFound, the one not-found sentinel of every layer.
+var ErrNotFound = store.ErrNotFound

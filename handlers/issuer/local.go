@@ -8,8 +8,8 @@ import (
 	"github.com/authgate/caddy-authgate/token"
 )
 
-// The methods below make *Issuer a gateway.LocalIssuer (the module adapts
-// ErrNotFound to the gateway's sentinel).
+// The methods below make *Issuer a gateway.LocalIssuer (both packages'
+// ErrNotFound are store.ErrNotFound).
 
 // ResolveKeys implements token.KeyResolver over every key not yet expired,
 // HMAC keys included (they are never published, only used in-process).
