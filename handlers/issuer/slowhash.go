@@ -36,6 +36,11 @@ const (
 const (
 	DefaultHashMemoryKiB = MaxArgon2idMemoryKiB
 	bcryptWeightKiB      = 16 // bcrypt's state is ~4 KiB; its cost is CPU
+	// gcAfterArgon2idKiB is the argon2id memory from which a verification
+	// collects its garbage before releasing its budget (see slowVerify):
+	// a quarter of the budget, where the garbage of a flood would
+	// otherwise reach several times the budget.
+	gcAfterArgon2idKiB = DefaultHashMemoryKiB / 4
 )
 
 // errHashBusy means a slow-hash verification was refused because the
