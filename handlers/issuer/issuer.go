@@ -110,7 +110,7 @@ type Issuer struct {
 	slow    *slowCache
 	limiter *HashLimiter
 	flight  singleflight.Group
-	dummy   []secretHash // what an unknown client's attempt is checked against
+	dummy   *dummySet // what an unknown client's attempt is checked against
 	// hashHook, when set (tests), runs before each slow hash computation.
 	hashHook func()
 	keys     *keyManager

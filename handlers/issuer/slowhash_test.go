@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
@@ -273,5 +274,56 @@ func TestSlowHashLeavesNoGarbage(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if grown := int64(after.HeapAlloc) - int64(before.HeapAlloc); grown > 16<<20 {
 		t.Fatalf("a finished verification left %d MiB of heap behind (m=64 MiB): the next attempt's budget would not cover it", grown>>20)
+	}
+}
+
+// With slow-hash clients of different costs (an argon2id one and a bcrypt
+// one), unknown ids are not all checked against the heaviest: then a client
+// with a lighter (or, across kinds, heavier) hash would be told apart from
+// unknown ids by time. Each unknown id costs what one of the configured
+// clients costs, the same one on every attempt.
+func TestUnknownClientsCostLikeEachSlowHashClient(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	cfg := baseConfig()
+	cfg.Now = clock.Now
+	cfg.HashLimiter = NewHashLimiter(1<<20, 1)
+	cfg.Clients = append(cfg.Clients,
+		ClientConfig{ID: "ar", Secrets: []SecretConfig{{Hash: testArgon2id}}},
+		ClientConfig{ID: "bc", Secrets: []SecretConfig{{Hash: testBcrypt}}},
+	)
+	iss, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{t: t, iss: iss, clock: clock, ip: netip.MustParseAddr("10.1.2.3")}
+	var weight int64 // the budget the last slow hash took: tells its kind
+	iss.hashHook = func() {
+		iss.limiter.mu.Lock()
+		weight = iss.limiter.kib
+		iss.limiter.mu.Unlock()
+	}
+	cost := func(id string) int64 {
+		weight = 0
+		wantOAuthError(t, e.do("POST", "/oauth/token", url.Values{"grant_type": {GrantClientCredentials}}, id, "wrong-"+strconv.Itoa(rand.Int())), 401, errInvalidClient)
+		return weight
+	}
+	argon, bcr := cost("ar"), cost("bc")
+	if argon == bcr || argon == 0 || bcr == 0 {
+		t.Fatalf("client weights argon2id %d, bcrypt %d: want two distinct slow hashes", argon, bcr)
+	}
+	seen := map[int64]int{}
+	for k := range 32 {
+		id := fmt.Sprintf("unknown-%d", k)
+		w := cost(id)
+		if w != argon && w != bcr {
+			t.Fatalf("unknown id %q cost weight %d, like no configured client (%d, %d)", id, w, argon, bcr)
+		}
+		if again := cost(id); again != w {
+			t.Fatalf("unknown id %q cost %d, then %d: an id's cost must not vary", id, w, again)
+		}
+		seen[w]++
+	}
+	if seen[argon] == 0 || seen[bcr] == 0 {
+		t.Fatalf("32 unknown ids cost %v (argon2id %d, bcrypt %d): every configured cost must occur, or the other client's id stands out", seen, argon, bcr)
 	}
 }

@@ -123,11 +123,14 @@ func (i *Issuer) authenticate(r *http.Request, f form, ip netip.Addr) (*client, 
 	}
 	// Every refusal costs what a wrong secret costs: a refused client's
 	// secret is still checked against its own hashes (result ignored), an
-	// unknown client's against a dummy of the heaviest configured hash, so
-	// time does not tell which ids exist or why they were refused.
-	hashes := i.dummy
+	// unknown client's against a copy of some slow-hash client's hashes
+	// (dummySet), so time does not tell which ids exist or why they were
+	// refused.
+	var hashes []secretHash
 	if c != nil && len(c.secrets) > 0 {
 		hashes = c.secrets
+	} else {
+		hashes = i.dummy.forID(id)
 	}
 	ok, err := i.verifyHashes(id, hashes, secret, i.now())
 	if err != nil {
