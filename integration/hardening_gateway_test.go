@@ -328,3 +328,36 @@ func TestGatewayMaxStaleAppliesToCachedTokens(t *testing.T) {
 	}, func() string { return fmt.Sprintf("an uncached token still gets %d", fresh.status) })
 	jwWant503(t, jwMustGet(t, c, site, cached), "cached token beyond max_stale")
 }
+
+// A config without the issuer starts discovery of its URL (external now);
+// the next config has the issuer in-process again. The discovery source must
+// die with the config that started it: kept alive, it goes on fetching our
+// own issuer's metadata and JWKS, and a later config without the issuer
+// verifies the issuer's tokens — revoked ones included — as an external
+// issuer's, with keys that are still fresh (found by the attack review:
+// 5068 of 59505 requests with a revoked token got 200 around such reloads).
+func TestGatewayDiscoveryOfOwnIssuerDiesWithItsConfig(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "a.db")
+	tester := caddytest.NewTester(t)
+	c := tester.Client
+	tester.InitServer(hgCaddyfile(db, false), "caddyfile") // discovery of issBase starts and fails
+	tester.InitServer(hgCaddyfile(db, true), "caddyfile")
+	tok := issToken(t, c, "app", "app-secret", nil)
+	if r := hgAPI(t, c, tok); r.status != 200 {
+		t.Fatalf("with the issuer: %d %q", r.status, r.raw)
+	}
+	issPost(t, c, issRevokeURL, url.Values{"token": {tok}}, "app", "app-secret")
+	if r := hgAPI(t, c, tok); r.status != 401 {
+		t.Fatalf("revoked: %d %q", r.status, r.raw)
+	}
+	// Give a leftover discovery source its retry (1 s backoff, doubling):
+	// with the issuer in-process, that fetch would succeed.
+	time.Sleep(2500 * time.Millisecond)
+	tester.InitServer(hgCaddyfile(db, false), "caddyfile")
+	for range 3 {
+		if r := hgAPI(t, c, tok); r.status == 200 {
+			t.Fatalf("revoked token accepted after the issuer was removed again: %q", r.raw)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -80,12 +80,23 @@ var bounds = map[string][2]time.Duration{
 // (timeout, refresh_min, refresh_max, refetch_interval, max_stale). Zero
 // means "default" and is accepted; negative values never are.
 func CheckBound(name string, d time.Duration) error {
-	b, ok := bounds[name]
-	if !ok {
+	if _, ok := bounds[name]; !ok {
 		return fmt.Errorf("unknown option %q", name)
 	}
 	if d == 0 {
 		return nil
+	}
+	return CheckWrittenBound(name, d)
+}
+
+// CheckWrittenBound is CheckBound for a value the user wrote (a Caddyfile
+// option): 0 is out of range too. An unset JSON field is 0 and means the
+// default, so a written "max_stale 0s" would silently mean 24h, not "never
+// stale".
+func CheckWrittenBound(name string, d time.Duration) error {
+	b, ok := bounds[name]
+	if !ok {
+		return fmt.Errorf("unknown option %q", name)
 	}
 	if d < b[0] || d > b[1] {
 		return fmt.Errorf("%s %s is out of range: must be between %s and %s", name, FormatDuration(d), FormatDuration(b[0]), FormatDuration(b[1]))

@@ -270,7 +270,7 @@ func (g *Gateway) parseJWKS(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("unknown jwks option %q", opt)
 		}
-		if err := jwkscache.CheckBound(opt, time.Duration(dur)); err != nil {
+		if err := jwkscache.CheckWrittenBound(opt, time.Duration(dur)); err != nil {
 			return d.Errf("jwks: %v", err)
 		}
 	}

@@ -58,6 +58,8 @@ func TestGatewayCaddyfileErrors(t *testing.T) {
 		{"jwks max_stale too short", jwksOpt("max_stale 1ns"), "max_stale 1ns is out of range: must be between 1s and 720h", 3},
 		{"jwks max_stale too long", jwksOpt("max_stale 1000h"), "max_stale 1000h is out of range", 3},
 		{"jwks negative", jwksOpt("max_stale -1s"), "max_stale -1s is out of range", 3},
+		{"jwks max_stale 0 (would mean the 24h default)", jwksOpt("max_stale 0s"), "max_stale 0s is out of range: must be between 1s and 720h", 3},
+		{"jwks refresh_min 0", jwksOpt("refresh_min 0"), "refresh_min 0s is out of range", 3},
 		{"jwks refresh_min above refresh_max", jwksOpt("refresh_min 2h\n\t\trefresh_max 1h"), "refresh_min 2h exceeds refresh_max 1h", 2},
 		{"leeway too large", "authgate {\n\tissuer https://idp\n\tleeway 1h\n}", "leeway 1h is out of range: must be between 0 and 10m", 3},
 		{"leeway negative", "authgate {\n\tissuer https://idp\n\tleeway -1s\n}", "leeway -1s is out of range", 3},

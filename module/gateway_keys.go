@@ -40,9 +40,13 @@ type keyRouting struct {
 	hasHMAC    bool
 	jwksOwner  func()   // releases the shared JWKS cache
 	sourceRefs []func() // release this config's hold on each key source
-	resolution sync.Once
-	local      map[string]gateway.LocalIssuer
-	localAll   []gateway.LocalIssuer
+	// discoveryRefs release this config's hold on each issuer's discovery
+	// source; resolve releases those of in-process issuers at once.
+	discoveryRefs map[string]func()
+	refsMu        sync.Mutex // discoveryRefs: resolve and cleanup
+	resolution    sync.Once
+	local         map[string]gateway.LocalIssuer
+	localAll      []gateway.LocalIssuer
 
 	// fingerprint identifies the key sources, so handlers with the same
 	// sources share one verified-token cache.
@@ -109,11 +113,14 @@ func (h *Gateway) buildKeyRouting(ctx caddy.Context, app *App) (_ *keyRouting, e
 		kr.explicit = &explicitKeys{static: kr.static, jwks: kr.jwks}
 	} else if len(h.Issuers) > 0 {
 		kr.discovery = make(map[string]*jwkscache.Discovered, len(h.Issuers))
+		kr.discoveryRefs = make(map[string]func(), len(h.Issuers))
 		for _, iss := range h.Issuers {
 			kr.discovery[iss] = cache.Discovery(iss, jwkscache.Options{})
-			if err := kr.hold("issuer "+iss, func() { cache.DropDiscovery(iss, jwkscache.Options{}) }); err != nil {
+			release, err := holdSource("issuer "+iss, func() { cache.DropDiscovery(iss, jwkscache.Options{}) })
+			if err != nil {
 				return nil, err
 			}
+			kr.discoveryRefs[iss] = release
 			fmt.Fprintf(fp, "discovery=%s\n", iss)
 		}
 	} else {
@@ -141,6 +148,12 @@ func (kr *keyRouting) resolve() {
 			if l, ok := kr.app.LocalIssuer(iss); ok {
 				kr.local[iss] = l
 				kr.localAll = append(kr.localAll, l)
+				// Its discovery source must not outlive the config that
+				// started it: kept alive by this one, it would go on
+				// fetching our own issuer's keys, and a later config
+				// without the issuer would verify its tokens (revoked
+				// ones included) as an external issuer's.
+				kr.releaseDiscovery(iss)
 				continue
 			}
 			if d := kr.discovery[iss]; d != nil {
@@ -219,8 +232,25 @@ func (kr *keyRouting) hold(key string, drop func()) error {
 	return err
 }
 
+// releaseDiscovery drops this config's hold on iss's discovery source.
+func (kr *keyRouting) releaseDiscovery(iss string) {
+	kr.refsMu.Lock()
+	release := kr.discoveryRefs[iss]
+	delete(kr.discoveryRefs, iss)
+	kr.refsMu.Unlock()
+	if release != nil {
+		release()
+	}
+}
+
 // cleanup releases the key sources, then the cache that holds them.
 func (kr *keyRouting) cleanup() {
+	kr.refsMu.Lock()
+	for iss, release := range kr.discoveryRefs {
+		release()
+		delete(kr.discoveryRefs, iss)
+	}
+	kr.refsMu.Unlock()
 	for _, release := range kr.sourceRefs {
 		release()
 	}

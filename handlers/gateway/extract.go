@@ -162,13 +162,19 @@ func isTchar(c byte) bool {
 
 // lookupQuery scans the raw query without building a url.Values map. A
 // parameter named like the source whose value does not unescape, or is
-// empty, is malformed.
+// empty, is malformed. Pairs are split at ';' as well as '&': net/http drops
+// a pair with ';', but many upstream parsers split there, and would find a
+// token the gateway never saw.
 func lookupQuery(raw, name string) (string, int, string) {
 	var tok string
 	n := 0
 	for raw != "" {
-		var pair string
-		pair, raw, _ = strings.Cut(raw, "&")
+		pair := raw
+		if i := strings.IndexAny(raw, "&;"); i >= 0 {
+			pair, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = ""
+		}
 		k, v, _ := strings.Cut(pair, "=")
 		if k != name {
 			if uk, err := url.QueryUnescape(k); err != nil || uk != name {
@@ -196,7 +202,9 @@ func lookupCookie(headers []string, name string) (string, int, string) {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if k != name {
+			// RFC 6265 §5.2 trims white space around the name: "at =x"
+			// is cookie "at" to many parsers, so it is to this one.
+			if strings.TrimSpace(k) != name {
 				continue
 			}
 			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {

@@ -146,3 +146,38 @@ func FuzzExtract(f *testing.F) {
 func looksLikeBearer(v string) bool {
 	return len(v) >= 6 && strings.EqualFold(v[:6], "bearer") && (len(v) == 6 || !isTchar(v[6]))
 }
+
+// Parsers differ on where a query parameter or a cookie starts: many split
+// a query on ';' as well as '&' (older Python, Rack), and RFC 6265 §5.2 trims
+// white space around a cookie name. A value that such an upstream reads as
+// the token source must not pass as "no token" in optional mode (and reach
+// the upstream, which may decode it): the gateway reads it as the source
+// too, so a forged one is refused.
+func TestSourceParserDifferentials(t *testing.T) {
+	s, set := ecFixture(t)
+	valid := s.sign(t, baseClaims(nil))
+	query := TokenSource{Kind: "query", Name: "access_token"}
+	cookie := TokenSource{Kind: "cookie", Name: "at"}
+	cases := []struct {
+		name string
+		src  TokenSource
+		set  func(r *http.Request, tok string)
+	}{
+		{"query after ';'", query, func(r *http.Request, tok string) { r.URL.RawQuery = "a=1;access_token=" + tok }},
+		{"cookie name with spaces", cookie, func(r *http.Request, tok string) { r.Header.Set("Cookie", "x=1;  at ="+tok) }},
+		{"cookie value with a leading space", cookie, func(r *http.Request, tok string) { r.Header.Set("Cookie", "at= "+tok) }},
+	}
+	for _, tc := range cases {
+		g := newGateway(t, set, func(c *Config) { c.Optional = true; c.Sources = []TokenSource{tc.src} })
+		r := request("")
+		tc.set(r, "forged")
+		if d, e := g.Authorize(r, loopback); e == nil {
+			t.Errorf("%s: forged token passed (claims=%v), want refused", tc.name, d.Claims != nil)
+		}
+		r = request("")
+		tc.set(r, valid)
+		if d, e := g.Authorize(r, loopback); e == nil && d.Claims == nil {
+			t.Errorf("%s: a valid token was read as no token", tc.name)
+		}
+	}
+}

@@ -123,12 +123,15 @@ func (i *Issuer) authenticate(r *http.Request, f form, ip netip.Addr) (*client, 
 }
 
 // verifyClientSecret is the proof check of the client_secret_* methods: the
-// secret against the client's hashes, or against the snapshot's dummy (the
-// heaviest configured hash) for an unknown client or one without secrets.
+// secret against the client's hashes, or, for an unknown client or one
+// without secrets, against the copy of some slow-hash client's hashes that
+// the snapshot's dummySet picks for this id.
 func (i *Issuer) verifyClientSecret(snap *clientSnapshot, c *client, cr *clientCredentials, now time.Time) (bool, error) {
-	hashes := snap.dummy
+	var hashes []secretHash
 	if c != nil && len(c.secrets) > 0 {
 		hashes = c.secrets
+	} else {
+		hashes = snap.dummy.forID(cr.clientID)
 	}
 	return i.verifyHashes(cr.clientID, hashes, cr.secret, now)
 }

@@ -23,8 +23,8 @@ const ClientPollInterval = time.Second
 type clientSnapshot struct {
 	byID map[string]*client
 	// dummy is what an unknown client's secret is checked against (see
-	// dummySecrets).
-	dummy []secretHash
+	// dummySet).
+	dummy *dummySet
 	// metadata is the RFC 8414 document, which lists the clients' scopes
 	// and grants.
 	metadata []byte

@@ -70,3 +70,37 @@ func TestRevokedJWTRefusedWithinGatewayLeeway(t *testing.T) {
 		t.Fatalf("store revocations %v %v, want one until exp+%s", revs, err, token.MaxLeeway)
 	}
 }
+
+// A JWT revoked after its exp but while a gateway still accepts it (within
+// exp + leeway) is revoked, not ignored as expired: otherwise a stolen token
+// stays usable for the rest of the leeway whatever its client does.
+func TestRevokeAfterExpWithinGatewayLeeway(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AccessTokenTTL = time.Minute })
+	tok := e.token("app", "app-secret", nil)
+	_, claims := decodeJWT(t, tok)
+	exp := time.Unix(int64(claims["exp"].(float64)), 0)
+	g, err := gateway.New(gateway.Config{
+		Policy: token.Policy{Issuers: []string{testIss}, Leeway: token.DefaultLeeway},
+		Local:  oneLocal{e.iss},
+		Now:    e.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authorize := func() *gateway.Error {
+		r := httptest.NewRequest("GET", "/api", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		_, gerr := g.Authorize(r, netip.MustParseAddr("10.1.2.3"))
+		return gerr
+	}
+	e.clock.t = exp.Add(token.DefaultLeeway / 2)
+	if gerr := authorize(); gerr != nil {
+		t.Fatalf("token within the leeway refused before revocation: %v", gerr)
+	}
+	if r := e.do("POST", "/oauth/revoke", url.Values{"token": {tok}}, "app", "app-secret"); r.status != 200 {
+		t.Fatalf("revoke: %d %s", r.status, r.raw)
+	}
+	if authorize() == nil {
+		t.Fatalf("token revoked at exp+%s still accepted by a gateway with leeway %s", token.DefaultLeeway/2, token.DefaultLeeway)
+	}
+}

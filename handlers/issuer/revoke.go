@@ -5,19 +5,23 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+
+	"github.com/authgate/caddy-authgate/token"
 )
 
 // serveRevoke implements RFC 7009. The caller authenticates as a registered
 // client and may revoke only its own tokens; for anything else (unknown,
 // expired, foreign, another client's) it gets 200 and nothing happens.
-// Revoking a JWT records its jti until its exp; revoking an opaque token
-// deletes it and records its jti the same way.
+// Revoking a JWT records its jti until its exp plus token.MaxLeeway, and a
+// JWT past its exp but within that window is still revoked (a gateway may
+// accept it until exp + leeway); revoking an opaque token deletes it and
+// records its jti the same way.
 func (i *Issuer) serveRevoke(w http.ResponseWriter, r *http.Request, ip netip.Addr) {
 	c, tok, ok := i.tokenRequest(w, r, ip)
 	if !ok {
 		return
 	}
-	info, err := i.resolve(r.Context(), tok)
+	info, err := i.resolveWithin(r.Context(), tok, token.MaxLeeway)
 	switch {
 	case errors.Is(err, errNotOurs):
 	case err != nil:

@@ -1,11 +1,15 @@
 package issuer
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
+	"sort"
 	"sync"
 )
 
@@ -36,6 +40,11 @@ const (
 const (
 	DefaultHashMemoryKiB = MaxArgon2idMemoryKiB
 	bcryptWeightKiB      = 16 // bcrypt's state is ~4 KiB; its cost is CPU
+	// gcAfterArgon2idKiB is the argon2id memory from which a verification
+	// collects its garbage before releasing its budget (see slowVerify):
+	// a quarter of the budget, where the garbage of a flood would
+	// otherwise reach several times the budget.
+	gcAfterArgon2idKiB = DefaultHashMemoryKiB / 4
 )
 
 // errHashBusy means a slow-hash verification was refused because the
@@ -98,63 +107,100 @@ func (h *secretHash) weightKiB() int64 {
 	return bcryptWeightKiB
 }
 
-// heavier reports whether a costs more per attempt than b.
-func heavier(a, b *secretHash) bool {
-	if a.kind != b.kind {
-		return a.kind == hashArgon2id // 64 MiB of argon2id outweighs a bcrypt
-	}
-	if a.kind == hashArgon2id {
-		return uint64(a.argon.memory)*uint64(a.argon.time) > uint64(b.argon.memory)*uint64(b.argon.time)
-	}
-	return a.bcryptCost > b.bcryptCost
+// dummySet is what attempts for unknown client ids are checked against: one
+// re-randomized copy of each slow-hash client's secret hashes (same kinds,
+// parameters and expiries, random salts and keys), so an unknown id costs
+// what a wrong secret of one of those clients costs (as Caddy's basic_auth
+// does with its fake hash). Each id is mapped to one copy by a keyed hash,
+// so repeated attempts with one id cost the same, and with several slow-hash
+// parameter sets a light (or heavy) time does not tell that an id exists:
+// unknown ids take every configured time too. Random values never match
+// anything. Without slow-hash clients it is one random SHA-256.
+type dummySet struct {
+	key    [sha256.Size]byte
+	copies [][]secretHash
 }
 
-// dummySecrets returns the secrets an attempt for an unknown client (or one
-// without secrets) is checked against: a random hash of the heaviest slow
-// hash any client uses, so an unknown id costs what a wrong secret of a
-// slow-hash client costs (as Caddy's basic_auth does with its fake hash).
-// Random values never match anything; with only SHA-256 clients it is a
-// SHA-256.
-func dummySecrets(clients map[string]*client) ([]secretHash, error) {
-	var worst *secretHash
-	for _, c := range clients {
+// dummySecrets builds the dummySet of clients. The key is derived from the
+// configured slow hashes (their salts are not public), so an unknown id maps
+// to the same copy across restarts of the same configuration.
+func dummySecrets(clients map[string]*client) (*dummySet, error) {
+	ids := make([]string, 0, len(clients))
+	for id, c := range clients {
 		for idx := range c.secrets {
-			h := &c.secrets[idx]
-			if h.kind == hashSHA256 {
-				continue
-			}
-			if worst == nil || heavier(h, worst) {
-				worst = h
+			if c.secrets[idx].kind != hashSHA256 {
+				ids = append(ids, id)
+				break
 			}
 		}
 	}
-	if worst == nil {
-		var d secretHash
-		d.kind = hashSHA256
+	sort.Strings(ids)
+	d := &dummySet{}
+	kh := sha256.New()
+	kh.Write([]byte("authgate-dummy-v1"))
+	for _, id := range ids {
+		src := clients[id].secrets
+		cp := make([]secretHash, len(src))
+		for idx := range src {
+			kh.Write([]byte{0})
+			kh.Write([]byte(src[idx].encoded))
+			h, err := randomLike(&src[idx])
+			if err != nil {
+				return nil, err
+			}
+			cp[idx] = h
+		}
+		d.copies = append(d.copies, cp)
+	}
+	kh.Sum(d.key[:0])
+	if len(d.copies) == 0 {
+		var h secretHash
+		h.kind = hashSHA256
+		if _, err := rand.Read(h.sum[:]); err != nil {
+			return nil, err
+		}
+		d.copies = [][]secretHash{{h}}
+	}
+	return d, nil
+}
+
+// forID returns the copy an attempt for the unknown id is checked against.
+func (d *dummySet) forID(id string) []secretHash {
+	if len(d.copies) == 1 {
+		return d.copies[0]
+	}
+	m := hmac.New(sha256.New, d.key[:])
+	m.Write([]byte(id))
+	sum := m.Sum(nil)
+	return d.copies[binary.BigEndian.Uint64(sum)%uint64(len(d.copies))]
+}
+
+// randomLike returns a hash of the same kind, parameters and expiry as h,
+// with random content.
+func randomLike(h *secretHash) (secretHash, error) {
+	d := secretHash{kind: h.kind, bcryptCost: h.bcryptCost, expires: h.expires}
+	switch h.kind {
+	case hashSHA256:
 		if _, err := rand.Read(d.sum[:]); err != nil {
-			return nil, err
+			return d, err
 		}
-		return []secretHash{d}, nil
-	}
-	d := secretHash{kind: worst.kind, bcryptCost: worst.bcryptCost}
-	switch worst.kind {
 	case hashArgon2id:
-		d.argon = argonParams{memory: worst.argon.memory, time: worst.argon.time, threads: worst.argon.threads,
-			salt: make([]byte, len(worst.argon.salt)), key: make([]byte, len(worst.argon.key))}
+		d.argon = argonParams{memory: h.argon.memory, time: h.argon.time, threads: h.argon.threads,
+			salt: make([]byte, len(h.argon.salt)), key: make([]byte, len(h.argon.key))}
 		if _, err := rand.Read(d.argon.salt); err != nil {
-			return nil, err
+			return d, err
 		}
 		if _, err := rand.Read(d.argon.key); err != nil {
-			return nil, err
+			return d, err
 		}
 		d.encoded = "dummy-argon2id"
 	case hashBcrypt:
 		raw := make([]byte, 16+23)
 		if _, err := rand.Read(raw); err != nil {
-			return nil, err
+			return d, err
 		}
 		enc := base64.NewEncoding("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789").WithPadding(base64.NoPadding)
-		d.encoded = fmt.Sprintf("$2b$%02d$%s%s", worst.bcryptCost, enc.EncodeToString(raw[:16]), enc.EncodeToString(raw[16:]))
+		d.encoded = fmt.Sprintf("$2b$%02d$%s%s", h.bcryptCost, enc.EncodeToString(raw[:16]), enc.EncodeToString(raw[16:]))
 	}
-	return []secretHash{d}, nil
+	return d, nil
 }

@@ -36,6 +36,14 @@ type tokenInfo struct {
 // up in the store. It fails with errNotOurs for anything invalid, foreign or
 // expired; revocation and client state are checked by admissible.
 func (i *Issuer) resolve(ctx context.Context, tok string) (*tokenInfo, error) {
+	return i.resolveWithin(ctx, tok, 0)
+}
+
+// resolveWithin is resolve that also returns a JWT expired less than grace
+// ago. Revocation uses token.MaxLeeway: a gateway accepts a JWT until
+// exp + its leeway, so one revoked in that window must not be ignored as
+// expired.
+func (i *Issuer) resolveWithin(ctx context.Context, tok string, grace time.Duration) (*tokenInfo, error) {
 	if tok == "" || len(tok) > maxTokenBytes {
 		return nil, errNotOurs
 	}
@@ -64,7 +72,7 @@ func (i *Issuer) resolve(ctx context.Context, tok string) (*tokenInfo, error) {
 	if err != nil {
 		return nil, errNotOurs
 	}
-	if info.expiresAt <= now {
+	if info.expiresAt+int64(grace/time.Second) <= now {
 		return nil, errNotOurs
 	}
 	return info, nil
