@@ -269,11 +269,10 @@ func (kr *keyRouting) cleanup() {
 // token.MaxKidlessCandidates of them. So a kid-less PEM key next to a JWKS
 // never answers for a kid the JWKS publishes or is about to publish.
 //
-// When no source has the kid, there is no kid-less key, and a JWKS source
-// could not tell (never fetched, stale), the answer is "unavailable" (503),
-// not "unknown key": fail closed, retry later. With kid-less keys present
-// they are tried instead, so PEM-signed tokens keep working while a JWKS
-// provider is down.
+// When no source has the kid and a JWKS source could not tell (never
+// fetched, stale), the answer is "unavailable" (503), not "unknown key" or
+// "bad signature": fail closed, retry later. Kid-less keys are still tried
+// first, so PEM-signed tokens keep working while a JWKS provider is down.
 type explicitKeys struct {
 	static *token.KeySet
 	jwks   []*jwkscache.Source
@@ -303,7 +302,8 @@ func (e *explicitKeys) ResolveKeys(ctx context.Context, kid, alg string) ([]*tok
 		}
 	}
 	if len(fallback) > 0 {
-		return fallback[:min(len(fallback), token.MaxKidlessCandidates)], nil
+		// With unavailable set, the verifier answers 503 if none verifies.
+		return fallback[:min(len(fallback), token.MaxKidlessCandidates)], unavailable
 	}
 	if unavailable != nil {
 		return nil, unavailable

@@ -24,6 +24,9 @@ type KeyResolver interface {
 	// ResolveKeys returns candidate keys for a token whose header carries
 	// kid (possibly empty) and alg. It returns ErrUnknownKey (possibly
 	// wrapped) when none match, or ErrKeysUnavailable when it cannot tell.
+	// It may return fallback candidates together with ErrKeysUnavailable:
+	// they are tried, and when none verifies the answer is "unavailable",
+	// not "bad signature" (the right key may be in the set it could not get).
 	ResolveKeys(ctx context.Context, kid, alg string) ([]*Key, error)
 }
 

@@ -80,9 +80,9 @@ func VerifySignature(ctx context.Context, tok string, p *Policy, keys IssuerKeys
 	if err != nil {
 		return nil, keyError(err)
 	}
-	candidates, err := resolver.ResolveKeys(ctx, h.kid, h.alg)
-	if err != nil {
-		return nil, keyError(err)
+	candidates, unavailable := resolver.ResolveKeys(ctx, h.kid, h.alg)
+	if unavailable != nil && (len(candidates) == 0 || !errors.Is(unavailable, ErrKeysUnavailable)) {
+		return nil, keyError(unavailable)
 	}
 
 	var sbuf [1024]byte
@@ -104,6 +104,9 @@ func VerifySignature(ctx context.Context, tok string, p *Policy, keys IssuerKeys
 		if k.verify(h.alg, readOnlyBytes(signingInput), sig) {
 			return verifiedClaims(payload, iss, h, k)
 		}
+	}
+	if unavailable != nil { // fallback keys failed; the token's own key may be in the set we lack
+		return nil, keyError(unavailable)
 	}
 	return nil, reject(ReasonSignature, "signature verification failed")
 }

@@ -217,3 +217,34 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// partialResolver offers fallback keys while reporting that the set that may
+// hold the token's own key could not be fetched.
+type partialResolver struct{ fallback []*Key }
+
+func (p partialResolver) ResolveKeys(context.Context, string, string) ([]*Key, error) {
+	return p.fallback, fmt.Errorf("jwks down: %w", ErrKeysUnavailable)
+}
+
+// A kid-less fallback key (a PEM next to a JWKS that is down) still verifies
+// its own tokens, but a token it does not verify is "unavailable" (503,
+// retry), not "bad signature": its key may be in the set we lack.
+func TestFallbackKeysWhileSourceUnavailable(t *testing.T) {
+	k := newTestKeys(t)
+	pem, err := NewKey("", "", &k.ec.PublicKey, "pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(string) (KeyResolver, error) { return partialResolver{[]*Key{pem}}, nil }
+	p := &Policy{}
+	own := signRaw(t, ES256, k.ec, `{"alg":"ES256","kid":"rotated"}`, claimsJSON(""))
+	if _, err := VerifySignature(context.Background(), own, p, keys); err != nil {
+		t.Fatalf("the fallback key's own token: %v", err)
+	}
+	other := signRaw(t, ES256, k.other, `{"alg":"ES256","kid":"rotated"}`, claimsJSON(""))
+	_, err = VerifySignature(context.Background(), other, p, keys)
+	var te *Error
+	if !errors.As(err, &te) || te.Reason != ReasonKeysUnavailable {
+		t.Fatalf("a token no fallback key verifies while the set is down: %v, want %s", err, ReasonKeysUnavailable)
+	}
+}
