@@ -17,9 +17,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // testKey is a public JWK as a server would publish it.
@@ -206,14 +205,14 @@ func (o *testObserver) counts() (fetched map[string]int, refetch, suppressed int
 
 type testEnv struct {
 	cache *Cache
-	logs  *observer.ObservedLogs
+	logs  *testutil.Logs
 	obs   *testObserver
 }
 
 func newTestCache(t testing.TB, cfg CacheConfig) *testEnv {
-	core, logs := observer.New(zapcore.DebugLevel)
+	logger, logs := testutil.NewLogs()
 	env := &testEnv{logs: logs, obs: &testObserver{}}
-	cfg.Logger = zap.New(core)
+	cfg.Logger = logger
 	cfg.Observer = env.obs
 	env.cache = NewCache(cfg)
 	t.Cleanup(env.cache.Close)

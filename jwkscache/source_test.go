@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/zap/zapcore"
 
 	"github.com/authgate/caddy-authgate/token"
 )
@@ -179,25 +178,25 @@ func TestServerDownKeepsServingAndRetries(t *testing.T) {
 				srv.Close()
 			}
 			failed := func() int {
-				return env.logs.FilterMessageSnippet("refreshing key set failed").Len()
+				return len(env.logs.Containing("refreshing key set failed"))
 			}
 			eventually(t, "three logged refresh failures", func() bool { return failed() >= 3 })
 			if got := mustResolve(t, src, "a", "ES256"); got != ka {
 				t.Error("cached key changed while the server is down")
 			}
 			// Each attempt is logged with a growing failure count.
-			entries := env.logs.FilterMessageSnippet("refreshing key set failed").All()
+			entries := env.logs.Containing("refreshing key set failed")
 			for i, e := range entries[:3] {
-				if n := e.ContextMap()["consecutive_failures"]; n != int64(i+1) {
+				if n := e.Attrs["consecutive_failures"]; n != int64(i+1) {
 					t.Errorf("attempt %d logged consecutive_failures=%v", i+1, n)
 				}
-				if e.Level.String() != "warn" {
+				if e.Level != slog.LevelWarn {
 					t.Errorf("level = %s, want warn", e.Level)
 				}
 			}
 			if mode == "500" {
-				if !strings.Contains(fmt.Sprint(entries[0].ContextMap()["error"]), "500") {
-					t.Errorf("log does not name the status: %v", entries[0].ContextMap())
+				if !strings.Contains(fmt.Sprint(entries[0].Attrs["error"]), "500") {
+					t.Errorf("log does not name the status: %v", entries[0].Attrs)
 				}
 				st := src.Status()
 				if st.ConsecutiveFailures < 3 || st.LastError == "" || st.Keys != 1 {
@@ -272,7 +271,7 @@ func TestNeverFetchedIsUnavailable(t *testing.T) {
 	if n := srv.hits.Load(); n != hits {
 		t.Errorf("requests during backoff fetched %d times", n-hits)
 	}
-	if env.logs.FilterMessageSnippet("fetching key set failed").Len() == 0 {
+	if len(env.logs.Containing("fetching key set failed")) == 0 {
 		t.Error("failure not logged")
 	}
 }
@@ -341,7 +340,7 @@ func TestRemovedKeyIsRetired(t *testing.T) {
 	if src.Keys().Len() != 2 {
 		t.Errorf("set has %d keys, want 2", src.Keys().Len())
 	}
-	if env.logs.FilterMessage("key set updated").Len() != 2 {
+	if len(env.logs.Message("key set updated")) != 2 {
 		t.Error("key set changes should be logged")
 	}
 }
@@ -432,13 +431,13 @@ func TestSkippedKeysWarn(t *testing.T) {
 	if src.Keys().Len() != 1 {
 		t.Fatalf("enc key was not skipped: %d keys", src.Keys().Len())
 	}
-	warned := env.logs.FilterMessage("key set entry skipped").FilterLevelExact(zapcore.WarnLevel)
-	if warned.Len() != 1 || !strings.Contains(fmt.Sprint(warned.All()[0].ContextMap()["error"]), `use "enc"`) {
-		t.Fatalf("want one warning naming the enc key, got %v", warned.All())
+	warned := env.logs.Message("key set entry skipped", slog.LevelWarn)
+	if len(warned) != 1 || !strings.Contains(fmt.Sprint(warned[0].Attrs["error"]), `use "enc"`) {
+		t.Fatalf("want one warning naming the enc key, got %v", warned)
 	}
 	// Unchanged on refresh: not warned again.
 	eventually(t, "two more refreshes", func() bool { return srv.hits.Load() >= 3 })
-	if n := env.logs.FilterMessage("key set entry skipped").FilterLevelExact(zapcore.WarnLevel).Len(); n != 1 {
+	if n := len(env.logs.Message("key set entry skipped", slog.LevelWarn)); n != 1 {
 		t.Errorf("repeat warnings: %d", n)
 	}
 }
