@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
-
 	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
@@ -29,23 +27,7 @@ type testKey struct {
 
 func publicJWK(t testing.TB, pub any, kid, alg, use string) testKey {
 	t.Helper()
-	k, err := jwk.Import(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, v := range map[string]string{jwk.KeyIDKey: kid, jwk.AlgorithmKey: alg, jwk.KeyUsageKey: use} {
-		if v == "" {
-			continue
-		}
-		if err := k.Set(name, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := json.Marshal(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testKey{kid: kid, alg: alg, json: b}
+	return testKey{kid: kid, alg: alg, json: testutil.PublicJWK(t, pub, kid, alg, use)}
 }
 
 func ecKey(t testing.TB, kid string) testKey {
@@ -82,8 +64,7 @@ func jwksBody(keys ...testKey) []byte {
 	for i, k := range keys {
 		raws[i] = k.json
 	}
-	b, _ := json.Marshal(map[string]any{"keys": raws})
-	return b
+	return testutil.JWKS(raws...)
 }
 
 // jwksServer serves a JWKS that tests can swap, fail or slow down, and
@@ -155,16 +136,10 @@ func (s *jwksServer) setContentType(ct string) {
 }
 func (s *jwksServer) setCacheControl(cc string) { s.cacheCtl.Store(&cc) }
 
-// fakeClock is the cache's clock for staleness tests; timers stay real.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
+// newFakeClock is the cache's clock for staleness tests; timers stay real.
+func newFakeClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 }
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // testObserver records Observer events.
 type testObserver struct {
