@@ -2,7 +2,6 @@ package integration
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -17,8 +16,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
-	_ "github.com/authgate/caddy-authgate"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/authgate/caddy-authgate"
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 const (
@@ -152,20 +153,7 @@ func issWantError(t *testing.T, r issResp, status int, code string) {
 
 func issClaims(t *testing.T, tok string) (hdr, claims map[string]any) {
 	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", tok)
-	}
-	for i, dst := range []*map[string]any{&hdr, &claims} {
-		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(raw, dst); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return hdr, claims
+	return testutil.DecodeJWT(t, tok)
 }
 
 func issJWKSKids(t *testing.T, c *http.Client) []string {
@@ -295,8 +283,9 @@ func TestIssuerTokenExchangeEndToEnd(t *testing.T) {
 
 func TestIssuerSecretRotation(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "a.db")
-	// RFC 3339 has whole seconds: at least 3s from now.
-	expires := time.Now().Add(4 * time.Second).Truncate(time.Second).UTC().Format(time.RFC3339)
+	// 2s from now (RFC 3339 takes fractions of a second): start and two
+	// tokens take well under that.
+	expires := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
 	extra := fmt.Sprintf("client rot {\n\t\t\tsecret old-secret expires %s\n\t\t\tsecret new-secret\n\t\t}", expires)
 	tester := issStart(t, issCaddyfile(db, extra))
 	c := tester.Client

@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -22,8 +21,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // Values every JWKS test token carries, and the gateway accepts.
@@ -51,49 +50,18 @@ func jwNewKey(t testing.TB, kid string) *jwKey {
 // (kid, alg ES256, use sig), the way a provider publishes them.
 func jwJWKS(t testing.TB, keys ...*jwKey) []byte {
 	t.Helper()
-	set := jwk.NewSet()
+	jwks := make([]json.RawMessage, 0, len(keys))
 	for _, k := range keys {
-		pub, err := jwk.Import(&k.priv.PublicKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, v := range map[string]any{jwk.KeyIDKey: k.kid, jwk.AlgorithmKey: "ES256", jwk.KeyUsageKey: "sig"} {
-			if err := pub.Set(name, v); err != nil {
-				t.Fatalf("jwk %s: %v", name, err)
-			}
-		}
-		if err := set.AddKey(pub); err != nil {
-			t.Fatal(err)
-		}
+		jwks = append(jwks, testutil.PublicJWK(t, &k.priv.PublicKey, k.kid, "ES256", "sig"))
 	}
-	doc, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(string(doc), `{"keys":[`) {
-		t.Fatalf("unexpected JWKS shape: %s", doc)
-	}
-	return doc
+	return testutil.JWKS(jwks...)
 }
 
 // jwSign signs claims with key as ES256, with kid in the header (which may
 // differ from key.kid, to forge unknown kids). It must not call t.Fatal: it
 // runs on traffic goroutines.
 func jwSign(key *jwKey, kid string, claims map[string]any) (string, error) {
-	hdr, err := json.Marshal(map[string]string{"alg": "ES256", "kid": kid, "typ": "JWT"})
-	if err != nil {
-		return "", err
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(payload)
-	sig, err := jwsbb.Sign(key.priv, "ES256", []byte(input), nil)
-	if err != nil {
-		return "", err
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return testutil.SignJWT(key.priv, map[string]string{"alg": "ES256", "kid": kid, "typ": "JWT"}, claims)
 }
 
 // jwClaims are valid claims for subject sub from issuer iss.
@@ -198,11 +166,15 @@ func (p *jwProvider) JWKSURL() string { return p.URL + "/jwks" }
 // publish replaces the served key set and returns the fetch count at that
 // instant: every fetch counted after it serves the new set.
 func (p *jwProvider) publish(keys ...*jwKey) int {
-	doc := jwJWKS(p.t, keys...)
 	kids := make([]string, 0, len(keys))
 	for _, k := range keys {
 		kids = append(kids, k.kid)
 	}
+	return p.publishDoc(kids, jwJWKS(p.t, keys...))
+}
+
+// publishDoc is publish for a ready JWKS document holding kids.
+func (p *jwProvider) publishDoc(kids []string, doc []byte) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.jwks, p.published = doc, kids
