@@ -24,21 +24,8 @@ func hgCaddyfile(db string, withIssuer bool, extra ...string) string {
 		issuer = fmt.Sprintf(`authgate_issuer {
 		issuer %s
 		%s
-		client app {
-			secret app-secret
-			scopes read write
-		}
-		client opq {
-			secret opq-secret
-			scopes read
-			token_format opaque
-		}
-		client lan {
-			secret lan-secret
-			scopes read
-			allow_ip 10.0.0.0/8
-		}
-	}`, issBase, strings.Join(extra, "\n\t\t"))
+%s
+	}`, issBase, strings.Join(extra, "\n\t\t"), issGatewayClients)
 	}
 	return fmt.Sprintf(`{
 	skip_install_trust

@@ -71,6 +71,23 @@ http://127.0.0.1:9201 {
 `, db, issBase, issTokenExGrant, issSHA256Hex("opq-secret"), extra)
 }
 
+// issGatewayClients are the issuer's clients in the tests that put a
+// gateway next to it (inside an authgate_issuer block).
+const issGatewayClients = `		client app {
+			secret app-secret
+			scopes read write
+		}
+		client opq {
+			secret opq-secret
+			scopes read
+			token_format opaque
+		}
+		client lan {
+			secret lan-secret
+			scopes read
+			allow_ip 10.0.0.0/8
+		}`
+
 // issSHA256Hex is the hex SHA-256 of a test secret, for secret_hash.
 func issSHA256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
@@ -385,20 +402,7 @@ func TestIssuerWithGateway(t *testing.T) {
 http://127.0.0.1:9201 {
 	authgate_issuer {
 		issuer %s
-		client app {
-			secret app-secret
-			scopes read write
-		}
-		client opq {
-			secret opq-secret
-			scopes read
-			token_format opaque
-		}
-		client lan {
-			secret lan-secret
-			scopes read
-			allow_ip 10.0.0.0/8
-		}
+%s
 	}
 	route /api/* {
 		authgate {
@@ -411,7 +415,7 @@ http://127.0.0.1:9201 {
 	}
 	respond "public"
 }
-`, db, issBase, issBase)
+`, db, issBase, issGatewayClients, issBase)
 	t.Setenv("ISS_APP_SECRET", "app-secret")
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
