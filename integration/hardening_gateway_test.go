@@ -309,7 +309,7 @@ func TestGatewayMaxStaleAppliesToCachedTokens(t *testing.T) {
 	jwWantOK(t, jwMustGet(t, c, site, cached), "ok", "cached")
 	jwWantOK(t, jwMustGet(t, c, site, cached), "ok", "cached")
 
-	idp.setStatus(http.StatusInternalServerError)
+	idp.SetStatus(http.StatusInternalServerError)
 	var fresh jwResp
 	jwEventually(t, 8*time.Second, func() bool {
 		fresh = jwMustGet(t, c, site, jwToken(t, k1, "fresh"))

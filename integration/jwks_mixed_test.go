@@ -82,7 +82,7 @@ func mxPublish(t *testing.T, p *jwProvider, keys ...*mxRSAKey) {
 		jwks = append(jwks, testutil.PublicJWK(t, &k.priv.PublicKey, k.kid, "RS256", "sig"))
 		kids = append(kids, k.kid)
 	}
-	p.publishDoc(kids, testutil.JWKS(jwks...))
+	p.Publish(kids, testutil.JWKS(jwks...))
 }
 
 // mxToken is a valid RS256 token for sub, signed by key, naming kid ("" for

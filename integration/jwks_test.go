@@ -35,7 +35,7 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 	const port = 9301
 	k1, k2, k3 := jwNewKey(t, "rot-1"), jwNewKey(t, "rot-2"), jwNewKey(t, "rot-3")
 	idp := jwNewProvider(t, 1, k1)
-	idp.setDelay(150 * time.Millisecond)
+	idp.SetDelay(150 * time.Millisecond)
 
 	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\trefetch_interval 1s"), "ok"))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", port)
@@ -68,7 +68,7 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 		wg.Go(func() {
 			for n := 0; ctx.Err() == nil; n++ {
 				k := active.Load()
-				if !idp.isPublished(k.kid) {
+				if !idp.Published(k.kid) {
 					t.Errorf("worker %d: active key %s is not published", w, k.kid)
 					return
 				}
@@ -95,7 +95,7 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 					ok.Add(1)
 				case r.status == http.StatusOK:
 					wrongBody.Add(1)
-				case idp.isPublished(k.kid):
+				case idp.Published(k.kid):
 					// Published before signing and still published now:
 					// it was published for the request's whole life.
 					mu.Lock()
@@ -111,7 +111,7 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 
 	rotate := func(old, next *jwKey, aligned bool) (dropHits int) {
 		if aligned {
-			n := idp.nextFetch(t, 5*time.Second)
+			n := idp.NextFetch(t, 5*time.Second)
 			t.Logf("rotation to %s published during fetch #%d", next.kid, n)
 		}
 		idp.publish(old, next)
@@ -259,7 +259,7 @@ func TestJWKSProviderDown(t *testing.T) {
 
 	// Traffic until two background fetches have failed (about 2s: one
 	// refresh, one retry), and one request round after that.
-	downAt := idp.setStatus(http.StatusInternalServerError)
+	downAt := idp.SetStatus(http.StatusInternalServerError)
 	deadline := time.Now().Add(10 * time.Second)
 	n := 0
 	for ; ; n++ {
@@ -288,7 +288,7 @@ func TestJWKSNeverFetched503(t *testing.T) {
 	const port = 9304
 	k1 := jwNewKey(t, "never-1")
 	idp := jwNewProvider(t, 60, k1)
-	idp.setStatus(http.StatusInternalServerError)
+	idp.SetStatus(http.StatusInternalServerError)
 	closed := jwClosedURL(t)
 
 	cfg := fmt.Sprintf(`{

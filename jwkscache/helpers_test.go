@@ -6,13 +6,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,74 +62,26 @@ func jwksBody(keys ...testKey) []byte {
 	return testutil.JWKS(raws...)
 }
 
-// jwksServer serves a JWKS that tests can swap, fail or slow down, and
-// counts the requests it gets.
-type jwksServer struct {
-	*httptest.Server
-	hits        atomic.Int64
-	body        atomic.Pointer[[]byte]
-	status      atomic.Int64 // 0 = 200
-	delay       atomic.Int64 // nanoseconds
-	contentType atomic.Pointer[string]
-	cacheCtl    atomic.Pointer[string]
-	etag        atomic.Bool // answer If-None-Match with 304
-	chunked     atomic.Bool // no Content-Length: flush before the end
-}
+// jwksServer serves a JWKS (at every path) that tests can swap, fail or
+// slow down, and counts the requests it gets.
+type jwksServer struct{ *testutil.KeySetServer }
 
 func newJWKSServer(t testing.TB, keys ...testKey) *jwksServer {
-	s := &jwksServer{}
+	s := &jwksServer{testutil.NewKeySetServer(t, "")}
+	s.SetContentType("application/json")
 	s.setKeys(keys...)
-	s.setContentType("application/json")
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
 	return s
 }
 
-func (s *jwksServer) serve(w http.ResponseWriter, r *http.Request) {
-	s.hits.Add(1)
-	if d := time.Duration(s.delay.Load()); d > 0 {
-		select {
-		case <-time.After(d):
-		case <-r.Context().Done():
-			return
-		}
+func (s *jwksServer) setKeys(keys ...testKey) {
+	kids := make([]string, len(keys))
+	for i, k := range keys {
+		kids[i] = k.kid
 	}
-	if code := int(s.status.Load()); code != 0 {
-		http.Error(w, "failing on purpose", code)
-		return
-	}
-	body := *s.body.Load()
-	if cc := s.cacheCtl.Load(); cc != nil {
-		w.Header().Set("Cache-Control", *cc)
-	}
-	if s.etag.Load() {
-		sum := sha256.Sum256(body)
-		tag := fmt.Sprintf(`"%x"`, sum[:8])
-		w.Header().Set("ETag", tag)
-		if r.Header.Get("If-None-Match") == tag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-	}
-	if ct := *s.contentType.Load(); ct == "" {
-		w.Header()["Content-Type"] = nil // suppress sniffing: really no Content-Type
-	} else {
-		w.Header().Set("Content-Type", ct)
-	}
-	if s.chunked.Load() && len(body) > 1 {
-		_, _ = w.Write(body[:1])
-		w.(http.Flusher).Flush()
-		body = body[1:]
-	}
-	_, _ = w.Write(body)
+	s.Publish(kids, jwksBody(keys...))
 }
 
-func (s *jwksServer) setKeys(keys ...testKey) { b := jwksBody(keys...); s.body.Store(&b) }
-func (s *jwksServer) setBody(b []byte)        { s.body.Store(&b) }
-func (s *jwksServer) setContentType(ct string) {
-	s.contentType.Store(&ct)
-}
-func (s *jwksServer) setCacheControl(cc string) { s.cacheCtl.Store(&cc) }
+func (s *jwksServer) setBody(b []byte) { s.Publish(nil, b) }
 
 // newFakeClock is the cache's clock for staleness tests; timers stay real.
 func newFakeClock() *testutil.Clock {

@@ -49,7 +49,7 @@ func TestConstructionDoesNotFetch(t *testing.T) {
 		t.Error("nothing should be resolved before Start")
 	}
 	time.Sleep(50 * time.Millisecond)
-	if n := srv.hits.Load(); n != 0 {
+	if n := srv.Hits(); n != 0 {
 		t.Fatalf("construction fetched %d times", n)
 	}
 	s1.Start()
@@ -57,19 +57,19 @@ func TestConstructionDoesNotFetch(t *testing.T) {
 	if err := s1.WaitReady(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if n := srv.hits.Load(); n != 1 {
+	if n := srv.Hits(); n != 1 {
 		t.Fatalf("hits = %d, want 1", n)
 	}
 }
 
 func TestFirstRequestWaitsForFirstFetch(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.delay.Store(int64(150 * time.Millisecond))
+	srv.SetDelay(150 * time.Millisecond)
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{})
 	// No Start: the first ResolveKeys starts the fetch and waits for it.
 	mustResolve(t, src, "a", "ES256")
-	if n := srv.hits.Load(); n != 1 {
+	if n := srv.Hits(); n != 1 {
 		t.Fatalf("hits = %d, want 1", n)
 	}
 }
@@ -83,13 +83,13 @@ func TestRotationRefetchesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	ka := mustResolve(t, src, "a", "ES256")
-	if n := srv.hits.Load(); n != 1 {
+	if n := srv.Hits(); n != 1 {
 		t.Fatalf("hits = %d, want 1", n)
 	}
 
 	srv.setKeys(a, b) // the provider rotates in a new key
 	kb := mustResolve(t, src, "b", "EdDSA")
-	if n := srv.hits.Load(); n != 2 {
+	if n := srv.Hits(); n != 2 {
 		t.Fatalf("hits after rotation = %d, want exactly 2", n)
 	}
 	if kb.Retired() || ka.Retired() {
@@ -102,7 +102,7 @@ func TestRotationRefetchesOnce(t *testing.T) {
 	if _, err := src.ResolveKeys(ctxT(t), "c", "ES256"); !errors.Is(err, token.ErrUnknownKey) {
 		t.Fatalf("err = %v, want ErrUnknownKey", err)
 	}
-	if n := srv.hits.Load(); n != 2 {
+	if n := srv.Hits(); n != 2 {
 		t.Fatalf("suppressed refetch still fetched: hits = %d", n)
 	}
 	// A wrong algorithm for a known kid is unknown, too (no fetch either).
@@ -125,7 +125,7 @@ func TestRefetchIntervalAllowsNextRefetch(t *testing.T) {
 		if _, err := src.ResolveKeys(ctxT(t), "x", "ES256"); !errors.Is(err, token.ErrUnknownKey) {
 			t.Fatal(err)
 		}
-		if n := srv.hits.Load(); n != int64(2+i) {
+		if n := srv.Hits(); n != 2+i {
 			t.Fatalf("round %d: hits = %d", i, n)
 		}
 		clock.Advance(time.Minute) // the next unknown kid may fetch again
@@ -134,13 +134,13 @@ func TestRefetchIntervalAllowsNextRefetch(t *testing.T) {
 
 func TestConcurrentUnknownKidsFetchAtMostOnce(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.delay.Store(int64(20 * time.Millisecond)) // let requests pile up on the flight
+	srv.SetDelay(20 * time.Millisecond) // let requests pile up on the flight
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{})
 	if err := src.WaitReady(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	before := srv.hits.Load()
+	before := srv.Hits()
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
 	for range 200 {
@@ -156,7 +156,7 @@ func TestConcurrentUnknownKidsFetchAtMostOnce(t *testing.T) {
 			t.Fatalf("err = %v, want ErrUnknownKey", err)
 		}
 	}
-	if n := srv.hits.Load() - before; n > 1 {
+	if n := srv.Hits() - before; n > 1 {
 		t.Fatalf("200 unknown kids caused %d fetches, want at most 1", n)
 	}
 }
@@ -165,7 +165,7 @@ func TestServerDownKeepsServingAndRetries(t *testing.T) {
 	for _, mode := range []string{"500", "closed"} {
 		t.Run(mode, func(t *testing.T) {
 			srv := newJWKSServer(t, ecKey(t, "a"))
-			srv.setCacheControl("max-age=0") // lifetime = MinRefresh: quick refreshes
+			srv.SetCacheControl("max-age=0") // lifetime = MinRefresh: quick refreshes
 			env := newTestCache(t, CacheConfig{})
 			src := env.cache.JWKS(srv.URL, Options{MinRefresh: 40 * time.Millisecond})
 			if err := src.WaitReady(ctxT(t)); err != nil {
@@ -173,7 +173,7 @@ func TestServerDownKeepsServingAndRetries(t *testing.T) {
 			}
 			ka := mustResolve(t, src, "a", "ES256")
 			if mode == "500" {
-				srv.status.Store(500)
+				srv.SetStatus(500)
 			} else {
 				srv.Close()
 			}
@@ -203,7 +203,7 @@ func TestServerDownKeepsServingAndRetries(t *testing.T) {
 					t.Errorf("status = %+v", st)
 				}
 				// Recovery resets the failure count.
-				srv.status.Store(0)
+				srv.SetStatus(0)
 				eventually(t, "recovery", func() bool { return src.Status().ConsecutiveFailures == 0 })
 			}
 		})
@@ -239,7 +239,7 @@ func TestBackoff(t *testing.T) {
 
 func TestNeverFetchedIsUnavailable(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.status.Store(503)
+	srv.SetStatus(503)
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{})
 	werr := src.WaitReady(ctxT(t))
@@ -262,13 +262,13 @@ func TestNeverFetchedIsUnavailable(t *testing.T) {
 		t.Errorf("error should carry the status: %v", err)
 	}
 	// Fails fast while backing off: no fetch per request.
-	hits := srv.hits.Load()
+	hits := srv.Hits()
 	for range 10 {
 		if _, err := src.ResolveKeys(ctxT(t), "a", "ES256"); !errors.Is(err, token.ErrKeysUnavailable) {
 			t.Fatal(err)
 		}
 	}
-	if n := srv.hits.Load(); n != hits {
+	if n := srv.Hits(); n != hits {
 		t.Errorf("requests during backoff fetched %d times", n-hits)
 	}
 	if len(env.logs.Containing("fetching key set failed")) == 0 {
@@ -290,11 +290,11 @@ func TestUnreachableServerIsUnavailable(t *testing.T) {
 func TestMaxStale(t *testing.T) {
 	clock := newFakeClock()
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.setCacheControl("no-store")
+	srv.SetCacheControl("no-store")
 	env := newTestCache(t, CacheConfig{Now: clock.Now})
 	src := env.cache.JWKS(srv.URL, Options{MinRefresh: 30 * time.Millisecond, MaxStale: time.Hour})
 	mustResolve(t, src, "a", "ES256")
-	srv.status.Store(500)
+	srv.SetStatus(500)
 	eventually(t, "a failed refresh", func() bool { return src.Status().ConsecutiveFailures > 0 })
 
 	clock.Advance(59 * time.Minute) // still within max_stale
@@ -313,7 +313,7 @@ func TestMaxStale(t *testing.T) {
 		t.Error("stale set still offered")
 	}
 
-	srv.status.Store(0) // the provider comes back: the next retry restores service
+	srv.SetStatus(0) // the provider comes back: the next retry restores service
 	eventually(t, "recovery", func() bool { return src.Keys() != nil })
 	mustResolve(t, src, "a", "ES256")
 }
@@ -347,7 +347,7 @@ func TestRemovedKeyIsRetired(t *testing.T) {
 
 func TestSlowServerTimesOut(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.delay.Store(int64(5 * time.Second))
+	srv.SetDelay(5 * time.Second)
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{Timeout: 200 * time.Millisecond})
 	err := src.WaitReady(ctxT(t))
@@ -358,7 +358,7 @@ func TestSlowServerTimesOut(t *testing.T) {
 
 func TestRequestContextBoundsTheWait(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.delay.Store(int64(5 * time.Second))
+	srv.SetDelay(5 * time.Second)
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -398,9 +398,9 @@ func TestDocumentChecks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newJWKSServer(t)
 			srv.setBody(tt.body)
-			srv.setContentType(tt.ct)
-			srv.status.Store(int64(tt.status))
-			srv.chunked.Store(tt.chunked)
+			srv.SetContentType(tt.ct)
+			srv.SetStatus(tt.status)
+			srv.SetChunked(tt.chunked)
 			url := srv.URL
 			env := newTestCache(t, CacheConfig{})
 			src := env.cache.JWKS(url, Options{MaxBodyBytes: 1024})
@@ -424,7 +424,7 @@ func TestDocumentChecks(t *testing.T) {
 
 func TestSkippedKeysWarn(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"), rsaKey(t, "enc-1", "enc"))
-	srv.setCacheControl("max-age=0")
+	srv.SetCacheControl("max-age=0")
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{MinRefresh: 30 * time.Millisecond})
 	mustResolve(t, src, "a", "ES256")
@@ -436,7 +436,7 @@ func TestSkippedKeysWarn(t *testing.T) {
 		t.Fatalf("want one warning naming the enc key, got %v", warned)
 	}
 	// Unchanged on refresh: not warned again.
-	eventually(t, "two more refreshes", func() bool { return srv.hits.Load() >= 3 })
+	eventually(t, "two more refreshes", func() bool { return srv.Hits() >= 3 })
 	if n := len(env.logs.Message("key set entry skipped", slog.LevelWarn)); n != 1 {
 		t.Errorf("repeat warnings: %d", n)
 	}
@@ -444,8 +444,8 @@ func TestSkippedKeysWarn(t *testing.T) {
 
 func TestConditionalRefresh(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.etag.Store(true)
-	srv.setCacheControl("max-age=0")
+	srv.SetETag(true)
+	srv.SetCacheControl("max-age=0")
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{MinRefresh: 30 * time.Millisecond})
 	ka := mustResolve(t, src, "a", "ES256")
@@ -498,7 +498,7 @@ func TestUnknownKidWhileServerDown(t *testing.T) {
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{})
 	mustResolve(t, src, "a", "ES256")
-	srv.status.Store(500)
+	srv.SetStatus(500)
 	// The one allowed re-fetch fails: the kid may be a rotated key we cannot
 	// see, so "unavailable, retry" rather than "invalid token".
 	_, err := src.ResolveKeys(ctxT(t), "new", "ES256")
@@ -512,7 +512,7 @@ func TestUnknownKidWhileServerDown(t *testing.T) {
 		t.Fatalf("err = %v, want UnavailableError", err)
 	}
 	mustResolve(t, src, "a", "ES256")
-	if n := srv.hits.Load(); n != 2 {
+	if n := srv.Hits(); n != 2 {
 		t.Errorf("hits = %d, want 2", n)
 	}
 }
