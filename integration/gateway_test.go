@@ -21,6 +21,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // gwUpstream is a real HTTP upstream that records the headers of every
@@ -86,14 +88,7 @@ func (s *gwSigner) token(t *testing.T, claims map[string]any) string {
 	for k, v := range claims {
 		base[k] = v
 	}
-	hdr, _ := json.Marshal(map[string]string{"alg": "ES256", "typ": "JWT"})
-	body, _ := json.Marshal(base)
-	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(body)
-	sig, err := jwsbb.Sign(s.priv, "ES256", []byte(input), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return testutil.MustSignJWT(t, s.priv, map[string]string{"alg": "ES256", "typ": "JWT"}, base)
 }
 
 func gwDo(t *testing.T, tester *caddytest.Tester, method, url string, headers map[string][]string) (*http.Response, string) {

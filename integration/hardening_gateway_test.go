@@ -24,21 +24,8 @@ func hgCaddyfile(db string, withIssuer bool, extra ...string) string {
 		issuer = fmt.Sprintf(`authgate_issuer {
 		issuer %s
 		%s
-		client app {
-			secret app-secret
-			scopes read write
-		}
-		client opq {
-			secret opq-secret
-			scopes read
-			token_format opaque
-		}
-		client lan {
-			secret lan-secret
-			scopes read
-			allow_ip 10.0.0.0/8
-		}
-	}`, issBase, strings.Join(extra, "\n\t\t"))
+%s
+	}`, issBase, strings.Join(extra, "\n\t\t"), issGatewayClients)
 	}
 	return fmt.Sprintf(`{
 	skip_install_trust
@@ -101,6 +88,7 @@ func TestGatewayCacheDiesWithRemovedIssuer(t *testing.T) {
 	}
 
 	tester.InitServer(hgCaddyfile(db, false), "caddyfile")
+	c.CloseIdleConnections() // the old server closes them: a POST on one fails with EOF
 	want := hgAPI(t, c, uncached)
 	if want.status == 200 {
 		t.Fatalf("uncached token accepted without its issuer: %q", want.raw)
@@ -133,6 +121,7 @@ func TestGatewayCacheDiesWithMovedStore(t *testing.T) {
 	}
 
 	tester.InitServer(hgCaddyfile(filepath.Join(dir, "b.db"), true), "caddyfile")
+	c.CloseIdleConnections() // the old server closes them: a POST on one fails with EOF
 	if r := hgAPI(t, c, issToken(t, c, "app", "app-secret", nil)); r.status != 200 {
 		t.Fatalf("new store's token: %d %q", r.status, r.raw)
 	}
@@ -307,20 +296,20 @@ http://127.0.0.1:9202 {
 	}
 }
 
-// #5 through Caddy: with max_stale 3s and the provider failing, a cached
+// #5 through Caddy: with max_stale 2s and the provider failing, a cached
 // token gets the same 503 as an uncached one once the set is stale.
 func TestGatewayMaxStaleAppliesToCachedTokens(t *testing.T) {
 	const port = 9306
 	k1 := jwNewKey(t, "stale-1")
 	idp := jwNewProvider(t, 1, k1)
-	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\tmax_stale 3s"), "ok"))
+	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\tmax_stale 2s"), "ok"))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	c := jwClient()
 	cached := jwToken(t, k1, "cached")
 	jwWantOK(t, jwMustGet(t, c, site, cached), "ok", "cached")
 	jwWantOK(t, jwMustGet(t, c, site, cached), "ok", "cached")
 
-	idp.setStatus(http.StatusInternalServerError)
+	idp.SetStatus(http.StatusInternalServerError)
 	var fresh jwResp
 	jwEventually(t, 8*time.Second, func() bool {
 		fresh = jwMustGet(t, c, site, jwToken(t, k1, "fresh"))

@@ -10,14 +10,17 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
-	_ "github.com/authgate/caddy-authgate/module"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/authgate/caddy-authgate/module"
 )
 
-// iplCaddyfile: three servers. :9181 trusts 127.0.0.1 as a proxy, so the
+// iplCaddyfile: four servers. :9181 trusts 127.0.0.1 as a proxy, so the
 // X-Forwarded-For address is the client IP; :9182 trusts only 10.0.0.0/8, so
-// for a request from 127.0.0.1 the header is ignored; :9183 trusts 127.0.0.1
-// and denies from a file that the test rewrites.
+// for a request from 127.0.0.1 the header is ignored; :9183 and :9185 trust
+// 127.0.0.1 and deny from files that the test rewrites: :9183 from one list,
+// :9185 from a list the test breaks and a canary whose change shows that a
+// poll has gone past the break. Their pollers run side by side.
 const iplCaddyfile = `{
 	admin localhost:2999
 	skip_install_trust
@@ -30,6 +33,9 @@ const iplCaddyfile = `{
 		trusted_proxies static 10.0.0.0/8
 	}
 	servers :9183 {
+		trusted_proxies static 127.0.0.1/32
+	}
+	servers :9185 {
 		trusted_proxies static 127.0.0.1/32
 	}
 }
@@ -53,6 +59,19 @@ http://localhost:9183 {
 	}
 	@blocked not ip_list {
 		deny_file %s
+		reload_interval 1s
+	}
+	handle @blocked {
+		respond "blocked" 403
+	}
+	handle {
+		respond "ok" 200
+	}
+}
+
+http://localhost:9185 {
+	@blocked not ip_list {
+		deny_file %s %s
 		reload_interval 1s
 	}
 	handle @blocked {
@@ -108,9 +127,16 @@ func TestIPListThroughCaddy(t *testing.T) {
 	if err := os.Chtimes(blockFile, old, old); err != nil {
 		t.Fatal(err)
 	}
+	brokenFile, canary := filepath.Join(dir, "broken.txt"), filepath.Join(dir, "canary.txt")
+	if err := os.WriteFile(brokenFile, []byte("198.51.100.0/24\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(canary, []byte("# nothing yet\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	tester := caddytest.NewTester(t)
-	tester.InitServer(fmt.Sprintf(iplCaddyfile, blockFile), "caddyfile")
+	tester.InitServer(fmt.Sprintf(iplCaddyfile, blockFile, brokenFile, canary), "caddyfile")
 
 	tests := []struct {
 		name     string
@@ -129,6 +155,8 @@ func TestIPListThroughCaddy(t *testing.T) {
 		{"allow list shorthand v6", "http://localhost:9183/", "2001:db8::10", 200, "office"},
 		{"deny file", "http://localhost:9183/", "198.51.100.7", 403, "blocked"},
 		{"deny file, other address", "http://localhost:9183/", "203.0.113.7", 200, "ok"},
+		{"second deny file", "http://localhost:9185/", "198.51.100.7", 403, "blocked"},
+		{"second deny file, other address", "http://localhost:9185/", "203.0.113.7", 200, "ok"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,26 +164,28 @@ func TestIPListThroughCaddy(t *testing.T) {
 		})
 	}
 
-	// Rewrite the deny file: the running server picks it up without a reload.
+	// Rewrite :9183's deny file: the running server picks it up without a
+	// reload. Break :9185's at the same time: it keeps the previous list.
 	if err := os.WriteFile(blockFile, []byte("203.0.113.0/24\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chtimes(blockFile, old.Add(time.Second), old.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(brokenFile, []byte("203.0.113.0/24\n10.0.0.300\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Written after the broken file, the canary is taken by the same poll
+	// as the broken file or a later one: once it blocks, the broken file
+	// has been read, refused and reported.
+	if err := os.WriteFile(canary, []byte("198.18.0.1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	iplWaitFor(t, tester, "http://localhost:9183/", "203.0.113.7", 403)
 	iplGet(t, tester, "http://localhost:9183/", "198.51.100.7", 200, "ok")
-
-	// A broken file keeps the previous list.
-	if err := os.WriteFile(blockFile, []byte("198.51.100.0/24\n10.0.0.300\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(blockFile, old.Add(2*time.Second), old.Add(2*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(2500 * time.Millisecond) // two polls and more
-	iplGet(t, tester, "http://localhost:9183/", "203.0.113.7", 403, "blocked")
-	iplGet(t, tester, "http://localhost:9183/", "198.51.100.7", 200, "ok")
+	iplWaitFor(t, tester, "http://localhost:9185/", "198.18.0.1", 403)
+	iplGet(t, tester, "http://localhost:9185/", "198.51.100.7", 403, "blocked")
+	iplGet(t, tester, "http://localhost:9185/", "203.0.113.7", 200, "ok")
 }
 
 func TestIPListCaddyfileErrors(t *testing.T) {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -17,8 +16,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
-	_ "github.com/authgate/caddy-authgate"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/authgate/caddy-authgate"
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 const (
@@ -69,6 +70,23 @@ http://127.0.0.1:9201 {
 }
 `, db, issBase, issTokenExGrant, issSHA256Hex("opq-secret"), extra)
 }
+
+// issGatewayClients are the issuer's clients in the tests that put a
+// gateway next to it (inside an authgate_issuer block).
+const issGatewayClients = `		client app {
+			secret app-secret
+			scopes read write
+		}
+		client opq {
+			secret opq-secret
+			scopes read
+			token_format opaque
+		}
+		client lan {
+			secret lan-secret
+			scopes read
+			allow_ip 10.0.0.0/8
+		}`
 
 // issSHA256Hex is the hex SHA-256 of a test secret, for secret_hash.
 func issSHA256Hex(s string) string {
@@ -152,20 +170,7 @@ func issWantError(t *testing.T, r issResp, status int, code string) {
 
 func issClaims(t *testing.T, tok string) (hdr, claims map[string]any) {
 	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", tok)
-	}
-	for i, dst := range []*map[string]any{&hdr, &claims} {
-		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(raw, dst); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return hdr, claims
+	return testutil.DecodeJWT(t, tok)
 }
 
 func issJWKSKids(t *testing.T, c *http.Client) []string {
@@ -295,8 +300,9 @@ func TestIssuerTokenExchangeEndToEnd(t *testing.T) {
 
 func TestIssuerSecretRotation(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "a.db")
-	// RFC 3339 has whole seconds: at least 3s from now.
-	expires := time.Now().Add(4 * time.Second).Truncate(time.Second).UTC().Format(time.RFC3339)
+	// 2s from now (RFC 3339 takes fractions of a second): start and two
+	// tokens take well under that.
+	expires := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
 	extra := fmt.Sprintf("client rot {\n\t\t\tsecret old-secret expires %s\n\t\t\tsecret new-secret\n\t\t}", expires)
 	tester := issStart(t, issCaddyfile(db, extra))
 	c := tester.Client
@@ -396,20 +402,7 @@ func TestIssuerWithGateway(t *testing.T) {
 http://127.0.0.1:9201 {
 	authgate_issuer {
 		issuer %s
-		client app {
-			secret app-secret
-			scopes read write
-		}
-		client opq {
-			secret opq-secret
-			scopes read
-			token_format opaque
-		}
-		client lan {
-			secret lan-secret
-			scopes read
-			allow_ip 10.0.0.0/8
-		}
+%s
 	}
 	route /api/* {
 		authgate {
@@ -422,7 +415,7 @@ http://127.0.0.1:9201 {
 	}
 	respond "public"
 }
-`, db, issBase, issBase)
+`, db, issBase, issGatewayClients, issBase)
 	t.Setenv("ISS_APP_SECRET", "app-secret")
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")

@@ -4,16 +4,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,8 +19,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // Values every JWKS test token carries, and the gateway accepts.
@@ -51,49 +48,18 @@ func jwNewKey(t testing.TB, kid string) *jwKey {
 // (kid, alg ES256, use sig), the way a provider publishes them.
 func jwJWKS(t testing.TB, keys ...*jwKey) []byte {
 	t.Helper()
-	set := jwk.NewSet()
+	jwks := make([]json.RawMessage, 0, len(keys))
 	for _, k := range keys {
-		pub, err := jwk.Import(&k.priv.PublicKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, v := range map[string]any{jwk.KeyIDKey: k.kid, jwk.AlgorithmKey: "ES256", jwk.KeyUsageKey: "sig"} {
-			if err := pub.Set(name, v); err != nil {
-				t.Fatalf("jwk %s: %v", name, err)
-			}
-		}
-		if err := set.AddKey(pub); err != nil {
-			t.Fatal(err)
-		}
+		jwks = append(jwks, testutil.PublicJWK(t, &k.priv.PublicKey, k.kid, "ES256", "sig"))
 	}
-	doc, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(string(doc), `{"keys":[`) {
-		t.Fatalf("unexpected JWKS shape: %s", doc)
-	}
-	return doc
+	return testutil.JWKS(jwks...)
 }
 
 // jwSign signs claims with key as ES256, with kid in the header (which may
 // differ from key.kid, to forge unknown kids). It must not call t.Fatal: it
 // runs on traffic goroutines.
 func jwSign(key *jwKey, kid string, claims map[string]any) (string, error) {
-	hdr, err := json.Marshal(map[string]string{"alg": "ES256", "kid": kid, "typ": "JWT"})
-	if err != nil {
-		return "", err
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(payload)
-	sig, err := jwsbb.Sign(key.priv, "ES256", []byte(input), nil)
-	if err != nil {
-		return "", err
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return testutil.SignJWT(key.priv, map[string]string{"alg": "ES256", "kid": kid, "typ": "JWT"}, claims)
 }
 
 // jwClaims are valid claims for subject sub from issuer iss.
@@ -126,108 +92,31 @@ func jwRandHex(n int) string {
 }
 
 // jwProvider is an identity provider's JWKS endpoint (and, optionally, its
-// OpenID discovery document) on a real listener. It counts JWKS fetches and
-// can swap the key set, fail, or answer slowly at run time.
+// OpenID discovery document) on a real listener: a testutil.KeySetServer
+// serving ES256 keys at /jwks with Cache-Control max-age set.
 type jwProvider struct {
-	*httptest.Server
+	*testutil.KeySetServer
 	t testing.TB
-
-	mu        sync.Mutex
-	jwks      []byte
-	published []string // kids in jwks
-	hits      int      // JWKS fetches
-	metaHits  int      // discovery fetches
-	status    int      // 0: 200
-	maxAge    int
-	delay     time.Duration // between reading the set and answering
-	metadata  []byte        // discovery document; nil: 404
-
-	fetchStarted chan int // receives the hit number of each JWKS fetch (non-blocking)
 }
+
+const jwDiscoveryPath = "/.well-known/openid-configuration"
 
 func jwNewProvider(t testing.TB, maxAge int, keys ...*jwKey) *jwProvider {
 	t.Helper()
-	p := &jwProvider{t: t, maxAge: maxAge, fetchStarted: make(chan int, 1)}
+	p := &jwProvider{KeySetServer: testutil.NewKeySetServer(t, "/jwks"), t: t}
+	p.SetCacheControl("public, max-age=" + strconv.Itoa(maxAge))
 	p.publish(keys...)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/jwks", p.serveJWKS)
-	mux.HandleFunc("/.well-known/openid-configuration", p.serveMetadata)
-	p.Server = httptest.NewServer(mux)
-	t.Cleanup(p.Close)
 	return p
 }
-
-func (p *jwProvider) serveJWKS(w http.ResponseWriter, _ *http.Request) {
-	p.mu.Lock()
-	p.hits++
-	n, body, status, maxAge, delay := p.hits, p.jwks, p.status, p.maxAge, p.delay
-	p.mu.Unlock()
-	select {
-	case p.fetchStarted <- n:
-	default:
-	}
-	// The document is fixed when the request arrives; the delay stands for
-	// the network and the provider's own latency.
-	time.Sleep(delay)
-	if status != 0 && status != http.StatusOK {
-		http.Error(w, "provider failure", status)
-		return
-	}
-	w.Header().Set("Content-Type", "application/jwk-set+json")
-	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(maxAge))
-	_, _ = w.Write(body)
-}
-
-func (p *jwProvider) serveMetadata(w http.ResponseWriter, _ *http.Request) {
-	p.mu.Lock()
-	p.metaHits++
-	doc := p.metadata
-	p.mu.Unlock()
-	if doc == nil {
-		http.NotFound(w, nil)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "max-age=3600")
-	_, _ = w.Write(doc)
-}
-
-// JWKSURL is where the key set is served.
-func (p *jwProvider) JWKSURL() string { return p.URL + "/jwks" }
 
 // publish replaces the served key set and returns the fetch count at that
 // instant: every fetch counted after it serves the new set.
 func (p *jwProvider) publish(keys ...*jwKey) int {
-	doc := jwJWKS(p.t, keys...)
 	kids := make([]string, 0, len(keys))
 	for _, k := range keys {
 		kids = append(kids, k.kid)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.jwks, p.published = doc, kids
-	return p.hits
-}
-
-// isPublished reports whether kid is in the served set right now.
-func (p *jwProvider) isPublished(kid string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Contains(p.published, kid)
-}
-
-// setStatus makes the JWKS endpoint answer status (0 or 200: the set).
-func (p *jwProvider) setStatus(status int) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.status = status
-	return p.hits
-}
-
-func (p *jwProvider) setDelay(d time.Duration) {
-	p.mu.Lock()
-	p.delay = d
-	p.mu.Unlock()
+	return p.Publish(kids, jwJWKS(p.t, keys...))
 }
 
 // serveDiscovery publishes an OpenID configuration whose issuer is the
@@ -241,44 +130,17 @@ func (p *jwProvider) serveDiscovery() {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	p.mu.Lock()
-	p.metadata = doc
-	p.mu.Unlock()
+	p.ServeDocument(jwDiscoveryPath, doc)
 }
 
-func (p *jwProvider) Hits() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.hits
-}
-
-func (p *jwProvider) MetadataHits() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.metaHits
-}
+// MetadataHits counts requests for the discovery document.
+func (p *jwProvider) MetadataHits() int { return p.DocumentHits(jwDiscoveryPath) }
 
 // waitHits waits until the provider counted at least n JWKS fetches.
 func (p *jwProvider) waitHits(t testing.TB, n int, timeout time.Duration) {
 	t.Helper()
 	jwEventually(t, timeout, func() bool { return p.Hits() >= n },
 		func() string { return fmt.Sprintf("JWKS fetches: want >= %d, have %d", n, p.Hits()) })
-}
-
-// nextFetch returns the hit number of the next JWKS fetch that starts.
-func (p *jwProvider) nextFetch(t testing.TB, timeout time.Duration) int {
-	t.Helper()
-	select { // drop a signal of an earlier fetch
-	case <-p.fetchStarted:
-	default:
-	}
-	select {
-	case n := <-p.fetchStarted:
-		return n
-	case <-time.After(timeout):
-		t.Fatalf("no JWKS fetch within %s (fetches so far: %d)", timeout, p.Hits())
-		return 0
-	}
 }
 
 func jwEventually(t testing.TB, timeout time.Duration, cond func() bool, msg func() string) {

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -12,8 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // A kid-less PEM key (`key <file>`) next to a JWKS URL: an RS256 token with
@@ -78,30 +76,13 @@ func mxNewRSA(t *testing.T, kid string) *mxRSAKey {
 // mxPublish serves keys as the provider's RS256 JWKS.
 func mxPublish(t *testing.T, p *jwProvider, keys ...*mxRSAKey) {
 	t.Helper()
-	set := jwk.NewSet()
 	var kids []string
+	var jwks []json.RawMessage
 	for _, k := range keys {
-		pub, err := jwk.Import(&k.priv.PublicKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, v := range map[string]any{jwk.KeyIDKey: k.kid, jwk.AlgorithmKey: "RS256", jwk.KeyUsageKey: "sig"} {
-			if err := pub.Set(name, v); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := set.AddKey(pub); err != nil {
-			t.Fatal(err)
-		}
+		jwks = append(jwks, testutil.PublicJWK(t, &k.priv.PublicKey, k.kid, "RS256", "sig"))
 		kids = append(kids, k.kid)
 	}
-	doc, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.jwks, p.published = doc, kids
-	p.mu.Unlock()
+	p.Publish(kids, testutil.JWKS(jwks...))
 }
 
 // mxToken is a valid RS256 token for sub, signed by key, naming kid ("" for
@@ -112,18 +93,5 @@ func mxToken(t *testing.T, key *mxRSAKey, kid, sub string) string {
 	if kid != "" {
 		h["kid"] = kid
 	}
-	hdr, err := json.Marshal(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(jwClaims(jwIssuer, sub))
-	if err != nil {
-		t.Fatal(err)
-	}
-	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(payload)
-	sig, err := jwsbb.Sign(key.priv, "RS256", []byte(input), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return testutil.MustSignJWT(t, key.priv, h, jwClaims(jwIssuer, sub))
 }

@@ -14,8 +14,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 
-	_ "github.com/authgate/caddy-authgate"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/authgate/caddy-authgate"
 )
 
 // A provider rotates its signing key twice while four clients keep sending
@@ -34,7 +35,7 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 	const port = 9301
 	k1, k2, k3 := jwNewKey(t, "rot-1"), jwNewKey(t, "rot-2"), jwNewKey(t, "rot-3")
 	idp := jwNewProvider(t, 1, k1)
-	idp.setDelay(150 * time.Millisecond)
+	idp.SetDelay(150 * time.Millisecond)
 
 	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\trefetch_interval 1s"), "ok"))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", port)
@@ -67,7 +68,7 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 		wg.Go(func() {
 			for n := 0; ctx.Err() == nil; n++ {
 				k := active.Load()
-				if !idp.isPublished(k.kid) {
+				if !idp.Published(k.kid) {
 					t.Errorf("worker %d: active key %s is not published", w, k.kid)
 					return
 				}
@@ -94,7 +95,7 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 					ok.Add(1)
 				case r.status == http.StatusOK:
 					wrongBody.Add(1)
-				case idp.isPublished(k.kid):
+				case idp.Published(k.kid):
 					// Published before signing and still published now:
 					// it was published for the request's whole life.
 					mu.Lock()
@@ -110,7 +111,7 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 
 	rotate := func(old, next *jwKey, aligned bool) (dropHits int) {
 		if aligned {
-			n := idp.nextFetch(t, 5*time.Second)
+			n := idp.NextFetch(t, 5*time.Second)
 			t.Logf("rotation to %s published during fetch #%d", next.kid, n)
 		}
 		idp.publish(old, next)
@@ -120,8 +121,7 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 		t.Logf("%s dropped after %d fetches", old.kid, dropHits)
 		return dropHits
 	}
-	time.Sleep(time.Second)
-	drop1 := rotate(k1, k2, true)
+	drop1 := rotate(k1, k2, true) // waits for the next routine refresh: fetch #2 or later
 	time.Sleep(time.Second)
 	drop2 := rotate(k2, k3, false)
 	time.Sleep(time.Second)
@@ -163,11 +163,11 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 // one more, and each gets 401 invalid_token.
 func TestJWKSNewKidFetchedOnce(t *testing.T) {
 	const port = 9302
-	const refetch = 3 * time.Second
+	const refetch = time.Second // the smallest refetch_interval; the flood takes milliseconds
 	k1, k2 := jwNewKey(t, "new-1"), jwNewKey(t, "new-2")
 	idp := jwNewProvider(t, 3600, k1) // no routine refresh during the test
 
-	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefetch_interval 3s"), "ok"))
+	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefetch_interval 1s"), "ok"))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	c := jwClient()
 	jwWantOK(t, jwMustGet(t, c, site, jwToken(t, k1, "alice")), "ok", "alice")
@@ -257,12 +257,18 @@ func TestJWKSProviderDown(t *testing.T) {
 	c := jwClient()
 	jwWantOK(t, jwMustGet(t, c, site, jwToken(t, k1, "before")), "ok", "before")
 
-	downAt := idp.setStatus(http.StatusInternalServerError)
-	deadline := time.Now().Add(3500 * time.Millisecond)
+	// Traffic until two background fetches have failed (about 2s: one
+	// refresh, one retry), and one request round after that.
+	downAt := idp.SetStatus(http.StatusInternalServerError)
+	deadline := time.Now().Add(10 * time.Second)
 	n := 0
-	for ; time.Now().Before(deadline); n++ {
+	for ; ; n++ {
+		done := idp.Hits()-downAt >= 2 || time.Now().After(deadline)
 		sub := fmt.Sprint("during-", n) // a fresh token each time: no verified-token cache hit
 		jwWantOK(t, jwMustGet(t, c, site, jwToken(t, k1, sub)), "ok", sub)
+		if done {
+			break
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	failed := idp.Hits() - downAt
@@ -282,7 +288,7 @@ func TestJWKSNeverFetched503(t *testing.T) {
 	const port = 9304
 	k1 := jwNewKey(t, "never-1")
 	idp := jwNewProvider(t, 60, k1)
-	idp.setStatus(http.StatusInternalServerError)
+	idp.SetStatus(http.StatusInternalServerError)
 	closed := jwClosedURL(t)
 
 	cfg := fmt.Sprintf(`{
@@ -308,18 +314,21 @@ http://127.0.0.1:%[1]d {
 `, port, jwJWKSBlock(idp.JWKSURL(), ""), jwJWKSBlock(closed, "\t\t\ttimeout 2s"))
 	jwStart(t, cfg)
 	c := jwClient()
-	for _, path := range []string{"/failing/", "/closed/"} {
-		t.Run(path, func(t *testing.T) {
-			for i := range 5 {
-				r := jwMustGet(t, c, fmt.Sprintf("http://127.0.0.1:%d%sx", port, path), jwToken(t, k1, fmt.Sprint("u", i)))
-				jwWant503(t, r, fmt.Sprintf("request %d", i))
-				if i == 0 {
-					t.Logf("Retry-After: %s", r.header.Get("Retry-After"))
+	t.Run("paths", func(t *testing.T) { // both at once: they wait on different sources
+		for _, path := range []string{"/failing/", "/closed/"} {
+			t.Run(path, func(t *testing.T) {
+				t.Parallel()
+				for i := range 5 {
+					r := jwMustGet(t, c, fmt.Sprintf("http://127.0.0.1:%d%sx", port, path), jwToken(t, k1, fmt.Sprint("u", i)))
+					jwWant503(t, r, fmt.Sprintf("request %d", i))
+					if i == 0 {
+						t.Logf("Retry-After: %s", r.header.Get("Retry-After"))
+					}
+					time.Sleep(200 * time.Millisecond)
 				}
-				time.Sleep(200 * time.Millisecond)
-			}
-		})
-	}
+			})
+		}
+	})
 	if h := idp.Hits(); h < 1 {
 		t.Errorf("the failing provider was never asked (%d fetches)", h)
 	}

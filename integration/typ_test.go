@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // require_typ (RFC 9068) through a real Caddy: a route with it accepts only
@@ -101,18 +100,5 @@ func typToken(t *testing.T, key *jwKey, typ, sub string) string {
 	if typ != "" {
 		h["typ"] = typ
 	}
-	hdr, err := json.Marshal(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(jwClaims(jwIssuer, sub))
-	if err != nil {
-		t.Fatal(err)
-	}
-	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(payload)
-	sig, err := jwsbb.Sign(key.priv, "ES256", []byte(input), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return testutil.MustSignJWT(t, key.priv, h, jwClaims(jwIssuer, sub))
 }

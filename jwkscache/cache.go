@@ -2,13 +2,13 @@ package jwkscache
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"go.uber.org/zap"
 )
 
 // DefaultMaxSources bounds a Cache when CacheConfig.MaxSources is zero.
@@ -51,8 +51,8 @@ type CacheConfig struct {
 	// with 10s connect, TLS and header timeouts.
 	Client *http.Client
 	// Logger receives fetch failures (warn/error), key set changes (info) and
-	// skipped keys (warn). Default: no logging.
-	Logger *zap.Logger
+	// skipped keys (warn). Default: no logging. SetLogger replaces it.
+	Logger *slog.Logger
 	// Observer receives metrics events. Default: none.
 	Observer Observer
 	// Now is the clock for lifetimes and staleness (tests). Default time.Now.
@@ -65,7 +65,7 @@ type CacheConfig struct {
 // same URL (or issuer) and effective Options returns the same one.
 type Cache struct {
 	client *http.Client
-	log    *zap.Logger
+	log    atomic.Pointer[slog.Logger]
 	obs    Observer
 	now    func() time.Time
 	ctx    context.Context
@@ -85,10 +85,8 @@ type entry interface{ detach() }
 
 // NewCache returns an empty cache. It fetches nothing.
 func NewCache(cfg CacheConfig) *Cache {
-	c := &Cache{client: newHTTPClient(cfg.Client), log: cfg.Logger, obs: cfg.Observer, now: cfg.Now}
-	if c.log == nil {
-		c.log = zap.NewNop()
-	}
+	c := &Cache{client: newHTTPClient(cfg.Client), obs: cfg.Observer, now: cfg.Now}
+	c.SetLogger(cfg.Logger)
 	if c.obs == nil {
 		c.obs = nopObserver{}
 	}
@@ -102,11 +100,24 @@ func NewCache(cfg CacheConfig) *Cache {
 	}
 	// Eviction runs outside the LRU's lock; detach takes only the source's.
 	c.sources, _ = lru.NewWithEvict(size, func(key string, e entry) {
-		c.log.Debug("key source evicted; background refresh stopped", zap.String("key", key))
+		c.logger().Debug("key source evicted; background refresh stopped", slog.String("key", key))
 		e.detach()
 	})
 	return c
 }
+
+// SetLogger makes l (nil: no logging) receive every later log line of the
+// cache and its sources. A cache that outlives the config that created it
+// (the module keeps one across reloads) is given each new config's logger,
+// so it never writes to a closed config's log sink.
+func (c *Cache) SetLogger(l *slog.Logger) {
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	c.log.Store(l)
+}
+
+func (c *Cache) logger() *slog.Logger { return c.log.Load() }
 
 // JWKS returns the source for a JWKS URL with options o, creating it if
 // needed. It does not fetch: call Start, WaitReady or ResolveKeys.

@@ -73,7 +73,7 @@ func TestLRUEvictionStopsRefresh(t *testing.T) {
 	var sources []*Source
 	for i := range 3 {
 		srv := newJWKSServer(t, ecKey(t, "a"))
-		srv.setCacheControl("no-store") // refresh every ~MinRefresh
+		srv.SetCacheControl("no-store") // refresh every ~MinRefresh
 		servers = append(servers, srv)
 		src := env.cache.JWKS(srv.URL, Options{MinRefresh: 20 * time.Millisecond})
 		if err := src.WaitReady(ctxT(t)); err != nil {
@@ -88,16 +88,16 @@ func TestLRUEvictionStopsRefresh(t *testing.T) {
 	first := sources[0]
 	eventually(t, "the evicted loop to stop", func() bool { return !first.ks.running.Load() })
 	time.Sleep(100 * time.Millisecond) // let a fetch that was in flight land
-	before := servers[0].hits.Load()
+	before := servers[0].Hits()
 	eventually(t, "live sources to keep refreshing", func() bool {
-		return servers[1].hits.Load() >= 4 && servers[2].hits.Load() >= 4
+		return servers[1].Hits() >= 4 && servers[2].Hits() >= 4
 	})
-	if n := servers[0].hits.Load(); n != before {
+	if n := servers[0].Hits(); n != before {
 		t.Errorf("evicted source kept refreshing: %d more fetches", n-before)
 	}
 	// A holder of the evicted source still gets keys (and refreshes on demand).
 	mustResolve(t, first, "a", "ES256")
-	eventually(t, "on-demand refresh", func() bool { return servers[0].hits.Load() > before })
+	eventually(t, "on-demand refresh", func() bool { return servers[0].Hits() > before })
 	// Asking again gives a new, running source.
 	again := env.cache.JWKS(servers[0].URL, Options{MinRefresh: 20 * time.Millisecond})
 	if again == first {
@@ -107,14 +107,14 @@ func TestLRUEvictionStopsRefresh(t *testing.T) {
 
 func TestCloseStopsEverything(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.setCacheControl("no-store")
+	srv.SetCacheControl("no-store")
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{MinRefresh: 10 * time.Millisecond})
 	mustResolve(t, src, "a", "ES256")
 	env.cache.Close()
-	hits := srv.hits.Load()
+	hits := srv.Hits()
 	time.Sleep(50 * time.Millisecond)
-	if n := srv.hits.Load(); n != hits {
+	if n := srv.Hits(); n != hits {
 		t.Errorf("fetched %d times after Close", n-hits)
 	}
 	// The last set still serves; unknown kids do not fetch.
@@ -131,7 +131,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	if err := late.WaitReady(ctxT(t)); !errors.Is(err, ErrClosed) {
 		t.Errorf("WaitReady after Close = %v", err)
 	}
-	if n := srv.hits.Load(); n != hits {
+	if n := srv.Hits(); n != hits {
 		t.Errorf("fetched after Close")
 	}
 	env.cache.Close() // idempotent
@@ -169,14 +169,14 @@ func TestDropStopsRefreshing(t *testing.T) {
 	opts := Options{MinRefresh: 20 * time.Millisecond, MaxRefresh: 20 * time.Millisecond}
 	src := env.cache.JWKS(srv.URL, opts)
 	src.Start()
-	eventually(t, "background refreshes", func() bool { return srv.hits.Load() >= 3 })
+	eventually(t, "background refreshes", func() bool { return srv.Hits() >= 3 })
 	env.cache.DropJWKS(srv.URL, opts)
 	if env.cache.Len() != 0 {
 		t.Fatalf("Len = %d after drop", env.cache.Len())
 	}
-	settled := srv.hits.Load()
+	settled := srv.Hits()
 	time.Sleep(150 * time.Millisecond) // several refresh periods
-	if n := srv.hits.Load(); n > settled+1 {
+	if n := srv.Hits(); n > settled+1 {
 		t.Fatalf("dropped source kept refreshing: %d fetches after the drop", n-settled)
 	}
 	if env.cache.JWKS(srv.URL, opts) == src {

@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/authgate/caddy-authgate/token"
 )
@@ -77,7 +76,7 @@ type discoveryLoader struct {
 	c       *Cache
 	o       Options
 	issuer  string
-	log     *zap.Logger
+	log     func() *slog.Logger
 	jwksURI atomic.Pointer[string] // read by JWKSURI
 
 	// Only touched inside a flight.
@@ -93,12 +92,12 @@ func (d *discoveryLoader) load(ctx context.Context) (*loaded, error) {
 		case err != nil && d.jwks == nil:
 			return nil, err
 		case err != nil:
-			d.log.Warn("re-discovery failed; keeping the previous jwks_uri", zap.Error(err), zap.String("jwks_uri", d.jwks.url))
+			d.log().Warn("re-discovery failed; keeping the previous jwks_uri", slog.Any("error", err), slog.String("jwks_uri", d.jwks.url))
 			d.docExpires = now.Add(d.o.MinRefresh)
 		default:
 			if d.jwks == nil || d.jwks.url != uri {
 				if d.jwks != nil {
-					d.log.Info("jwks_uri changed", zap.String("old", d.jwks.url), zap.String("new", uri))
+					d.log().Info("jwks_uri changed", slog.String("old", d.jwks.url), slog.String("new", uri))
 				}
 				d.jwks = &jwksLoader{c: d.c, o: d.o, url: uri}
 				d.jwksURI.Store(&uri)

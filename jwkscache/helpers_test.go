@@ -6,20 +6,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // testKey is a public JWK as a server would publish it.
@@ -30,23 +22,7 @@ type testKey struct {
 
 func publicJWK(t testing.TB, pub any, kid, alg, use string) testKey {
 	t.Helper()
-	k, err := jwk.Import(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, v := range map[string]string{jwk.KeyIDKey: kid, jwk.AlgorithmKey: alg, jwk.KeyUsageKey: use} {
-		if v == "" {
-			continue
-		}
-		if err := k.Set(name, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := json.Marshal(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testKey{kid: kid, alg: alg, json: b}
+	return testKey{kid: kid, alg: alg, json: testutil.PublicJWK(t, pub, kid, alg, use)}
 }
 
 func ecKey(t testing.TB, kid string) testKey {
@@ -83,89 +59,34 @@ func jwksBody(keys ...testKey) []byte {
 	for i, k := range keys {
 		raws[i] = k.json
 	}
-	b, _ := json.Marshal(map[string]any{"keys": raws})
-	return b
+	return testutil.JWKS(raws...)
 }
 
-// jwksServer serves a JWKS that tests can swap, fail or slow down, and
-// counts the requests it gets.
-type jwksServer struct {
-	*httptest.Server
-	hits        atomic.Int64
-	body        atomic.Pointer[[]byte]
-	status      atomic.Int64 // 0 = 200
-	delay       atomic.Int64 // nanoseconds
-	contentType atomic.Pointer[string]
-	cacheCtl    atomic.Pointer[string]
-	etag        atomic.Bool // answer If-None-Match with 304
-	chunked     atomic.Bool // no Content-Length: flush before the end
-}
+// jwksServer serves a JWKS (at every path) that tests can swap, fail or
+// slow down, and counts the requests it gets.
+type jwksServer struct{ *testutil.KeySetServer }
 
 func newJWKSServer(t testing.TB, keys ...testKey) *jwksServer {
-	s := &jwksServer{}
+	s := &jwksServer{testutil.NewKeySetServer(t, "")}
+	s.SetContentType("application/json")
 	s.setKeys(keys...)
-	s.setContentType("application/json")
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
 	return s
 }
 
-func (s *jwksServer) serve(w http.ResponseWriter, r *http.Request) {
-	s.hits.Add(1)
-	if d := time.Duration(s.delay.Load()); d > 0 {
-		select {
-		case <-time.After(d):
-		case <-r.Context().Done():
-			return
-		}
+func (s *jwksServer) setKeys(keys ...testKey) {
+	kids := make([]string, len(keys))
+	for i, k := range keys {
+		kids[i] = k.kid
 	}
-	if code := int(s.status.Load()); code != 0 {
-		http.Error(w, "failing on purpose", code)
-		return
-	}
-	body := *s.body.Load()
-	if cc := s.cacheCtl.Load(); cc != nil {
-		w.Header().Set("Cache-Control", *cc)
-	}
-	if s.etag.Load() {
-		sum := sha256.Sum256(body)
-		tag := fmt.Sprintf(`"%x"`, sum[:8])
-		w.Header().Set("ETag", tag)
-		if r.Header.Get("If-None-Match") == tag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-	}
-	if ct := *s.contentType.Load(); ct == "" {
-		w.Header()["Content-Type"] = nil // suppress sniffing: really no Content-Type
-	} else {
-		w.Header().Set("Content-Type", ct)
-	}
-	if s.chunked.Load() && len(body) > 1 {
-		_, _ = w.Write(body[:1])
-		w.(http.Flusher).Flush()
-		body = body[1:]
-	}
-	_, _ = w.Write(body)
+	s.Publish(kids, jwksBody(keys...))
 }
 
-func (s *jwksServer) setKeys(keys ...testKey) { b := jwksBody(keys...); s.body.Store(&b) }
-func (s *jwksServer) setBody(b []byte)        { s.body.Store(&b) }
-func (s *jwksServer) setContentType(ct string) {
-	s.contentType.Store(&ct)
-}
-func (s *jwksServer) setCacheControl(cc string) { s.cacheCtl.Store(&cc) }
+func (s *jwksServer) setBody(b []byte) { s.Publish(nil, b) }
 
-// fakeClock is the cache's clock for staleness tests; timers stay real.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
+// newFakeClock is the cache's clock for staleness tests; timers stay real.
+func newFakeClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 }
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // testObserver records Observer events.
 type testObserver struct {
@@ -206,14 +127,14 @@ func (o *testObserver) counts() (fetched map[string]int, refetch, suppressed int
 
 type testEnv struct {
 	cache *Cache
-	logs  *observer.ObservedLogs
+	logs  *testutil.Logs
 	obs   *testObserver
 }
 
 func newTestCache(t testing.TB, cfg CacheConfig) *testEnv {
-	core, logs := observer.New(zapcore.DebugLevel)
+	logger, logs := testutil.NewLogs()
 	env := &testEnv{logs: logs, obs: &testObserver{}}
-	cfg.Logger = zap.New(core)
+	cfg.Logger = logger
 	cfg.Observer = env.obs
 	env.cache = NewCache(cfg)
 	t.Cleanup(env.cache.Close)

@@ -37,7 +37,7 @@ func TestKeysCarryTheSourceLease(t *testing.T) {
 		t.Fatalf("lease not extended: %v", time.Unix(0, got).Sub(start))
 	}
 	// A failure does not.
-	srv.status.Store(http.StatusInternalServerError)
+	srv.SetStatus(http.StatusInternalServerError)
 	clock.Advance(4 * time.Second)
 	if _, err := s.ResolveKeys(ctxT(t), "a", "ES256"); err == nil {
 		t.Fatal("stale source still resolves")

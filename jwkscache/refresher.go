@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/authgate/caddy-authgate/token"
 )
@@ -49,7 +48,6 @@ type keySource struct {
 	name string // JWKS URL or issuer, for errors, logs and metrics
 	c    *Cache
 	o    Options
-	log  *zap.Logger
 	load func(ctx context.Context) (*loaded, error) // called only inside a flight, so never concurrently
 
 	state       atomic.Pointer[keyState]
@@ -72,9 +70,11 @@ type keySource struct {
 
 func (s *keySource) init(name string, c *Cache, o Options, load func(context.Context) (*loaded, error)) {
 	s.name, s.c, s.o, s.load = name, c, o, load
-	s.log = c.log.With(zap.String("key_source", name))
 	s.ready = make(chan struct{})
 }
+
+// log is the cache's current logger, naming this source.
+func (s *keySource) log() *slog.Logger { return s.c.logger().With(slog.String("key_source", s.name)) }
 
 // start begins the first fetch and, unless the source was evicted, the
 // background loop. Idempotent; it never blocks on the network.
@@ -175,13 +175,13 @@ func (s *keySource) runFlight(f *flight) {
 	// Log while the flight is still in progress, so that a failure any
 	// caller observes has been logged already.
 	if err != nil && !s.c.closed.Load() {
-		fields := []zap.Field{zap.Error(err), zap.Int("consecutive_failures", failures),
-			zap.Duration("retry_in", next), zap.Duration("took", time.Since(start))}
+		attrs := []any{slog.Any("error", err), slog.Int("consecutive_failures", failures),
+			slog.Duration("retry_in", next), slog.Duration("took", time.Since(start))}
 		if st := s.state.Load(); st != nil && now.Before(st.staleAt) {
-			s.log.Warn("refreshing key set failed; serving the last good set",
-				append(fields, zap.Duration("age", now.Sub(st.fetched)), zap.Time("stale_at", st.staleAt))...)
+			s.log().Warn("refreshing key set failed; serving the last good set",
+				append(attrs, slog.Duration("age", now.Sub(st.fetched)), slog.Time("stale_at", st.staleAt))...)
 		} else {
-			s.log.Error("fetching key set failed; tokens from this source are rejected until a fetch succeeds", fields...)
+			s.log().Error("fetching key set failed; tokens from this source are rejected until a fetch succeeds", attrs...)
 		}
 	}
 
@@ -221,8 +221,8 @@ func (s *keySource) fetch() (time.Duration, error) {
 			k.Retire()
 		}
 		if old == nil || len(removed) > 0 || merged.Len() != set.Len() {
-			s.log.Info("key set updated", zap.String("url", res.url), zap.Int("keys", merged.Len()),
-				zap.Int("removed", len(removed)), zap.Strings("kids", kids(merged)))
+			s.log().Info("key set updated", slog.String("url", res.url), slog.Int("keys", merged.Len()),
+				slog.Int("removed", len(removed)), slog.Any("kids", kids(merged)))
 		}
 		set = merged
 		s.logSkipped(res.skipped)
@@ -250,9 +250,9 @@ func (s *keySource) logSkipped(skipped []error) {
 	s.mu.Unlock()
 	for _, e := range skipped {
 		if changed {
-			s.log.Warn("key set entry skipped", zap.Error(e))
+			s.log().Warn("key set entry skipped", slog.Any("error", e))
 		} else {
-			s.log.Debug("key set entry skipped", zap.Error(e))
+			s.log().Debug("key set entry skipped", slog.Any("error", e))
 		}
 	}
 }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/zap/zapcore"
 
 	"github.com/authgate/caddy-authgate/token"
 )
@@ -50,7 +49,7 @@ func TestConstructionDoesNotFetch(t *testing.T) {
 		t.Error("nothing should be resolved before Start")
 	}
 	time.Sleep(50 * time.Millisecond)
-	if n := srv.hits.Load(); n != 0 {
+	if n := srv.Hits(); n != 0 {
 		t.Fatalf("construction fetched %d times", n)
 	}
 	s1.Start()
@@ -58,19 +57,19 @@ func TestConstructionDoesNotFetch(t *testing.T) {
 	if err := s1.WaitReady(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	if n := srv.hits.Load(); n != 1 {
+	if n := srv.Hits(); n != 1 {
 		t.Fatalf("hits = %d, want 1", n)
 	}
 }
 
 func TestFirstRequestWaitsForFirstFetch(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.delay.Store(int64(150 * time.Millisecond))
+	srv.SetDelay(150 * time.Millisecond)
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{})
 	// No Start: the first ResolveKeys starts the fetch and waits for it.
 	mustResolve(t, src, "a", "ES256")
-	if n := srv.hits.Load(); n != 1 {
+	if n := srv.Hits(); n != 1 {
 		t.Fatalf("hits = %d, want 1", n)
 	}
 }
@@ -84,13 +83,13 @@ func TestRotationRefetchesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	ka := mustResolve(t, src, "a", "ES256")
-	if n := srv.hits.Load(); n != 1 {
+	if n := srv.Hits(); n != 1 {
 		t.Fatalf("hits = %d, want 1", n)
 	}
 
 	srv.setKeys(a, b) // the provider rotates in a new key
 	kb := mustResolve(t, src, "b", "EdDSA")
-	if n := srv.hits.Load(); n != 2 {
+	if n := srv.Hits(); n != 2 {
 		t.Fatalf("hits after rotation = %d, want exactly 2", n)
 	}
 	if kb.Retired() || ka.Retired() {
@@ -103,7 +102,7 @@ func TestRotationRefetchesOnce(t *testing.T) {
 	if _, err := src.ResolveKeys(ctxT(t), "c", "ES256"); !errors.Is(err, token.ErrUnknownKey) {
 		t.Fatalf("err = %v, want ErrUnknownKey", err)
 	}
-	if n := srv.hits.Load(); n != 2 {
+	if n := srv.Hits(); n != 2 {
 		t.Fatalf("suppressed refetch still fetched: hits = %d", n)
 	}
 	// A wrong algorithm for a known kid is unknown, too (no fetch either).
@@ -126,7 +125,7 @@ func TestRefetchIntervalAllowsNextRefetch(t *testing.T) {
 		if _, err := src.ResolveKeys(ctxT(t), "x", "ES256"); !errors.Is(err, token.ErrUnknownKey) {
 			t.Fatal(err)
 		}
-		if n := srv.hits.Load(); n != int64(2+i) {
+		if n := srv.Hits(); n != 2+i {
 			t.Fatalf("round %d: hits = %d", i, n)
 		}
 		clock.Advance(time.Minute) // the next unknown kid may fetch again
@@ -135,13 +134,13 @@ func TestRefetchIntervalAllowsNextRefetch(t *testing.T) {
 
 func TestConcurrentUnknownKidsFetchAtMostOnce(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.delay.Store(int64(20 * time.Millisecond)) // let requests pile up on the flight
+	srv.SetDelay(20 * time.Millisecond) // let requests pile up on the flight
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{})
 	if err := src.WaitReady(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	before := srv.hits.Load()
+	before := srv.Hits()
 	var wg sync.WaitGroup
 	errs := make(chan error, 200)
 	for range 200 {
@@ -157,7 +156,7 @@ func TestConcurrentUnknownKidsFetchAtMostOnce(t *testing.T) {
 			t.Fatalf("err = %v, want ErrUnknownKey", err)
 		}
 	}
-	if n := srv.hits.Load() - before; n > 1 {
+	if n := srv.Hits() - before; n > 1 {
 		t.Fatalf("200 unknown kids caused %d fetches, want at most 1", n)
 	}
 }
@@ -166,7 +165,7 @@ func TestServerDownKeepsServingAndRetries(t *testing.T) {
 	for _, mode := range []string{"500", "closed"} {
 		t.Run(mode, func(t *testing.T) {
 			srv := newJWKSServer(t, ecKey(t, "a"))
-			srv.setCacheControl("max-age=0") // lifetime = MinRefresh: quick refreshes
+			srv.SetCacheControl("max-age=0") // lifetime = MinRefresh: quick refreshes
 			env := newTestCache(t, CacheConfig{})
 			src := env.cache.JWKS(srv.URL, Options{MinRefresh: 40 * time.Millisecond})
 			if err := src.WaitReady(ctxT(t)); err != nil {
@@ -174,37 +173,37 @@ func TestServerDownKeepsServingAndRetries(t *testing.T) {
 			}
 			ka := mustResolve(t, src, "a", "ES256")
 			if mode == "500" {
-				srv.status.Store(500)
+				srv.SetStatus(500)
 			} else {
 				srv.Close()
 			}
 			failed := func() int {
-				return env.logs.FilterMessageSnippet("refreshing key set failed").Len()
+				return len(env.logs.Containing("refreshing key set failed"))
 			}
 			eventually(t, "three logged refresh failures", func() bool { return failed() >= 3 })
 			if got := mustResolve(t, src, "a", "ES256"); got != ka {
 				t.Error("cached key changed while the server is down")
 			}
 			// Each attempt is logged with a growing failure count.
-			entries := env.logs.FilterMessageSnippet("refreshing key set failed").All()
+			entries := env.logs.Containing("refreshing key set failed")
 			for i, e := range entries[:3] {
-				if n := e.ContextMap()["consecutive_failures"]; n != int64(i+1) {
+				if n := e.Attrs["consecutive_failures"]; n != int64(i+1) {
 					t.Errorf("attempt %d logged consecutive_failures=%v", i+1, n)
 				}
-				if e.Level.String() != "warn" {
+				if e.Level != slog.LevelWarn {
 					t.Errorf("level = %s, want warn", e.Level)
 				}
 			}
 			if mode == "500" {
-				if !strings.Contains(fmt.Sprint(entries[0].ContextMap()["error"]), "500") {
-					t.Errorf("log does not name the status: %v", entries[0].ContextMap())
+				if !strings.Contains(fmt.Sprint(entries[0].Attrs["error"]), "500") {
+					t.Errorf("log does not name the status: %v", entries[0].Attrs)
 				}
 				st := src.Status()
 				if st.ConsecutiveFailures < 3 || st.LastError == "" || st.Keys != 1 {
 					t.Errorf("status = %+v", st)
 				}
 				// Recovery resets the failure count.
-				srv.status.Store(0)
+				srv.SetStatus(0)
 				eventually(t, "recovery", func() bool { return src.Status().ConsecutiveFailures == 0 })
 			}
 		})
@@ -240,7 +239,7 @@ func TestBackoff(t *testing.T) {
 
 func TestNeverFetchedIsUnavailable(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.status.Store(503)
+	srv.SetStatus(503)
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{})
 	werr := src.WaitReady(ctxT(t))
@@ -263,16 +262,16 @@ func TestNeverFetchedIsUnavailable(t *testing.T) {
 		t.Errorf("error should carry the status: %v", err)
 	}
 	// Fails fast while backing off: no fetch per request.
-	hits := srv.hits.Load()
+	hits := srv.Hits()
 	for range 10 {
 		if _, err := src.ResolveKeys(ctxT(t), "a", "ES256"); !errors.Is(err, token.ErrKeysUnavailable) {
 			t.Fatal(err)
 		}
 	}
-	if n := srv.hits.Load(); n != hits {
+	if n := srv.Hits(); n != hits {
 		t.Errorf("requests during backoff fetched %d times", n-hits)
 	}
-	if env.logs.FilterMessageSnippet("fetching key set failed").Len() == 0 {
+	if len(env.logs.Containing("fetching key set failed")) == 0 {
 		t.Error("failure not logged")
 	}
 }
@@ -291,11 +290,11 @@ func TestUnreachableServerIsUnavailable(t *testing.T) {
 func TestMaxStale(t *testing.T) {
 	clock := newFakeClock()
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.setCacheControl("no-store")
+	srv.SetCacheControl("no-store")
 	env := newTestCache(t, CacheConfig{Now: clock.Now})
 	src := env.cache.JWKS(srv.URL, Options{MinRefresh: 30 * time.Millisecond, MaxStale: time.Hour})
 	mustResolve(t, src, "a", "ES256")
-	srv.status.Store(500)
+	srv.SetStatus(500)
 	eventually(t, "a failed refresh", func() bool { return src.Status().ConsecutiveFailures > 0 })
 
 	clock.Advance(59 * time.Minute) // still within max_stale
@@ -314,7 +313,7 @@ func TestMaxStale(t *testing.T) {
 		t.Error("stale set still offered")
 	}
 
-	srv.status.Store(0) // the provider comes back: the next retry restores service
+	srv.SetStatus(0) // the provider comes back: the next retry restores service
 	eventually(t, "recovery", func() bool { return src.Keys() != nil })
 	mustResolve(t, src, "a", "ES256")
 }
@@ -341,14 +340,14 @@ func TestRemovedKeyIsRetired(t *testing.T) {
 	if src.Keys().Len() != 2 {
 		t.Errorf("set has %d keys, want 2", src.Keys().Len())
 	}
-	if env.logs.FilterMessage("key set updated").Len() != 2 {
+	if len(env.logs.Message("key set updated")) != 2 {
 		t.Error("key set changes should be logged")
 	}
 }
 
 func TestSlowServerTimesOut(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.delay.Store(int64(5 * time.Second))
+	srv.SetDelay(5 * time.Second)
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{Timeout: 200 * time.Millisecond})
 	err := src.WaitReady(ctxT(t))
@@ -359,7 +358,7 @@ func TestSlowServerTimesOut(t *testing.T) {
 
 func TestRequestContextBoundsTheWait(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.delay.Store(int64(5 * time.Second))
+	srv.SetDelay(5 * time.Second)
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -399,9 +398,9 @@ func TestDocumentChecks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newJWKSServer(t)
 			srv.setBody(tt.body)
-			srv.setContentType(tt.ct)
-			srv.status.Store(int64(tt.status))
-			srv.chunked.Store(tt.chunked)
+			srv.SetContentType(tt.ct)
+			srv.SetStatus(tt.status)
+			srv.SetChunked(tt.chunked)
 			url := srv.URL
 			env := newTestCache(t, CacheConfig{})
 			src := env.cache.JWKS(url, Options{MaxBodyBytes: 1024})
@@ -425,28 +424,28 @@ func TestDocumentChecks(t *testing.T) {
 
 func TestSkippedKeysWarn(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"), rsaKey(t, "enc-1", "enc"))
-	srv.setCacheControl("max-age=0")
+	srv.SetCacheControl("max-age=0")
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{MinRefresh: 30 * time.Millisecond})
 	mustResolve(t, src, "a", "ES256")
 	if src.Keys().Len() != 1 {
 		t.Fatalf("enc key was not skipped: %d keys", src.Keys().Len())
 	}
-	warned := env.logs.FilterMessage("key set entry skipped").FilterLevelExact(zapcore.WarnLevel)
-	if warned.Len() != 1 || !strings.Contains(fmt.Sprint(warned.All()[0].ContextMap()["error"]), `use "enc"`) {
-		t.Fatalf("want one warning naming the enc key, got %v", warned.All())
+	warned := env.logs.Message("key set entry skipped", slog.LevelWarn)
+	if len(warned) != 1 || !strings.Contains(fmt.Sprint(warned[0].Attrs["error"]), `use "enc"`) {
+		t.Fatalf("want one warning naming the enc key, got %v", warned)
 	}
 	// Unchanged on refresh: not warned again.
-	eventually(t, "two more refreshes", func() bool { return srv.hits.Load() >= 3 })
-	if n := env.logs.FilterMessage("key set entry skipped").FilterLevelExact(zapcore.WarnLevel).Len(); n != 1 {
+	eventually(t, "two more refreshes", func() bool { return srv.Hits() >= 3 })
+	if n := len(env.logs.Message("key set entry skipped", slog.LevelWarn)); n != 1 {
 		t.Errorf("repeat warnings: %d", n)
 	}
 }
 
 func TestConditionalRefresh(t *testing.T) {
 	srv := newJWKSServer(t, ecKey(t, "a"))
-	srv.etag.Store(true)
-	srv.setCacheControl("max-age=0")
+	srv.SetETag(true)
+	srv.SetCacheControl("max-age=0")
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{MinRefresh: 30 * time.Millisecond})
 	ka := mustResolve(t, src, "a", "ES256")
@@ -499,7 +498,7 @@ func TestUnknownKidWhileServerDown(t *testing.T) {
 	env := newTestCache(t, CacheConfig{})
 	src := env.cache.JWKS(srv.URL, Options{})
 	mustResolve(t, src, "a", "ES256")
-	srv.status.Store(500)
+	srv.SetStatus(500)
 	// The one allowed re-fetch fails: the kid may be a rotated key we cannot
 	// see, so "unavailable, retry" rather than "invalid token".
 	_, err := src.ResolveKeys(ctxT(t), "new", "ES256")
@@ -513,7 +512,7 @@ func TestUnknownKidWhileServerDown(t *testing.T) {
 		t.Fatalf("err = %v, want UnavailableError", err)
 	}
 	mustResolve(t, src, "a", "ES256")
-	if n := srv.hits.Load(); n != 2 {
+	if n := srv.Hits(); n != 2 {
 		t.Errorf("hits = %d, want 2", n)
 	}
 }

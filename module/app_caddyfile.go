@@ -24,8 +24,8 @@ func parseAuthgateGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 	}
 	app := new(App)
 	d.Next() // option name
-	if d.NextArg() {
-		return nil, d.ArgErr()
+	if err := argEnd(d); err != nil {
+		return nil, err
 	}
 	for d.NextBlock(0) {
 		switch d.Val() {
@@ -34,10 +34,10 @@ func parseAuthgateGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 			if app.StorageRaw != nil {
 				return nil, d.Err("duplicate subdirective \"storage\"")
 			}
-			if !d.NextArg() {
-				return nil, d.ArgErr()
+			name, err := argNext(d)
+			if err != nil {
+				return nil, err
 			}
-			name := d.Val()
 			id := "authgate.storage." + name
 			if _, err := caddy.GetModule(id); err != nil {
 				return nil, d.Errf("unknown storage engine %q (supported: %s)", name, storageEngineNames())

@@ -12,7 +12,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/authgate/caddy-authgate/handlers/gateway"
-	"github.com/authgate/caddy-authgate/ipfilter"
 	"github.com/authgate/caddy-authgate/jwkscache"
 	"github.com/authgate/caddy-authgate/token"
 )
@@ -57,8 +56,8 @@ func parseGatewayCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	directive := d.Token()
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := argEnd(d); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	var cleartext []lineURL // issuer/jwks lines with a plain-http URL
@@ -184,13 +183,9 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if name == "deny_ip" {
 				dst = &g.DenyIP
 			}
-			n := len(*dst)
-			if *dst, err = argAppend(d, *dst); err == nil {
-				for _, e := range (*dst)[n:] {
-					if _, err := ipfilter.ParseEntry(e); err != nil {
-						return d.Errf("%s: %v", name, err)
-					}
-				}
+			var entries []string
+			if entries, err = argIPEntries(d, *dst, false, name); err == nil {
+				*dst = entries
 			}
 		case "allow_ip_file":
 			var path string

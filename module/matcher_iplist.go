@@ -123,67 +123,52 @@ func (*MatchIPList) CaddyModule() caddy.ModuleInfo {
 // validated here, so a bad one is reported with its file and line.
 func (m *MatchIPList) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume matcher name
-	// entries appends the remaining arguments on the line to dst, validated;
-	// at least one is required unless inline (the matcher line itself).
-	entries := func(dst *[]string, inline bool) error {
-		n := 0
-		for d.NextArg() {
-			if _, err := ipfilter.ParseEntry(d.Val()); err != nil {
-				return d.Errf("ip_list: %v", err)
-			}
-			*dst = append(*dst, d.Val())
-			n++
-		}
-		if n == 0 && !inline {
-			return d.ArgErr()
-		}
-		return nil
-	}
-	if err := entries(&m.Allow, true); err != nil {
+	var err error
+	// Inline entries (the matcher line itself) may be none.
+	if m.Allow, err = argIPEntries(d, m.Allow, true, "ip_list"); err != nil {
 		return err
 	}
 	sawInterval := false
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "allow":
-			if err := entries(&m.Allow, false); err != nil {
+			if m.Allow, err = argIPEntries(d, m.Allow, false, "ip_list"); err != nil {
 				return err
 			}
 		case "deny":
-			if err := entries(&m.Deny, false); err != nil {
+			if m.Deny, err = argIPEntries(d, m.Deny, false, "ip_list"); err != nil {
 				return err
 			}
-		case "allow_file", "deny_file":
-			dst := &m.AllowFiles
-			if d.Val() == "deny_file" {
-				dst = &m.DenyFiles
+		case "allow_file":
+			if m.AllowFiles, err = argAppend(d, m.AllowFiles); err != nil {
+				return err
 			}
-			paths := d.RemainingArgs()
-			if len(paths) == 0 {
-				return d.ArgErr()
+		case "deny_file":
+			if m.DenyFiles, err = argAppend(d, m.DenyFiles); err != nil {
+				return err
 			}
-			*dst = append(*dst, paths...)
 		case "reload_interval":
 			if sawInterval {
 				return d.Errf("ip_list: reload_interval specified more than once")
 			}
 			sawInterval = true
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			dur, err := caddy.ParseDuration(d.Val())
+			s, err := argNext(d)
 			if err != nil {
-				return d.Errf("ip_list: reload_interval %q: %v", d.Val(), err)
+				return err
+			}
+			dur, err := caddy.ParseDuration(s)
+			if err != nil {
+				return d.Errf("ip_list: reload_interval %q: %v", s, err)
 			}
 			if dur == 0 {
-				return d.Errf("ip_list: reload_interval must be positive, got %q", d.Val())
+				return d.Errf("ip_list: reload_interval must be positive, got %q", s)
 			}
 			if err := checkReloadInterval(dur); err != nil {
 				return d.Errf("ip_list: %v", err)
 			}
 			m.ReloadInterval = caddy.Duration(dur)
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := argEnd(d); err != nil {
+				return err
 			}
 		default:
 			return d.Errf("ip_list: unknown subdirective %q", d.Val())

@@ -2,10 +2,8 @@ package module
 
 import (
 	"fmt"
-	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
 
 	"github.com/authgate/caddy-authgate/handlers/gateway"
 	"github.com/authgate/caddy-authgate/jwkscache"
@@ -47,25 +45,21 @@ func (p pooledJWKSCache) Destruct() error {
 	return nil
 }
 
-// jwksLogger is the logger of the newest config that took the JWKS cache.
-var jwksLogger atomic.Pointer[zap.Logger]
-
 // sharedJWKSCache returns the process-wide JWKS cache. Its key sets are
 // keyed by URL + options inside, held in a bounded LRU, and kept across
-// reloads; the last release stops every background refresh.
+// reloads; the last release stops every background refresh. It logs to the
+// newest config's logger, never to the closed sink of one that went.
 func sharedJWKSCache(ctx caddy.Context) (*jwkscache.Cache, func(), error) {
-	jwksLogger.Store(ctx.Logger().Named("jwks"))
 	const key = "jwks"
 	v, _, err := jwksCaches.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return pooledJWKSCache{jwkscache.NewCache(jwkscache.CacheConfig{
-			Logger:   zap.New(loggerCore{}),
-			Observer: jwksMetricsObserver{},
-		})}, nil
+		return pooledJWKSCache{jwkscache.NewCache(jwkscache.CacheConfig{Observer: jwksMetricsObserver{}})}, nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return v.(pooledJWKSCache).Cache, func() { _, _ = jwksCaches.Delete(key) }, nil
+	c := v.(pooledJWKSCache).Cache
+	c.SetLogger(ctx.Slogger())
+	return c, func() { _, _ = jwksCaches.Delete(key) }, nil
 }
 
 // sourceRef counts the configs that use one key source. When the last one

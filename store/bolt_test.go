@@ -18,20 +18,9 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
-
-// fakeClock is a settable clock for expiry tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -109,7 +98,7 @@ func TestPurgeCanceledContext(t *testing.T) {
 
 func TestPurge(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{t: t0}
+	clock := testutil.NewClock(t0)
 	b, _ := openTest(t, BoltOptions{Now: clock.Now})
 	past, future := t0.Add(-time.Minute), t0.Add(time.Hour)
 

@@ -9,7 +9,7 @@ import (
 	"encoding/base64"
 	"testing"
 
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 type testKeys struct {
@@ -62,10 +62,9 @@ func enc(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s
 // signRaw builds a compact JWS from raw header and payload JSON.
 func signRaw(t testing.TB, alg string, key any, header, payload string) string {
 	t.Helper()
-	input := enc(header) + "." + enc(payload)
-	sig, err := jwsbb.Sign(key, alg, []byte(input), nil)
+	tok, err := testutil.SignRaw(key, alg, []byte(header), []byte(payload))
 	if err != nil {
 		t.Fatalf("sign %s: %v", alg, err)
 	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return tok
 }

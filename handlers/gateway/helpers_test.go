@@ -5,8 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
-
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"github.com/authgate/caddy-authgate/token"
 )
 
@@ -28,14 +25,7 @@ type signer struct {
 
 func (s signer) sign(t testing.TB, claims map[string]any) string {
 	t.Helper()
-	hdr, _ := json.Marshal(map[string]string{"alg": s.alg, "kid": s.kid, "typ": "JWT"})
-	body, _ := json.Marshal(claims)
-	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(body)
-	sig, err := jwsbb.Sign(s.key, s.alg, []byte(input), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return testutil.MustSignJWT(t, s.key, map[string]string{"alg": s.alg, "kid": s.kid, "typ": "JWT"}, claims)
 }
 
 func baseClaims(extra map[string]any) map[string]any {

@@ -1,0 +1,64 @@
+package integration
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+)
+
+// TestMain starts the in-process Caddy the way caddytest does (`caddy run`
+// with an admin-only config on localhost:2999), but polls its admin endpoint
+// every 10ms instead of sleeping a whole second before the first test.
+// caddytest then finds it running and uses it.
+func TestMain(m *testing.M) {
+	flag.Parse() // before startCaddy replaces os.Args for `caddy run`
+	cleanup, err := startCaddy()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+func startCaddy() (func(), error) {
+	const admin = "http://localhost:2999/config/"
+	c := &http.Client{Timeout: time.Second}
+	up := func() bool {
+		res, err := c.Get(admin)
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return true
+	}
+	if up() {
+		return func() {}, nil // as caddytest would, use the one that is there
+	}
+	f, err := os.CreateTemp("", "authgate-integration-*.caddyfile")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { os.Remove(f.Name()) }
+	if _, err := fmt.Fprint(f, "{\n\tadmin localhost:2999\n}\n"); err != nil {
+		f.Close()
+		cleanup()
+		return nil, err
+	}
+	f.Close()
+	os.Args = []string{"caddy", "run", "--config", f.Name(), "--adapter", "caddyfile"}
+	go caddycmd.Main()
+	for deadline := time.Now().Add(10 * time.Second); !up(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cleanup()
+			return nil, fmt.Errorf("caddy's admin endpoint %s did not come up within 10s", admin)
+		}
+	}
+	return cleanup, nil
+}

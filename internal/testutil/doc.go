@@ -1,0 +1,4 @@
+// Package testutil holds the fixtures that tests of several packages share:
+// a settable clock, signing keys with their published JWKS, a key-set
+// server, JWT decoding and a slog recorder. Only _test.go files import it.
+package testutil
