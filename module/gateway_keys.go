@@ -44,9 +44,15 @@ type keyRouting struct {
 	// source; resolve releases those of in-process issuers at once.
 	discoveryRefs map[string]func()
 	refsMu        sync.Mutex // discoveryRefs: resolve and cleanup
-	resolution    sync.Once
-	local         map[string]gateway.LocalIssuer
-	localAll      []gateway.LocalIssuer
+	// leaving: issuers whose discovery waits for the previous config's
+	// in-process issuer of that URL to go (startDiscovery); written in
+	// resolution, read after it.
+	leaving    map[string]<-chan struct{}
+	stop       chan struct{} // closed by cleanup
+	stopOnce   sync.Once
+	resolution sync.Once
+	local      map[string]gateway.LocalIssuer
+	localAll   []gateway.LocalIssuer
 
 	// fingerprint identifies the key sources, so handlers with the same
 	// sources share one verified-token cache.
@@ -54,7 +60,7 @@ type keyRouting struct {
 }
 
 func (h *Gateway) buildKeyRouting(ctx caddy.Context, app *App) (_ *keyRouting, err error) {
-	kr := &keyRouting{app: app, issuers: h.Issuers}
+	kr := &keyRouting{app: app, issuers: h.Issuers, stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			kr.cleanup() // release what was taken before the failure
@@ -157,7 +163,7 @@ func (kr *keyRouting) resolve() {
 				continue
 			}
 			if d := kr.discovery[iss]; d != nil {
-				d.Start()
+				kr.startDiscovery(iss, d)
 			}
 		}
 		for _, s := range kr.jwks {
@@ -192,6 +198,9 @@ func (kr *keyRouting) keys() token.IssuerKeys {
 	}
 	return func(iss string) (token.KeyResolver, error) {
 		if d, ok := kr.discovery[iss]; ok {
+			if gone := kr.leaving[iss]; gone != nil && !closed(gone) {
+				return nil, fmt.Errorf("issuer %s is being removed from this process: %w", iss, token.ErrKeysUnavailable)
+			}
 			return d, nil
 		}
 		return nil, &token.Error{Reason: token.ReasonIssuer, Description: fmt.Sprintf("issuer %q is not trusted", iss)}
@@ -232,6 +241,38 @@ func (kr *keyRouting) hold(key string, drop func()) error {
 	return err
 }
 
+// startDiscovery starts fetching an external issuer's keys, unless an
+// in-process issuer of that URL from the previous config is still alive
+// (see aliveIssuers): then its tokens are "unavailable" (503, retry) and the
+// discovery starts once that issuer is gone.
+func (kr *keyRouting) startDiscovery(iss string, d *jwkscache.Discovered) {
+	gone := aliveIssuerGone(iss)
+	if gone == nil {
+		d.Start()
+		return
+	}
+	if kr.leaving == nil {
+		kr.leaving = make(map[string]<-chan struct{})
+	}
+	kr.leaving[iss] = gone
+	go func() {
+		select {
+		case <-gone:
+			d.Start()
+		case <-kr.stop:
+		}
+	}()
+}
+
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 // releaseDiscovery drops this config's hold on iss's discovery source.
 func (kr *keyRouting) releaseDiscovery(iss string) {
 	kr.refsMu.Lock()
@@ -245,6 +286,9 @@ func (kr *keyRouting) releaseDiscovery(iss string) {
 
 // cleanup releases the key sources, then the cache that holds them.
 func (kr *keyRouting) cleanup() {
+	if kr.stop != nil {
+		kr.stopOnce.Do(func() { close(kr.stop) })
+	}
 	kr.refsMu.Lock()
 	for iss, release := range kr.discoveryRefs {
 		release()

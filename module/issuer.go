@@ -64,6 +64,7 @@ type IssuerHandler struct {
 	logger  *zap.Logger
 	opened  sync.Once
 	openErr error
+	alive   func() // releases holdAliveIssuer; set once opened
 }
 
 // IssuerClient is one registered API client.
@@ -243,6 +244,7 @@ func (h *IssuerHandler) open() error {
 			h.openErr = fmt.Errorf("authgate_issuer %s: %w", h.Issuer, err)
 			return
 		}
+		h.alive = holdAliveIssuer(h.iss.IssuerURL())
 		go h.iss.Run(h.ctx)
 		h.logger.Info("issuer ready",
 			zap.String("issuer", h.iss.IssuerURL()),
@@ -270,6 +272,9 @@ func (h *IssuerHandler) Cleanup() error {
 	h.opened.Do(func() { h.openErr = errors.New("authgate_issuer: the config was unloaded") })
 	if h.openErr == nil && h.iss != nil {
 		h.iss.RetireKeys()
+	}
+	if h.alive != nil {
+		h.alive()
 	}
 	return nil
 }
