@@ -106,12 +106,6 @@ var revocationCases = map[string]func(*testing.T, *env){
 		if revs, _ := since(t, e, ""); jtis(revs) != "[b c a]" {
 			t.Fatalf("from the start: %v", jtis(revs))
 		}
-		// Expired revocations are not news.
-		revoke(t, e, "short", T0.Add(time.Minute))
-		e.clock.Set(T0.Add(time.Minute))
-		if revs, _ := since(t, e, c4); len(revs) != 0 {
-			t.Fatalf("expired revocation in the feed: %v", jtis(revs))
-		}
 		// A cursor from a longer feed (the engine was replaced or reset)
 		// starts over rather than missing revocations.
 		other := open(t, e.factory)
@@ -119,9 +113,15 @@ var revocationCases = map[string]func(*testing.T, *env){
 			revoke(t, other, fmt.Sprint("o", i), T0.Add(time.Hour))
 		}
 		_, ahead := since(t, other, "")
-		e.clock.Set(T0)
-		if revs, _ := since(t, e, ahead); jtis(revs) != "[b c a short]" {
+		if revs, _ := since(t, e, ahead); jtis(revs) != "[b c a]" {
 			t.Fatalf("cursor ahead of the feed: %v", jtis(revs))
+		}
+		// Expired revocations are not news. (Last: once the clock is past
+		// "short"'s until, a purger may remove it at any moment.)
+		revoke(t, e, "short", T0.Add(time.Minute))
+		e.clock.Set(T0.Add(time.Minute))
+		if revs, _ := since(t, e, c4); len(revs) != 0 {
+			t.Fatalf("expired revocation in the feed: %v", jtis(revs))
 		}
 		if _, _, err := e.RevocationsSince(e.ctx, "not a cursor"); err == nil {
 			t.Error("a malformed cursor was accepted")
