@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
@@ -131,15 +129,8 @@ http://127.0.0.1:9463 {
 	}
 	respond "ok"
 }`
-	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfgText), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg caddy.Config
-	if err := json.Unmarshal(adapted, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Validate(&cfg); err != nil {
+	adapted := adaptCaddyfile(t, cfgText)
+	if err := validateJSON(t, adapted); err != nil {
 		t.Fatal(err)
 	}
 	// The same JSON without the opt-in fails Validate (JSON configs never
@@ -148,11 +139,7 @@ http://127.0.0.1:9463 {
 	if withoutOptIn == string(adapted) {
 		t.Fatalf("insecure_http not in the adapted JSON: %s", adapted)
 	}
-	var cfg2 caddy.Config
-	if err := json.Unmarshal([]byte(withoutOptIn), &cfg2); err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Validate(&cfg2); err == nil || !strings.Contains(err.Error(), "set insecure_http") {
+	if err := validateJSON(t, []byte(withoutOptIn)); err == nil || !strings.Contains(err.Error(), "set insecure_http") {
 		t.Fatalf("Validate without insecure_http = %v", err)
 	}
 }

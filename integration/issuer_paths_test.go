@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 )
@@ -56,15 +54,7 @@ func TestTwoIssuersOneSite(t *testing.T) {
 
 	// Colliding: B keeps the default /oauth prefix, A uses /oauth too.
 	colliding := strings.Replace(twoIssuers(filepath.Join(dir, "c.db"), ""), "path_prefix /a/oauth", "", 1)
-	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(colliding), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg caddy.Config
-	if err := json.Unmarshal(adapted, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	err = caddy.Validate(&cfg)
+	err := validateJSON(t, adaptCaddyfile(t, colliding))
 	if err == nil || !strings.Contains(err.Error(), "both answer "+issBase+"/oauth/token") {
 		t.Fatalf("colliding issuers: want a 'both answer .../oauth/token' error, got %v", err)
 	}

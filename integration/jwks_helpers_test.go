@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/authgate/caddy-authgate/internal/testutil"
@@ -201,12 +200,8 @@ func jwJWKSBlock(url, opts string) string {
 // a test result says nothing about authgate, so the guard names the cause.
 func jwStart(t *testing.T, cfg string) *caddytest.Tester {
 	t.Helper()
-	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg), nil)
-	if err != nil {
-		t.Fatalf("adapt: %v", err)
-	}
 	var want any
-	if err := json.Unmarshal(adapted, &want); err != nil {
+	if err := json.Unmarshal(adaptCaddyfile(t, cfg), &want); err != nil {
 		t.Fatal(err)
 	}
 	g := jwGuardFor(t)

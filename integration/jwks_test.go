@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,9 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
@@ -387,15 +383,7 @@ http://127.0.0.1:9306 {
 	}
 }
 `, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s"), other.URL)
-	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
-	if err != nil {
-		t.Fatalf("adapt: %v", err)
-	}
-	var cfg caddy.Config
-	if err := json.Unmarshal(adapted, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Validate(&cfg); err != nil {
+	if err := validateJSON(t, adaptCaddyfile(t, caddyfile)); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
 	time.Sleep(500 * time.Millisecond) // anything started in the background would have fetched by now

@@ -47,20 +47,33 @@ http://127.0.0.1:9430 {
 	}
 	respond "ok"
 }`, path)
-		adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfgText), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cfg caddy.Config
-		if err := json.Unmarshal(adapted, &cfg); err != nil {
-			t.Fatal(err)
-		}
 		// Opening the held store would fail with store.ErrLocked.
-		if err := caddy.Validate(&cfg); err != nil {
+		if err := validateJSON(t, adaptCaddyfile(t, cfgText)); err != nil {
 			t.Fatalf("validate with store %s: %v", filepath.Base(path), err)
 		}
 	}
 	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
 		t.Fatalf("validate created the store file (stat: %v)", err)
 	}
+}
+
+// adaptCaddyfile adapts a Caddyfile to JSON, as `caddy adapt` does.
+func adaptCaddyfile(t *testing.T, text string) []byte {
+	t.Helper()
+	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), nil)
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	return adapted
+}
+
+// validateJSON runs `caddy validate` on a JSON config: every module is
+// provisioned and validated, nothing is started.
+func validateJSON(t *testing.T, config []byte) error {
+	t.Helper()
+	var cfg caddy.Config
+	if err := json.Unmarshal(config, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	return caddy.Validate(&cfg)
 }
