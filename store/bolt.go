@@ -38,9 +38,11 @@ var (
 	bucketRevocationLog = []byte("revocation_log") // feed sequence -> jti
 	bucketMarkers       = []byte("markers")
 	bucketClients       = []byte("clients")
+	bucketSessions      = []byte("sessions") // kind NUL id -> Session
+	bucketCodes         = []byte("codes")    // code hash -> CodeRecord
 	bucketMeta          = []byte("meta")
 
-	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketMeta}
+	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketMeta}
 
 	metaSchemaVersion = []byte("schema_version")
 )

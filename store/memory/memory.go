@@ -51,6 +51,14 @@ type Store struct {
 	markers    map[string]time.Time         // key -> until
 	clients    map[string][]byte            // id -> Client
 	tokenUntil map[string]time.Time         // hash -> ExpiresAt, for the sweep
+	sessions   map[string]expiring          // kind NUL id -> Session
+	codes      map[string]expiring          // hash -> CodeRecord
+}
+
+// expiring is an encoded record with its expiry, for the sweep.
+type expiring struct {
+	data  []byte
+	until time.Time
 }
 
 type revocation struct {
@@ -78,6 +86,8 @@ func New(opts Options) *Store {
 		markers:    make(map[string]time.Time),
 		clients:    make(map[string][]byte),
 		tokenUntil: make(map[string]time.Time),
+		sessions:   make(map[string]expiring),
+		codes:      make(map[string]expiring),
 	}
 }
 
@@ -124,6 +134,13 @@ func (s *Store) sweep(now time.Time) {
 	for jti, r := range s.revs {
 		if store.Expired(r.until, now) {
 			delete(s.revs, jti)
+		}
+	}
+	for _, m := range []map[string]expiring{s.sessions, s.codes} {
+		for k, r := range m {
+			if store.Expired(r.until, now) {
+				delete(m, k)
+			}
 		}
 	}
 	for k, until := range s.markers {

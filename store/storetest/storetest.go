@@ -76,6 +76,8 @@ func Run(t *testing.T, f Factory) {
 		{"Revocations", revocationCases},
 		{"Replay", replayCases},
 		{"Clients", clientCases},
+		{"Sessions", sessionCases},
+		{"Codes", codeCases},
 		{"Limits", limitCases},
 		{"Lifecycle", lifecycleCases},
 	}
