@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/authgate/caddy-authgate/jwkscache"
 	"github.com/authgate/caddy-authgate/token"
 )
 
@@ -87,6 +88,9 @@ type Config struct {
 	// RateLimit is the default issuance limit of each client; nil means
 	// DefaultRateLimit, the zero RateLimit no limit.
 	RateLimit *RateLimit
+	// JWKS fetches the clients' jwks_uri key sets (private_key_jwt,
+	// self_signed_tls_client_auth); required when a client has one.
+	JWKS *jwkscache.Cache
 }
 
 // Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
@@ -113,6 +117,8 @@ type Issuer struct {
 	keys     *keyManager
 	revoked  revocationSet
 	revFeed  revocationFeed
+	jwks     *jwkscache.Cache // clients' jwks_uri
+	jwksOpts jwkscache.Options
 
 	runOnce sync.Once
 }
@@ -204,6 +210,9 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		}
 	}
 	i.alg, i.rotation = alg, rotation
+	if i.jwks = cfg.JWKS; i.jwks == nil && len(jwksURIs(config)) > 0 {
+		return nil, errors.New("issuer: a client has a jwks_uri but no JWKS cache is configured")
+	}
 	if i.clients, err = newClientRegistry(config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}

@@ -58,6 +58,7 @@ func (i *Issuer) buildMetadata(clients map[string]*client) ([]byte, error) {
 	if len(scopes) > 0 {
 		doc["scopes_supported"] = scopes
 	}
+	addStrongAuthMetadata(doc)
 	return json.Marshal(doc)
 }
 
