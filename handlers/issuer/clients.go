@@ -91,7 +91,7 @@ type client struct {
 	ttl         time.Duration
 	filter      *ipfilter.Filter
 	disabled    bool
-	issuance    *bucket // nil: no rate limit
+	issuance    *bucket     // nil: no rate limit
 	strong      *strongAuth // JWT and mTLS methods, binding (client_auth_config.go)
 }
 
