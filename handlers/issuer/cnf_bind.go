@@ -25,3 +25,10 @@ func (i *Issuer) bindCertificate(r *http.Request, c *client, m *mintRequest) *oa
 	m.cnf.X5TS256 = token.CertThumbprint(pc.Cert.Raw)
 	return nil
 }
+
+// WriteInvalidRequest answers an RFC 6749 invalid_request (400) for a
+// request the module refused before the issuer saw it (a malformed
+// forwarded client certificate).
+func WriteInvalidRequest(w http.ResponseWriter, desc string) {
+	writeError(w, invalidRequest(desc), "")
+}
