@@ -125,14 +125,14 @@ func (ca *CA) CertPEM() []byte {
 }
 
 // WriteFiles writes the leaf's certificate and key as PEM files in dir,
-// named <name>.crt and <name>.key, and returns their paths.
+// named <name>-cert.pem and <name>-key.pem (caddytest rewrites paths ending in .crt and .key), and returns their paths.
 func (l *Leaf) WriteFiles(t testing.TB, dir, name string) (certFile, keyFile string) {
 	t.Helper()
 	der, err := x509.MarshalPKCS8PrivateKey(l.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	certFile, keyFile = filepath.Join(dir, name+"-cert.pem"), filepath.Join(dir, name+"-key.pem")
 	if err := os.WriteFile(certFile, l.CertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
