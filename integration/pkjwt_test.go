@@ -139,6 +139,16 @@ func pkStart(t *testing.T) (*pkKeys, string) {
 		client app {
 			secret app-secret
 		}
+		client legacy-rs {
+			secret legacy-secret
+			signing_alg RS256
+		}
+	}
+	route /api/* {
+		authgate {
+			issuer %[2]s
+		}
+		respond "client={http.auth.user.client_id}"
 	}
 }
 `, filepath.Join(dir, "a.db"), pkBase, rsaFile, ecFile, pkJWKS, pkBigJWKS, pkDownJWKS)
@@ -199,6 +209,44 @@ func TestPrivateKeyJWTEndToEnd(t *testing.T) {
 		r := pkToken(t, a)
 		if r.status != 401 || r.body["error"] != "invalid_client" {
 			t.Fatalf("%s: %d %s", name, r.status, r.raw)
+		}
+	}
+}
+
+// A client's own signing_alg: its tokens are RS256 next to the issuer's
+// ES256 ones, both keys are published, and the gateway accepts both.
+func TestPerClientSigningAlgEndToEnd(t *testing.T) {
+	pkStart(t)
+	c := http.DefaultClient
+	kids := map[string]string{}
+	res, err := c.Get(pkBase + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Keys []struct{ Kid, Alg string } `json:"keys"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for _, k := range doc.Keys {
+		kids[k.Kid] = k.Alg
+	}
+	for id, want := range map[string]string{"legacy-rs": "RS256", "app": "ES256"} {
+		r := issPost(t, c, pkTokenURL, url.Values{"grant_type": {"client_credentials"}}, id, map[string]string{"legacy-rs": "legacy-secret", "app": "app-secret"}[id])
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", id, r.status, r.raw)
+		}
+		tok := r.body["access_token"].(string)
+		hdr, _ := issClaims(t, tok)
+		if hdr["alg"] != want || kids[hdr["kid"].(string)] != want {
+			t.Fatalf("%s: header %v, published %v", id, hdr, kids)
+		}
+		req, _ := http.NewRequest("GET", pkBase+"/api/x", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if r := issDo(t, c, req); r.status != 200 || r.raw != "client="+id {
+			t.Fatalf("%s at the gateway: %d %s", id, r.status, r.raw)
 		}
 	}
 }

@@ -193,6 +193,7 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 			}
 			cc.RateLimit = &rl
 		}
+		cc.SigningAlg = c.SigningAlg
 		if cc.StrongAuth, err = c.strongAuth(); err != nil {
 			return fmt.Errorf("authgate_issuer: client %q: %w", c.ClientID, err)
 		}

@@ -59,6 +59,7 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //			validate_jti on|off
 //			tls_client_auth subject_dn|san_dns|san_uri|san_ip|san_email <value>
 //			certificate_bound_tokens
+//			signing_alg <alg>
 //		}
 //		client_cert_header <Header>
 //	}
@@ -216,7 +217,7 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 			c.Disabled = true
 		case "rate_limit":
 			err = issRateLimitArg(d, &c.RateLimit)
-		case "key", "jwks_uri", "allowed_kids", "validate_jti", "tls_client_auth", "certificate_bound_tokens":
+		case "key", "jwks_uri", "allowed_kids", "validate_jti", "tls_client_auth", "certificate_bound_tokens", "signing_alg":
 			err = unmarshalClientStrongAuth(d, c, name)
 		default:
 			return nil, d.Errf("client %q: unknown subdirective %q", c.ClientID, name)

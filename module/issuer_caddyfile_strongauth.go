@@ -16,6 +16,7 @@ import (
 //	validate_jti on|off
 //	tls_client_auth subject_dn|san_dns|san_uri|san_ip|san_email <value>
 //	certificate_bound_tokens
+//	signing_alg <alg>
 func unmarshalClientStrongAuth(d *caddyfile.Dispenser, c *IssuerClient, name string) error {
 	args := d.RemainingArgs()
 	switch name {
@@ -52,6 +53,14 @@ func unmarshalClientStrongAuth(d *caddyfile.Dispenser, c *IssuerClient, name str
 			return d.Errf("client %q: %v", c.ClientID, err)
 		}
 		c.TLSClientAuth = &IssuerTLSClientAuth{Attribute: args[0], Value: args[1]}
+	case "signing_alg":
+		if len(args) != 1 {
+			return d.ArgErr()
+		}
+		if err := issuer.CheckSigningAlg(args[0]); err != nil {
+			return d.Errf("client %q: %v", c.ClientID, err)
+		}
+		c.SigningAlg = args[0]
 	case "certificate_bound_tokens":
 		if len(args) != 0 {
 			return d.ArgErr()

@@ -33,6 +33,11 @@ type IssuerClientStrongAuth struct {
 	// certificate of the request that got them (cnf x5t#S256, RFC 8705
 	// §3); a request without a certificate gets no token.
 	CertificateBoundTokens bool `json:"certificate_bound_tokens,omitempty"`
+	// SigningAlg signs this client's JWTs: ES256, ES384, RS256, RS384,
+	// RS512, PS256, EdDSA, HS256, HS384 or HS512. Default: the issuer's
+	// signing_alg. The issuer keeps and rotates a key per algorithm in use
+	// and publishes every asymmetric one in its JWKS.
+	SigningAlg string `json:"signing_alg,omitempty"`
 }
 
 // IssuerClientKey is one key file of a client.

@@ -27,6 +27,7 @@ func TestIssuerStrongAuthCaddyfile(t *testing.T) {
 		client hmac {
 			auth_method client_secret_jwt
 			secret {env.HMAC}
+			signing_alg RS256
 		}
 	}`
 	var h IssuerHandler
@@ -42,7 +43,7 @@ func TestIssuerStrongAuthCaddyfile(t *testing.T) {
 	if d.TLSClientAuth == nil || *d.TLSClientAuth != (IssuerTLSClientAuth{Attribute: "subject_dn", Value: "CN=device-17,O=Example"}) || !d.CertificateBoundTokens || len(d.Secrets) != 0 {
 		t.Fatalf("device %+v", d)
 	}
-	if len(m.Secrets) != 1 || m.Secrets[0].Value != "{env.HMAC}" {
+	if len(m.Secrets) != 1 || m.Secrets[0].Value != "{env.HMAC}" || m.SigningAlg != "RS256" {
 		t.Fatalf("hmac %+v", m)
 	}
 }
@@ -63,6 +64,8 @@ func TestIssuerStrongAuthCaddyfileErrors(t *testing.T) {
 		"tls bad ip":              wrap("auth_method tls_client_auth\ntls_client_auth san_ip 300.1.1.1"),
 		"tls bad dn":              wrap("auth_method tls_client_auth\ntls_client_auth subject_dn CN"),
 		"dup tls_client_auth":     wrap("auth_method tls_client_auth\ntls_client_auth san_dns a\ntls_client_auth san_dns b"),
+		"signing_alg none":        wrap("secret x\nsigning_alg none"),
+		"dup signing_alg":         wrap("secret x\nsigning_alg RS256\nsigning_alg RS384"),
 		"bound arg":               wrap("secret x\ncertificate_bound_tokens yes"),
 		"secret_jwt no secret":    wrap("auth_method client_secret_jwt"),
 		"basic and pk, no secret": wrap("auth_method client_secret_basic private_key_jwt\njwks_uri a"),

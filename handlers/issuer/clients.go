@@ -62,6 +62,9 @@ type ClientConfig struct {
 	// RateLimit overrides the issuer's issuance limit for this client; nil
 	// means the issuer's, the zero RateLimit none.
 	RateLimit *RateLimit
+	// SigningAlg signs the client's JWTs; default the issuer's signing_alg.
+	// The issuer keeps and rotates a key per algorithm in use.
+	SigningAlg string
 	// Strong client authentication and certificate binding
 	// (client_auth_config.go): keys, JWKS URI, allowed kids, jti replay
 	// checks, the mTLS attribute, certificate_bound_tokens.
@@ -93,6 +96,7 @@ type client struct {
 	disabled    bool
 	issuance    *bucket     // nil: no rate limit
 	strong      *strongAuth // JWT and mTLS methods, binding (client_auth_config.go)
+	signingAlg  string      // "": the issuer's (keys_per_alg.go)
 }
 
 // CheckTokenFormat refuses anything but jwt and opaque (the Caddyfile parser
@@ -166,6 +170,12 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		}
 	}
 	var err error
+	if cc.SigningAlg != "" {
+		if err := CheckSigningAlg(cc.SigningAlg); err != nil {
+			return nil, fmt.Errorf("client %q: %w", cc.ID, err)
+		}
+		c.signingAlg = cc.SigningAlg
+	}
 	if c.strong, err = buildStrongAuth(cc, c.authMethods, plain); err != nil {
 		return nil, fmt.Errorf("client %q: %w", cc.ID, err)
 	}

@@ -74,7 +74,7 @@ func (i *Issuer) mint(ctx context.Context, m *mintRequest, now time.Time) (*toke
 			i.logger.LogAttrs(ctx, slog.LevelError, "encoding token claims failed", slog.String("error", err.Error()))
 			return nil, serverError()
 		}
-		signer := i.keys.current(ctx).signer
+		signer := i.signerFor(ctx, m.client)
 		if tok, err = signer.Sign(token.TypAccessToken, claims); err != nil {
 			i.logger.LogAttrs(ctx, slog.LevelError, "signing token failed", slog.String("error", err.Error()))
 			return nil, serverError()
