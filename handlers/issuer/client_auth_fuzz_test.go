@@ -40,3 +40,25 @@ func FuzzClientAssertion(f *testing.F) {
 }
 
 func form2(v url.Values) form { return form{values: v} }
+
+// FuzzParseDN: a configured subject DN never panics the parser, and one
+// it accepts has at least one RDN of attributes with known types.
+func FuzzParseDN(f *testing.F) {
+	for _, s := range []string{`CN=device-17,O=Example`, `cn=a+ou=b, o=c\, d`, `2.5.4.3=x`, `CN=\41\42`, `CN=#04`, `CN=a,`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		dn, err := parseDN(s)
+		if err != nil {
+			return
+		}
+		if len(dn) == 0 {
+			t.Fatalf("%q: empty DN accepted", s)
+		}
+		for _, rdn := range dn {
+			if len(rdn) == 0 {
+				t.Fatalf("%q: empty RDN", s)
+			}
+		}
+	})
+}
