@@ -43,6 +43,18 @@ func forwardedClientCert(r *http.Request, name string) (*http.Request, error) {
 	return token.WithForwardedCertificate(r, &token.PeerCertificate{Cert: cert, Verified: true, Forwarded: true}), nil
 }
 
+// stripUntrustedClientCert removes the header from a request of a peer
+// outside trusted_proxies, without parsing anything (requests the issuer
+// passes on).
+func stripUntrustedClientCert(r *http.Request, name string) {
+	if name == "" {
+		return
+	}
+	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); !trusted {
+		r.Header.Del(name)
+	}
+}
+
 // checkClientCertHeader validates a client_cert_header name.
 func checkClientCertHeader(name string) error {
 	if name == "" {

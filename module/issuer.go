@@ -308,6 +308,7 @@ func (h *IssuerHandler) Cleanup() error {
 // protocol), not routed through handle_errors.
 func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if !h.iss.Owns(r.URL.Path) {
+		stripUntrustedClientCert(r, h.ClientCertHeader)
 		return next.ServeHTTP(w, r)
 	}
 	if err := h.open(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"time"
@@ -95,7 +96,12 @@ func buildStrongAuth(cc *ClientConfig, methods []string, plain []SecretConfig) (
 	if sa.JWKSURI != "" {
 		u, err := url.Parse(sa.JWKSURI)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-			return nil, fmt.Errorf("jwks_uri %q must be an http(s) URL", sa.JWKSURI)
+			return nil, fmt.Errorf("jwks_uri %q must be an https URL", sa.JWKSURI)
+		}
+		// Keys fetched in clear can be replaced on the path: whoever does
+		// authenticates as the client. Plain http only to loopback.
+		if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+			return nil, fmt.Errorf("jwks_uri %q must be https (http only to a loopback address)", sa.JWKSURI)
 		}
 	}
 	var keys []*token.Key
@@ -144,6 +150,14 @@ func buildStrongAuth(cc *ClientConfig, methods []string, plain []SecretConfig) (
 		return nil, errors.New("auth_method tls_client_auth needs tls_client_auth <attribute> <value>")
 	}
 	return out, nil
+}
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
 }
 
 // jwksURIs lists the clients' JWKS URIs (the issuer checks it has a cache

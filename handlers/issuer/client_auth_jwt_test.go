@@ -256,6 +256,7 @@ func TestStrongAuthConfigErrors(t *testing.T) {
 		"tls_client_auth without match":  {ID: "x", AuthMethods: []string{AuthTLSClientAuth}},
 		"match without tls_client_auth":  {ID: "x", Secrets: []SecretConfig{{Plain: "s"}}, StrongAuth: StrongAuth{TLSClientAuth: &TLSClientAuthMatch{CertSANDNS, "a"}}},
 		"bad jwks_uri":                   {ID: "x", AuthMethods: []string{AuthPrivateKeyJWT}, StrongAuth: StrongAuth{JWKSURI: "file:///etc/passwd"}},
+		"http jwks_uri":                  {ID: "x", AuthMethods: []string{AuthPrivateKeyJWT}, StrongAuth: StrongAuth{JWKSURI: "http://partner.example.com/jwks"}},
 		"private key file":               {ID: "x", AuthMethods: []string{AuthPrivateKeyJWT}, StrongAuth: StrongAuth{Keys: []ClientKey{{Data: privatePEM(t, k.ec)}}}},
 		"allowed_kids without jwt":       {ID: "x", Secrets: []SecretConfig{{Plain: "s"}}, StrongAuth: StrongAuth{AllowedKids: []string{"a"}}},
 		"basic without secret":           {ID: "x", AuthMethods: []string{AuthClientSecretBasic, AuthPrivateKeyJWT}, StrongAuth: StrongAuth{Keys: []ClientKey{{Data: pub}}}},
