@@ -48,6 +48,7 @@ func (privateKeyJWT) present(r *http.Request, f form) (*clientCredentials, *oaut
 
 func (privateKeyJWT) verify(i *Issuer, _ *clientSnapshot, c *client, cr *clientCredentials, now time.Time) (bool, error) {
 	if c == nil || c.strong == nil {
+		i.verifyDummyAssertion(cr, asymmetricAlgs)
 		return false, nil
 	}
 	return i.verifyAssertion(c, cr, now, i.clientKeys(c.strong), asymmetricAlgs), nil
@@ -63,6 +64,7 @@ func (clientSecretJWT) present(r *http.Request, f form) (*clientCredentials, *oa
 
 func (clientSecretJWT) verify(i *Issuer, _ *clientSnapshot, c *client, cr *clientCredentials, now time.Time) (bool, error) {
 	if c == nil || c.strong == nil || len(c.strong.hmac) == 0 {
+		i.verifyDummyAssertion(cr, hmacAlgs)
 		return false, nil
 	}
 	var keys []*token.Key

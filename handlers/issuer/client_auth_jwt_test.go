@@ -308,3 +308,14 @@ func httptestBasic(e *testEnv, a string) resp {
 	f := url.Values{"grant_type": {GrantClientCredentials}, "client_assertion_type": {ClientAssertionTypeJWT}, "client_assertion": {a}}
 	return e.do("POST", "/oauth/token", f, "app", "app-secret")
 }
+
+// An unknown client's assertion is checked against dummy keys of every
+// algorithm either JWT method accepts (the work of a wrong signature).
+func TestDummyAssertionKeysCoverEveryAlgorithm(t *testing.T) {
+	set := dummyAssertionKeys()
+	for _, alg := range append(append([]string{}, asymmetricAlgs...), hmacAlgs...) {
+		if len(set.Lookup("any-kid", alg)) == 0 {
+			t.Errorf("no dummy key for %s", alg)
+		}
+	}
+}
