@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/authgate/caddy-authgate/internal/testutil"
@@ -317,5 +318,32 @@ func TestDummyAssertionKeysCoverEveryAlgorithm(t *testing.T) {
 		if len(set.Lookup("any-kid", alg)) == 0 {
 			t.Errorf("no dummy key for %s", alg)
 		}
+	}
+}
+
+// Concurrent requests with one assertion: exactly one gets a token.
+func TestAssertionReplayedConcurrently(t *testing.T) {
+	k := newJWTKeys(t)
+	e := newEnv(t, withJWTClients(t, k))
+	a := e.assertion(t, k.ec, "ES256", "", "pk-ec", nil)
+	const n = 16
+	codes := make(chan int, n)
+	var start sync.WaitGroup
+	start.Add(1)
+	for range n {
+		go func() {
+			start.Wait()
+			codes <- e.assertionToken(a, nil).status
+		}()
+	}
+	start.Done()
+	ok := 0
+	for range n {
+		if <-codes == 200 {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent uses succeeded, want 1", ok, n)
 	}
 }
