@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/authgate/caddy-authgate/jwkscache"
@@ -132,6 +133,11 @@ func (i *Issuer) verifyAssertion(c *client, cr *clientCredentials, now time.Time
 	}
 	if len(sa.allowedKids) > 0 && !slices.Contains(sa.allowedKids, claims.Key.ID) {
 		return refuse("verifying key's kid not allowed")
+	}
+	if strings.TrimPrefix(strings.ToLower(claims.Typ), "application/") == token.TypAccessToken {
+		// An access token is never a client assertion (other explicitly
+		// typed JWTs were refused by the verifier).
+		return refuse("typ declares an access token")
 	}
 	if claims.Subject != c.id || claims.Issuer != c.id {
 		return refuse("iss and sub must be the client id")

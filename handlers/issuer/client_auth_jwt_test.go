@@ -177,6 +177,13 @@ func TestPrivateKeyJWTRefusals(t *testing.T) {
 			wantOAuthError(t, e.assertionToken(a, nil), http.StatusUnauthorized, errInvalidClient)
 		})
 	}
+	// An access-token or other explicitly typed JWT is no assertion.
+	for _, typ := range []string{"at+jwt", "application/AT+JWT", "dpop+jwt"} {
+		now := e.clock.Now().Unix()
+		a := testutil.MustSignJWT(t, k.ec, map[string]string{"alg": "ES256", "typ": typ},
+			map[string]any{"iss": "pk-ec", "sub": "pk-ec", "aud": testIss, "exp": now + 60, "jti": randomHex(t)})
+		wantOAuthError(t, e.assertionToken(a, nil), http.StatusUnauthorized, errInvalidClient)
+	}
 	// alg none, malformed, oversized, other types.
 	noneTok := "eyJhbGciOiJub25lIn0." + strings.TrimRight(strings.Split(replayed, ".")[1], "=") + "."
 	for name, f := range map[string]url.Values{
