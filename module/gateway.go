@@ -120,6 +120,13 @@ type Gateway struct {
 	// AllowIPFiles.
 	DenyIPFiles []string `json:"deny_ip_files,omitempty"`
 
+	// ClientCertHeader names the RFC 9440 header (e.g. Client-Cert) in which
+	// a TLS-terminating proxy forwards the client certificate, for
+	// certificate-bound tokens (cnf x5t#S256). It is read only from peers in
+	// the server's trusted_proxies and removed from any other request.
+	// Default: none (the TLS connection's own client certificate).
+	ClientCertHeader string `json:"client_cert_header,omitempty"`
+
 	gw      *gateway.Gateway
 	ipf     *ipfilter.Dynamic // nil without IP lists
 	logger  *zap.Logger
@@ -185,6 +192,9 @@ func (*Gateway) CaddyModule() caddy.ModuleInfo {
 func (h *Gateway) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.warnCleartext(h.logger)
+	if err := checkClientCertHeader(h.ClientCertHeader); err != nil {
+		return fmt.Errorf("authgate: %w", err)
+	}
 	app, err := authgateApp(ctx)
 	if err != nil {
 		return err
@@ -329,6 +339,10 @@ func (h *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 	}
 	client, _ := clientIP(r)
+	r, err := forwardedClientCert(r, h.ClientCertHeader)
+	if err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
 	d, e := h.gw.Authorize(r, client)
 	if e != nil {
 		h.metrics.refused(e)

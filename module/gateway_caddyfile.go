@@ -43,6 +43,7 @@ func parseGatewayCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		optional
 //		cache_size <n>
 //		realm <text>
+//		client_cert_header <Header>
 //		allow_ip <entry>...
 //		deny_ip <entry>...
 //		allow_ip_file <path>
@@ -178,6 +179,12 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "realm":
 			g.Realm, err = argOne(d)
+		case "client_cert_header":
+			if g.ClientCertHeader, err = argOne(d); err == nil {
+				if cerr := checkClientCertHeader(g.ClientCertHeader); cerr != nil {
+					return d.Errf("%v", cerr)
+				}
+			}
 		case "allow_ip", "deny_ip":
 			dst := &g.AllowIP
 			if name == "deny_ip" {

@@ -57,6 +57,13 @@ type IssuerHandler struct {
 	RateLimit string `json:"rate_limit,omitempty"`
 	// Clients are the registered API clients.
 	Clients []*IssuerClient `json:"clients,omitempty"`
+	// ClientCertHeader names the RFC 9440 header (e.g. Client-Cert) in which
+	// a TLS-terminating proxy forwards the client certificate, for
+	// tls_client_auth, self_signed_tls_client_auth and certificate-bound
+	// tokens. It is read only from peers in the server's trusted_proxies and
+	// removed from any other request. Default: none (the TLS connection's
+	// own client certificate).
+	ClientCertHeader string `json:"client_cert_header,omitempty"`
 
 	iss     *issuer.Issuer
 	app     *App
@@ -65,6 +72,7 @@ type IssuerHandler struct {
 	opened  sync.Once
 	openErr error
 	alive   func() // releases holdAliveIssuer; set once opened
+	release func() // releases the shared JWKS cache; nil without one
 }
 
 // IssuerClient is one registered API client.
@@ -103,6 +111,7 @@ type IssuerClient struct {
 	// RateLimit overrides the issuer's rate_limit for this client:
 	// "<n>/<duration>" or "off".
 	RateLimit string `json:"rate_limit,omitempty"`
+	IssuerClientStrongAuth
 }
 
 // IssuerSecret is one accepted client secret.
@@ -140,6 +149,9 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.app = app
+	if err := checkClientCertHeader(h.ClientCertHeader); err != nil {
+		return fmt.Errorf("authgate_issuer: %w", err)
+	}
 	cfg := issuer.Config{
 		Issuer:         h.Issuer,
 		PathPrefix:     h.PathPrefix,
@@ -180,6 +192,15 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 				return fmt.Errorf("authgate_issuer: client %q: %w", c.ClientID, err)
 			}
 			cc.RateLimit = &rl
+		}
+		cc.SigningAlg = c.SigningAlg
+		if cc.StrongAuth, err = c.strongAuth(); err != nil {
+			return fmt.Errorf("authgate_issuer: client %q: %w", c.ClientID, err)
+		}
+		if c.JWKSURI != "" && cfg.JWKS == nil {
+			if err := h.shareJWKSCache(ctx, &cfg); err != nil {
+				return err
+			}
 		}
 		for _, s := range c.Secrets {
 			if s == nil {
@@ -276,6 +297,9 @@ func (h *IssuerHandler) Cleanup() error {
 	if h.alive != nil {
 		h.alive()
 	}
+	if h.release != nil {
+		h.release()
+	}
 	return nil
 }
 
@@ -284,6 +308,7 @@ func (h *IssuerHandler) Cleanup() error {
 // protocol), not routed through handle_errors.
 func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if !h.iss.Owns(r.URL.Path) {
+		stripUntrustedClientCert(r, h.ClientCertHeader)
 		return next.ServeHTTP(w, r)
 	}
 	if err := h.open(); err != nil {
@@ -294,6 +319,11 @@ func (h *IssuerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next c
 		return nil
 	}
 	client, _ := clientIP(r)
+	r, err := forwardedClientCert(r, h.ClientCertHeader)
+	if err != nil {
+		issuer.WriteInvalidRequest(w, err.Error())
+		return nil
+	}
 	h.iss.Handle(w, r, client)
 	return nil
 }

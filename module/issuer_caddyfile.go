@@ -53,7 +53,15 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //			deny_ip <ip|cidr|range>...
 //			disabled
 //			rate_limit <n>/<duration>|off
+//			key <file> [<kid>]
+//			jwks_uri <url>
+//			allowed_kids <kid>...
+//			validate_jti on|off
+//			tls_client_auth subject_dn|san_dns|san_uri|san_ip|san_email <value>
+//			certificate_bound_tokens
+//			signing_alg <alg>
 //		}
+//		client_cert_header <Header>
 //	}
 func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -99,6 +107,13 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := issRateLimitArg(d, &h.RateLimit); err != nil {
 				return err
 			}
+		case "client_cert_header":
+			if err := issOneArg(d, &h.ClientCertHeader); err != nil {
+				return err
+			}
+			if err := checkClientCertHeader(h.ClientCertHeader); err != nil {
+				return d.Errf("%v", err)
+			}
 		case "client":
 			c, err := unmarshalIssuerClient(d)
 			if err != nil {
@@ -132,7 +147,7 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
 		switch name {
-		case "secret", "secret_hash", "allow_ip", "deny_ip":
+		case "secret", "secret_hash", "allow_ip", "deny_ip", "key":
 		default:
 			if seen[name] {
 				return nil, d.Errf("client %q: duplicate subdirective %q", c.ClientID, name)
@@ -202,6 +217,8 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 			c.Disabled = true
 		case "rate_limit":
 			err = issRateLimitArg(d, &c.RateLimit)
+		case "key", "jwks_uri", "allowed_kids", "validate_jti", "tls_client_auth", "certificate_bound_tokens", "signing_alg":
+			err = unmarshalClientStrongAuth(d, c, name)
 		default:
 			return nil, d.Errf("client %q: unknown subdirective %q", c.ClientID, name)
 		}
@@ -209,7 +226,7 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 			return nil, err
 		}
 	}
-	if len(c.Secrets) == 0 && !c.Disabled {
+	if len(c.Secrets) == 0 && !c.Disabled && usesSharedSecret(c.AuthMethods) {
 		return nil, d.Errf("client %q: needs at least one secret or secret_hash", c.ClientID)
 	}
 	return c, nil

@@ -32,6 +32,11 @@ type TokenRecord struct {
 	Audience  []string  `json:"aud,omitempty"`
 	IssuedAt  time.Time `json:"iat"`
 	ExpiresAt time.Time `json:"exp"`
+	// CnfX5TS256 binds the token to a client certificate (RFC 8705): the
+	// base64url SHA-256 thumbprint of its DER encoding.
+	CnfX5TS256 string `json:"cnf_x5t_s256,omitempty"`
+	// CnfJKT binds the token to a DPoP key (RFC 9449): its JWK thumbprint.
+	CnfJKT string `json:"cnf_jkt,omitempty"`
 }
 
 // Revocation is a revoked JWT id and when its record may be forgotten.

@@ -187,6 +187,9 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 			return Decision{}, withIdentity(e, claims)
 		}
 	}
+	if e := checkCertificateBinding(r, claims); e != nil {
+		return Decision{}, withIdentity(e, claims)
+	}
 	if e := g.cfg.Rules.check(claims); e != nil {
 		return Decision{}, e
 	}

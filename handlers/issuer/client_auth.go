@@ -1,10 +1,13 @@
 package issuer
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/authgate/caddy-authgate/token"
 )
 
 // clientAuthMethod is one token-endpoint client authentication method (RFC
@@ -29,6 +32,17 @@ type clientCredentials struct {
 	clientID string
 	// secret is the client_secret (client_secret_basic, client_secret_post).
 	secret string
+	// assertion is the client_assertion, with its unverified header's alg
+	// and kid (private_key_jwt, client_secret_jwt).
+	assertion, alg, kid string
+	// endpoint is the path the request was sent to (an assertion's aud is
+	// the issuer's origin with it).
+	endpoint string
+	// cert is the client certificate (tls_client_auth,
+	// self_signed_tls_client_auth).
+	cert *token.PeerCertificate
+	// ctx is the request's context (key fetches, replay markers).
+	ctx context.Context
 }
 
 // clientAuthRegistry lists every client authentication method, in the order
@@ -38,6 +52,10 @@ type clientCredentials struct {
 var clientAuthRegistry = []clientAuthMethod{
 	clientSecretBasic{},
 	clientSecretPost{},
+	privateKeyJWT{},
+	clientSecretJWT{},
+	tlsClientAuth{},
+	selfSignedTLSClientAuth{},
 }
 
 // clientAuthMethodByName returns the registered method of that name, or nil.
@@ -83,6 +101,12 @@ func (i *Issuer) authenticate(r *http.Request, f form, ip netip.Addr) (*client, 
 	id := cr.clientID
 	snap := i.clients.load()
 	c := snap.byID[id]
+	if c != nil && !c.allowsAuth(method.name()) {
+		// The request fits several methods (a certificate presents for
+		// both mTLS methods): use the one the client registered.
+		method, cr = preferredMethod(r, f, c, method, cr)
+	}
+	cr.ctx = r.Context()
 	reason := ""
 	tooEarly := false
 	switch {

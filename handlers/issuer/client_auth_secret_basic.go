@@ -24,7 +24,7 @@ func (clientSecretBasic) present(r *http.Request, f form) (*clientCredentials, *
 	if !ok {
 		return nil, &oauthError{Status: http.StatusUnauthorized, Code: errInvalidClient, Description: "malformed Basic credentials"}
 	}
-	if f.get("client_secret") != "" {
+	if f.get("client_secret") != "" || f.get("client_assertion") != "" {
 		return nil, invalidRequest("client authenticated by both HTTP Basic and form parameters")
 	}
 	if formID := f.get("client_id"); formID != "" && formID != id {

@@ -17,6 +17,9 @@ func (clientSecretPost) present(_ *http.Request, f form) (*clientCredentials, *o
 	if secret == "" {
 		return nil, nil
 	}
+	if f.get("client_assertion") != "" {
+		return nil, invalidRequest("client authenticated by both a secret and an assertion")
+	}
 	id := f.get("client_id")
 	if id == "" {
 		return nil, newError(http.StatusUnauthorized, errInvalidClient, "client_secret without client_id")

@@ -62,6 +62,13 @@ type ClientConfig struct {
 	// RateLimit overrides the issuer's issuance limit for this client; nil
 	// means the issuer's, the zero RateLimit none.
 	RateLimit *RateLimit
+	// SigningAlg signs the client's JWTs; default the issuer's signing_alg.
+	// The issuer keeps and rotates a key per algorithm in use.
+	SigningAlg string
+	// Strong client authentication and certificate binding
+	// (client_auth_config.go): keys, JWKS URI, allowed kids, jti replay
+	// checks, the mTLS attribute, certificate_bound_tokens.
+	StrongAuth
 }
 
 // SecretConfig is one accepted client secret: either Plain (hashed by New,
@@ -87,7 +94,9 @@ type client struct {
 	ttl         time.Duration
 	filter      *ipfilter.Filter
 	disabled    bool
-	issuance    *bucket // nil: no rate limit
+	issuance    *bucket     // nil: no rate limit
+	strong      *strongAuth // JWT and mTLS methods, binding (client_auth_config.go)
+	signingAlg  string      // "": the issuer's (keys_per_alg.go)
 }
 
 // CheckTokenFormat refuses anything but jwt and opaque (the Caddyfile parser
@@ -114,6 +123,7 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		return nil, fmt.Errorf("client %q: id must be at most 255 characters without ':'", cc.ID)
 	}
 	c := &client{id: cc.ID, disabled: cc.Disabled}
+	var plain []SecretConfig
 	for j := range cc.Secrets {
 		s := &cc.Secrets[j]
 		if (s.Plain == "") == (s.Hash == "") {
@@ -121,6 +131,7 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		}
 		hashStr := s.Hash
 		if s.Plain != "" {
+			plain = append(plain, *s) // client_secret_jwt keys (in memory only)
 			hashStr = HashSecret(s.Plain)
 			s.Plain = "" // never keep the clear secret
 		}
@@ -131,12 +142,12 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		h.expires = s.Expires
 		c.secrets = append(c.secrets, h)
 	}
-	if len(c.secrets) == 0 && !cc.Disabled {
-		return nil, fmt.Errorf("client %q: no secret", cc.ID)
-	}
 	methods := cc.AuthMethods
 	if len(methods) == 0 {
 		methods = []string{AuthClientSecretBasic, AuthClientSecretPost}
+	}
+	if len(c.secrets) == 0 && !cc.Disabled && needsSecretHash(methods) {
+		return nil, fmt.Errorf("client %q: no secret", cc.ID)
 	}
 	for _, m := range methods {
 		if clientAuthMethodByName(m) == nil {
@@ -157,6 +168,16 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		if !slices.Contains(c.grantTypes, g) {
 			c.grantTypes = append(c.grantTypes, g)
 		}
+	}
+	var err error
+	if cc.SigningAlg != "" {
+		if err := CheckSigningAlg(cc.SigningAlg); err != nil {
+			return nil, fmt.Errorf("client %q: %w", cc.ID, err)
+		}
+		c.signingAlg = cc.SigningAlg
+	}
+	if c.strong, err = buildStrongAuth(cc, c.authMethods, plain); err != nil {
+		return nil, fmt.Errorf("client %q: %w", cc.ID, err)
 	}
 	c.scopeSet = make(map[string]struct{}, len(cc.Scopes))
 	for _, s := range cc.Scopes {

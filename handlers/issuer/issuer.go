@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/authgate/caddy-authgate/jwkscache"
 	"github.com/authgate/caddy-authgate/token"
 )
 
@@ -87,6 +88,9 @@ type Config struct {
 	// RateLimit is the default issuance limit of each client; nil means
 	// DefaultRateLimit, the zero RateLimit no limit.
 	RateLimit *RateLimit
+	// JWKS fetches the clients' jwks_uri key sets (private_key_jwt,
+	// self_signed_tls_client_auth); required when a client has one.
+	JWKS *jwkscache.Cache
 }
 
 // Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
@@ -113,6 +117,12 @@ type Issuer struct {
 	keys     *keyManager
 	revoked  revocationSet
 	revFeed  revocationFeed
+	jwks     *jwkscache.Cache // clients' jwks_uri
+	jwksOpts jwkscache.Options
+	// clientAlgs are the config clients' signing algorithms other than alg,
+	// each signed by its own key manager in algKeys (keys_per_alg.go).
+	clientAlgs []string
+	algKeys    map[string]*keyManager
 
 	runOnce sync.Once
 }
@@ -159,10 +169,8 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	if alg == "" {
 		alg = DefaultSigningAlg
 	}
-	switch alg {
-	case token.ES256, token.ES384, token.RS256, token.RS384, token.RS512, token.PS256, token.EdDSA, token.HS256, token.HS384, token.HS512:
-	default:
-		return nil, fmt.Errorf("issuer: unsupported signing_alg %q (ES256 ES384 RS256 RS384 RS512 PS256 EdDSA HS256 HS384 HS512)", alg)
+	if err := CheckSigningAlg(alg); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	rotation := cfg.KeyRotation
 	if rotation == 0 {
@@ -204,6 +212,10 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		}
 	}
 	i.alg, i.rotation = alg, rotation
+	i.clientAlgs = clientSigningAlgs(config, alg)
+	if i.jwks = cfg.JWKS; i.jwks == nil && len(jwksURIs(config)) > 0 {
+		return nil, errors.New("issuer: a client has a jwks_uri but no JWKS cache is configured")
+	}
 	if i.clients, err = newClientRegistry(config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}
@@ -224,6 +236,9 @@ func (i *Issuer) Open(ctx context.Context, st Store) error {
 	i.store = st
 	i.keys = newKeyManager(st, i.iss, i.alg, i.rotation, i.maxTTL, i.now, i.logger)
 	if err := i.keys.refresh(ctx); err != nil {
+		return fmt.Errorf("issuer: signing keys: %w", err)
+	}
+	if err := i.openAlgKeys(ctx); err != nil {
 		return fmt.Errorf("issuer: signing keys: %w", err)
 	}
 	if err := i.loadRevocations(ctx); err != nil {
@@ -264,6 +279,7 @@ func (i *Issuer) Run(ctx context.Context) {
 		return
 	}
 	go i.keys.run(ctx)
+	i.runAlgKeys(ctx)
 	go i.pollClients(ctx)
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()

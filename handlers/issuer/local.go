@@ -18,7 +18,11 @@ func (i *Issuer) ResolveKeys(ctx context.Context, kid, alg string) ([]*token.Key
 	if st == nil {
 		return nil, token.ErrKeysUnavailable
 	}
-	return st.set.ResolveKeys(ctx, kid, alg)
+	keys, err := st.set.ResolveKeys(ctx, kid, alg)
+	if err != nil && len(i.algKeys) > 0 {
+		return i.resolveAlgKeys(ctx, kid, alg)
+	}
+	return keys, err
 }
 
 // LookupOpaque resolves an opaque access token issued here; ErrNotFound when
@@ -71,5 +75,6 @@ func (i *Issuer) AddressBound(c *token.Claims) bool {
 func (i *Issuer) RetireKeys() {
 	if i.keys != nil { // nil before Open
 		i.keys.retireAll()
+		i.retireAlgKeys()
 	}
 }

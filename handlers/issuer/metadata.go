@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-
-	"github.com/authgate/caddy-authgate/token"
 )
 
 // buildMetadata encodes the RFC 8414 document (also served as the OpenID
@@ -52,12 +50,13 @@ func (i *Issuer) buildMetadata(clients map[string]*client) ([]byte, error) {
 	// would tell relying parties to expect ID tokens signed so. Strict OIDC
 	// clients (go-oidc) accept the document without it; their access-token
 	// verifiers then name the algorithm themselves.
-	if !token.IsHMAC(i.alg) {
+	if i.publishesJWKS() {
 		doc["jwks_uri"] = base + i.jwksPath()
 	}
 	if len(scopes) > 0 {
 		doc["scopes_supported"] = scopes
 	}
+	addStrongAuthMetadata(doc)
 	return json.Marshal(doc)
 }
 
@@ -74,7 +73,7 @@ func (i *Issuer) serveMetadata(w http.ResponseWriter, r *http.Request) {
 // serveJWKS publishes the asymmetric keys (pending, active and retired but
 // not yet expired). Its max-age equals the publication lead of new keys.
 func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	doc := i.keys.current(context.WithoutCancel(r.Context())).jwks
+	doc := i.jwksDocument(context.WithoutCancel(r.Context()))
 	h := w.Header()
 	h.Set("Content-Type", "application/jwk-set+json")
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(i.keys.lead.Seconds())))

@@ -30,6 +30,9 @@ type mintRequest struct {
 	// issuedTokenType, when set, is the RFC 8693 issued_token_type of the
 	// answer.
 	issuedTokenType string
+	// cnf, when set, binds the token to a client certificate or a DPoP key
+	// (RFC 7800 cnf claim, opaque record, introspection).
+	cnf *token.Confirmation
 }
 
 // mint is the one place tokens are issued: it applies the client's rate
@@ -71,7 +74,7 @@ func (i *Issuer) mint(ctx context.Context, m *mintRequest, now time.Time) (*toke
 			i.logger.LogAttrs(ctx, slog.LevelError, "encoding token claims failed", slog.String("error", err.Error()))
 			return nil, serverError()
 		}
-		signer := i.keys.current(ctx).signer
+		signer := i.signerFor(ctx, m.client)
 		if tok, err = signer.Sign(token.TypAccessToken, claims); err != nil {
 			i.logger.LogAttrs(ctx, slog.LevelError, "signing token failed", slog.String("error", err.Error()))
 			return nil, serverError()
@@ -98,6 +101,9 @@ func (i *Issuer) mintOpaque(ctx context.Context, m *mintRequest, jti string, iat
 		Scopes: m.scopes, Audience: m.audience,
 		IssuedAt: time.Unix(iat, 0), ExpiresAt: time.Unix(exp, 0),
 	}
+	if m.cnf != nil {
+		rec.CnfX5TS256, rec.CnfJKT = m.cnf.X5TS256, m.cnf.JKT
+	}
 	return tok, i.store.PutToken(ctx, rec)
 }
 
@@ -111,16 +117,18 @@ type accessClaims struct {
 	JTI      string   `json:"jti"`
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope,omitempty"`
+	// Cnf binds the token (RFC 7800); absent for bearer tokens.
+	Cnf *token.Confirmation `json:"cnf,omitempty"`
 }
 
 // accessClaimNames are accessClaims' names, which extra claims may not use.
-var accessClaimNames = []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "nbf"}
+var accessClaimNames = []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "nbf", "cnf"}
 
 // encodeAccessClaims encodes the claims of m, extra claims last (sorted).
 func encodeAccessClaims(iss string, m *mintRequest, jti string, iat, exp int64) ([]byte, error) {
 	b, err := json.Marshal(accessClaims{
 		Issuer: iss, Subject: m.subject, Audience: m.audience, Expires: exp, IssuedAt: iat,
-		JTI: jti, ClientID: m.client.id, Scope: spaceJoined(m.scopes),
+		JTI: jti, ClientID: m.client.id, Scope: spaceJoined(m.scopes), Cnf: m.cnf,
 	})
 	if err != nil || len(m.extra) == 0 {
 		return b, err

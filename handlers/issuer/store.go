@@ -3,12 +3,14 @@ package issuer
 import "github.com/authgate/caddy-authgate/store"
 
 // Store is what the issuer keeps in storage, as the store roles it uses:
-// its signing keys, opaque access tokens and revocations, and the clients
-// registered at run time (read only, see clientRegistry). module wires a
+// its signing keys, opaque access tokens and revocations, the clients
+// registered at run time (read only, see clientRegistry) and single-use
+// markers (client assertion jtis). module wires a
 // storage engine in; tests use store/memory.
 type Store interface {
 	store.SigningKeyStore
 	store.TokenStore
 	store.RevocationStore
 	store.ClientStore
+	store.ReplayStore
 }

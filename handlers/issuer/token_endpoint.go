@@ -15,6 +15,9 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request, ip netip.Add
 	now := i.now()
 	m, e := i.grantRequest(r.Context(), f, c, now)
 	if e == nil {
+		e = i.bindCertificate(r, c, m)
+	}
+	if e == nil {
 		var resp *tokenResponse
 		if resp, e = i.mint(r.Context(), m, now); e == nil {
 			writeJSON(w, http.StatusOK, resp)
