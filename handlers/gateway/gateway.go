@@ -163,6 +163,11 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 	}
 	if cached {
 		d.Cached = true
+	} else if c, err, ok := g.remoteHit(f.token, now); ok {
+		if err != nil {
+			return Decision{}, tokenError(err)
+		}
+		claims, remote, d.Cached = c, remoteCached, true
 	} else {
 		if !validToken(f.token) {
 			return Decision{}, errInvalidRequest(ReasonMalformed, "the token is not a b64token (RFC 6750 §2.1)")

@@ -29,7 +29,7 @@ type introspectionServer struct {
 	entered chan struct{} // receives once per call, if not full
 }
 
-func newIntrospectionServer(t *testing.T) *introspectionServer {
+func newIntrospectionServer(t testing.TB) *introspectionServer {
 	s := &introspectionServer{entered: make(chan struct{}, 1)}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.calls.Add(1)

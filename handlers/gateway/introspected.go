@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"errors"
+	"strings"
+	"time"
 
 	"github.com/authgate/caddy-authgate/token"
 )
@@ -17,10 +19,21 @@ const (
 	remoteCached                      // a cached introspection verdict
 )
 
-// resolveOpaque resolves an opaque token when remote introspection is
-// configured: a cached remote verdict first (a hash and a lookup, where a
-// local issuer costs a store read), then the in-process issuers, then the
-// endpoint. Remote verdicts are never put in the verified-token cache, which
+// remoteHit answers an opaque token from the introspection cache: a hash and
+// a lookup, before any other work (the token's characters were checked when
+// its verdict was cached: same digest, same bytes), and before the local
+// issuers, whose lookup costs a store read. It allocates nothing.
+func (g *Gateway) remoteHit(tok string, now time.Time) (*token.Claims, error, bool) {
+	if g.cfg.Introspect == nil || len(tok) > g.cfg.Policy.MaxBytes() || strings.IndexByte(tok, '.') >= 0 {
+		return nil, nil, false
+	}
+	sum := digest(tok)
+	return g.cfg.Introspect.cached(&sum, now)
+}
+
+// resolveOpaque resolves an opaque token that missed the introspection
+// cache when remote introspection is configured: the in-process issuers
+// first, then the endpoint. Remote verdicts are never put in the verified-token cache, which
 // keeps token bytes and would outlive cache_ttl.
 func (g *Gateway) resolveOpaque(ctx context.Context, tok string) (*token.Claims, LocalIssuer, remoteVerdict, error) {
 	if len(tok) > g.cfg.Policy.MaxBytes() {
@@ -28,9 +41,6 @@ func (g *Gateway) resolveOpaque(ctx context.Context, tok string) (*token.Claims,
 	}
 	in := g.cfg.Introspect
 	sum := digest(tok)
-	if c, err, ok := in.cached(&sum, in.cfg.Now()); ok {
-		return c, nil, remoteCached, err
-	}
 	if g.cfg.Local != nil && len(g.cfg.Local.All()) > 0 {
 		c, local, err := g.lookupOpaque(ctx, tok)
 		var te *token.Error
