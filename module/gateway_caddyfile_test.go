@@ -81,7 +81,7 @@ func TestGatewayCaddyfileErrors(t *testing.T) {
 		{"empty token_source name", "authgate {\n\ttoken_source header \"\"\n}", "token_source header needs a name", 2},
 		{"token_source twice", "authgate {\n\ttoken_source header Authorization Bearer\n\ttoken_source header authorization bearer\n}", "overlaps an earlier one", 3},
 		{"bad allow_ip", "authgate {\n\tallow_ip 10.0.0.0/8 10.0.0.300\n}", `allow_ip: "10.0.0.300": not an IP address`, 2},
-		{"no key source", "\nauthgate {\n\tscope orders:read\n}", "no key source: configure issuer, jwks, key or hmac_secret", 2},
+		{"no key source", "\nauthgate {\n\tscope orders:read\n}", "no key source: configure issuer, jwks, key, hmac_secret or introspect", 2},
 		{"bad deny_ip", "authgate {\n\tdeny_ip 10.0.0.9-10.0.0.1\n}", `deny_ip: "10.0.0.9-10.0.0.1": range start after end`, 2},
 	}
 	for _, tc := range cases {
