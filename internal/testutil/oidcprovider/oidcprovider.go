@@ -32,8 +32,8 @@
 //	p.Issuer()                       // "http://127.0.0.1:9800"
 //	p.Requests("/token/introspection") // calls that endpoint received so far
 //
-// Start returns once the discovery document answers; t.Cleanup stops the
-// process. The provider listens on 127.0.0.1 only, so it runs inside a test
+// Start returns once the discovery document answers; t.Cleanup (or Stop)
+// ends the process. The provider listens on 127.0.0.1 only, so it runs inside a test
 // network namespace.
 //
 // What the provider does:
@@ -95,6 +95,23 @@ type Provider struct {
 	issuer string
 	cmd    *exec.Cmd
 	out    *lockedBuffer
+	stop   sync.Once
+	exited chan struct{}
+}
+
+// Stop ends the process (SIGINT, then SIGKILL after 5 s) and waits for it,
+// e.g. to test a relying party whose provider went down. t.Cleanup calls it
+// too; calling it twice is harmless.
+func (p *Provider) Stop() {
+	p.stop.Do(func() {
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.exited:
+		case <-time.After(5 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+	})
 }
 
 // Issuer is the provider's issuer URL, http://127.0.0.1:<port>; discovery is
@@ -157,23 +174,17 @@ func Start(t testing.TB, o Options) *Provider {
 		t.Fatal(err)
 	}
 
-	p := &Provider{issuer: issuer, out: &lockedBuffer{}}
+	p := &Provider{issuer: issuer, out: &lockedBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(node, filepath.Join(dir, "provider.mjs"), cfgPath)
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("oidcprovider: start node: %v", err)
 	}
-	exited := make(chan struct{})
+	exited := p.exited
 	go func() { _ = p.cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-exited
-		}
+		p.Stop()
 		if t.Failed() {
 			t.Logf("oidc-provider output:\n%s", p.out.String())
 		}

@@ -67,6 +67,12 @@ func TestProviderServesDiscoveryTokensAndIntrospection(t *testing.T) {
 	if n := p.Requests(t, "/token/introspection"); n != 2 {
 		t.Fatalf("Requests(/token/introspection) = %d, want 2", n)
 	}
+
+	p.Stop()
+	if _, err := http.Get(p.Issuer() + "/.well-known/openid-configuration"); err == nil {
+		t.Fatal("provider still answers after Stop")
+	}
+	p.Stop() // harmless twice
 }
 
 func getJSON(t *testing.T, u string, v any) {
