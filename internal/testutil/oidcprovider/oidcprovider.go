@@ -53,6 +53,8 @@
 //   - Config is deep-merged into the Provider configuration (plain objects
 //     merge, everything else replaces), e.g. features, ttl (seconds, short
 //     values are fine), pkce, clientDefaults. JSON only: no functions.
+//   - TTLByClient gives some clients short-lived tokens (e.g. 2 s, to test
+//     expiry) while the others keep the configured lifetimes.
 //   - Paths are oidc-provider's defaults: /auth, /token, /token/introspection,
 //     /token/revocation, /jwks, /me, /session/end.
 package oidcprovider
@@ -84,6 +86,10 @@ type Options struct {
 	Accounts map[string]map[string]any
 	// ResourceServers: resource indicator -> oidc-provider resource server info.
 	ResourceServers map[string]map[string]any
+	// TTLByClient overrides token lifetimes (seconds) per client:
+	// artifact ("AccessToken", "ClientCredentials", "RefreshToken", ...) ->
+	// client_id -> seconds. Other clients keep Config's ttl or the default.
+	TTLByClient map[string]map[string]int
 	// Config is deep-merged into the Provider configuration.
 	Config map[string]any
 	// StartTimeout bounds the wait for discovery; 0 means 20 s.
@@ -164,6 +170,7 @@ func Start(t testing.TB, o Options) *Provider {
 	cfg := map[string]any{
 		"port": o.Port, "issuer": issuer, "clients": nonNil(o.Clients),
 		"accounts": o.Accounts, "resourceServers": o.ResourceServers, "config": o.Config,
+		"ttlByClient": o.TTLByClient,
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {

@@ -11,6 +11,7 @@
 //	  "clients": [ {...} ],         // oidc-provider client metadata
 //	  "accounts": { "alice": { "email": "a@example.com", "groups": ["admins"] } },
 //	  "resourceServers": { "https://api.example": { "scope": "orders:read", "accessTokenFormat": "opaque" } },
+//	  "ttlByClient": { "ClientCredentials": { "short-lived": 2 } },
 //	  "config": { ... }             // deep-merged into the Provider configuration
 //	}
 //
@@ -93,6 +94,21 @@ const defaults = {
 };
 
 const configuration = merge(defaults, opts.config);
+
+// ttlByClient: {"<artifact>": {"<client_id>": seconds}} overrides the TTL of
+// AccessToken, ClientCredentials, ... for those clients only.
+const defaultTTL = { AccessToken: 3600, ClientCredentials: 600 };
+for (const [kind, byClient] of Object.entries(opts.ttlByClient || {})) {
+  const base = configuration.ttl?.[kind];
+  configuration.ttl = configuration.ttl || {};
+  configuration.ttl[kind] = function ttl(ctx, token, client) {
+    const id = client?.clientId ?? token?.clientId;
+    if (id && byClient[id] !== undefined) return byClient[id];
+    if (typeof base === 'function') return base(ctx, token, client);
+    if (typeof base === 'number') return base;
+    return token?.resourceServer?.accessTokenTTL || defaultTTL[kind] || 3600;
+  };
+}
 const provider = new Provider(opts.issuer, configuration);
 
 const counts = {};
