@@ -1,9 +1,15 @@
 package integration
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -215,6 +221,188 @@ func TestIntrospectOIDCProvider(t *testing.T) {
 		},
 		calls:       func() int { return p.Requests(t, "/token/introspection") },
 		stop:        p.Stop,
+		wantClient:  "svc",
+		shortClient: "svc-short",
+	}.run(t)
+}
+
+var (
+	ispCaddyOnce sync.Once
+	ispCaddyPath string
+	ispCaddyErr  error
+)
+
+// ispCaddyBinary builds this repository's cmd/caddy once per test binary,
+// for tests that need a second, separate Caddy process.
+func ispCaddyBinary(t *testing.T) string {
+	t.Helper()
+	ispCaddyOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "authgate-caddy-*")
+		if err != nil {
+			ispCaddyErr = err
+			return
+		}
+		ispCaddyPath = filepath.Join(dir, "caddy")
+		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+		out, err := exec.Command(goTool, "build", "-o", ispCaddyPath, "github.com/authgate/caddy-authgate/cmd/caddy").CombinedOutput()
+		if err != nil {
+			ispCaddyErr = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
+		}
+	})
+	if ispCaddyErr != nil {
+		t.Fatal(ispCaddyErr)
+	}
+	return ispCaddyPath
+}
+
+// ispIssuerProcess is authgate_issuer in its own Caddy process (admin off,
+// its own bbolt file), with an access log that counts the calls each path
+// received.
+type ispIssuerProcess struct {
+	cmd    *exec.Cmd
+	log    string
+	out    *bytes.Buffer
+	exited chan struct{}
+	once   sync.Once
+}
+
+func startIssuerProcess(t *testing.T) *ispIssuerProcess {
+	t.Helper()
+	bin := ispCaddyBinary(t)
+	dir := t.TempDir()
+	p := &ispIssuerProcess{log: filepath.Join(dir, "access.log"), out: &bytes.Buffer{}, exited: make(chan struct{})}
+	base := fmt.Sprintf("http://127.0.0.1:%d", ispIssuerPort)
+	cfg := fmt.Sprintf(`{
+	admin off
+	persist_config off
+	skip_install_trust
+	http_port %[1]d
+	storage file_system %[2]s/caddy
+	authgate {
+		storage bolt %[2]s/authgate.db
+	}
+}
+%[3]s {
+	log {
+		output file %[4]s
+		format json
+	}
+	authgate_issuer {
+		issuer %[3]s
+		client svc {
+			secret %[5]s
+			scopes orders:read
+			audience %[6]s gateway
+			token_format opaque
+		}
+		client svc-short {
+			secret %[5]s
+			scopes orders:read
+			audience %[6]s gateway
+			token_format opaque
+			access_token_ttl 2s
+		}
+		client billing {
+			secret %[5]s
+			scopes orders:read
+			audience https://billing.example gateway
+			token_format opaque
+		}
+		client gateway {
+			secret %[7]s
+		}
+	}
+}
+`, ispIssuerPort, dir, base, p.log, ispSvcSecret, ispOrders, ispGatewaySecret)
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
+	p.cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "HOME="+dir)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("issuer Caddy output:\n%.4000s", p.out.String())
+		}
+	})
+	jwEventually(t, 20*time.Second, func() bool {
+		select {
+		case <-p.exited:
+			t.Fatalf("issuer Caddy exited:\n%s", p.out.String())
+		default:
+		}
+		r, err := jwGet(jwClient(), base+"/.well-known/oauth-authorization-server", "")
+		return err == nil && r.status == http.StatusOK
+	}, func() string { return "the issuer Caddy did not serve its metadata" })
+	return p
+}
+
+// stop kills the process (as a crash would) and waits for it.
+func (p *ispIssuerProcess) stop() {
+	p.once.Do(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	})
+}
+
+// requests counts the access-log entries for path.
+func (p *ispIssuerProcess) requests(t *testing.T, path string) int {
+	t.Helper()
+	data, err := os.ReadFile(p.log)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return 0
+		}
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		var entry struct {
+			Request struct {
+				URI string `json:"uri"`
+			} `json:"request"`
+		}
+		if json.Unmarshal(line, &entry) == nil && entry.Request.URI == path {
+			n++
+		}
+	}
+	return n
+}
+
+// Our issuer in another Caddy, with opaque tokens (token_format opaque):
+// the gateway knows nothing of it but its introspection URL.
+func TestIntrospectAuthgateIssuer(t *testing.T) {
+	p := startIssuerProcess(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", ispIssuerPort)
+	t.Setenv("ISP_GATEWAY_SECRET", ispGatewaySecret)
+	jwStart(t, ispGatewayCaddyfile(ispIssuerGateway, base+"/oauth/introspect", ispOrders))
+
+	token := func(client string) string {
+		return ispToken(t, base+"/oauth/token", client, ispSvcSecret, url.Values{"scope": {"orders:read"}})
+	}
+	ispScenario{
+		gateway: fmt.Sprintf("http://127.0.0.1:%d/orders", ispIssuerGateway),
+		token: func(short bool) string {
+			if short {
+				return token("svc-short")
+			}
+			return token("svc")
+		},
+		wrongAud: func() string { return token("billing") },
+		revoke: func(tok string) {
+			r := issPost(t, jwClient(), base+"/oauth/revoke", url.Values{"token": {tok}}, "svc", ispSvcSecret)
+			if r.status != http.StatusOK {
+				t.Fatalf("revocation: %d %s", r.status, r.raw)
+			}
+		},
+		calls:       func() int { return p.requests(t, "/oauth/introspect") },
+		stop:        p.stop,
 		wantClient:  "svc",
 		shortClient: "svc-short",
 	}.run(t)
