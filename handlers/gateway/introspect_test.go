@@ -462,3 +462,23 @@ func TestNewIntrospectorChecks(t *testing.T) {
 		}
 	}
 }
+
+// The introspection cache lookup (hash + lookup) allocates nothing, like a
+// verified-token cache hit.
+func TestIntrospectCacheHitAllocatesNothing(t *testing.T) {
+	srv := newIntrospectionServer(t)
+	clock := testutil.NewClock(gwNow)
+	in := newIntrospector(t, srv.URL, clock, nil)
+	g := introspectGateway(t, in, clock, nil)
+	if _, e := g.Authorize(request(opaqueTok), loopback); e != nil {
+		t.Fatal(e)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err, ok := g.remoteHit(opaqueTok, gwNow); !ok || err != nil {
+			t.Fatal("miss")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("a hit allocates %v times", allocs)
+	}
+}
