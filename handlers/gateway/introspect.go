@@ -28,6 +28,8 @@ const (
 	// IntrospectRetryAfter is the Retry-After (seconds) of a 503 answered
 	// because the introspection endpoint failed.
 	IntrospectRetryAfter = 5
+	// DefaultIntrospectMaxInFlight bounds the calls in flight at once.
+	DefaultIntrospectMaxInFlight = 256
 )
 
 // IntrospectConfig configures an Introspector.
@@ -52,6 +54,11 @@ type IntrospectConfig struct {
 	Now func() time.Time
 	// Logger receives endpoint failures (never a token); nil discards.
 	Logger *slog.Logger
+	// MaxInFlight bounds the distinct tokens being introspected at once
+	// (each a detached call that runs up to Timeout); a miss beyond it is
+	// answered unavailable at once, so a flood of made-up tokens cannot
+	// pile up calls at the endpoint. Zero means DefaultIntrospectMaxInFlight.
+	MaxInFlight int
 }
 
 // Introspector resolves opaque tokens through a remote RFC 7662 endpoint.
@@ -102,6 +109,9 @@ func NewIntrospector(cfg IntrospectConfig) (*Introspector, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultIntrospectTimeout
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultIntrospectMaxInFlight
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -160,6 +170,10 @@ func (in *Introspector) resolve(ctx context.Context, sum *[sha256.Size]byte, tok
 	}
 	f := in.flights[*sum]
 	if f == nil {
+		if len(in.flights) >= in.cfg.MaxInFlight {
+			in.mu.Unlock()
+			return nil, false, introspectUnavailable(errTooManyInFlight)
+		}
 		f = &flight{done: make(chan struct{})}
 		in.flights[*sum] = f
 		go in.fly(*sum, tok, f)
@@ -241,6 +255,8 @@ func (in *Introspector) call(ctx context.Context, tok string) (*token.Claims, er
 	}
 	return claims, err
 }
+
+var errTooManyInFlight = errors.New("too many introspection calls in flight")
 
 // unavailableError carries the Retry-After that tokenError puts on the 503.
 type unavailableError struct{ err error }

@@ -482,3 +482,65 @@ func TestIntrospectCacheHitAllocatesNothing(t *testing.T) {
 		t.Fatalf("a hit allocates %v times", allocs)
 	}
 }
+
+// Distinct tokens beyond MaxInFlight are refused at once (503), without a
+// call; the flights in progress still complete.
+func TestIntrospectInFlightBound(t *testing.T) {
+	srv := newIntrospectionServer(t)
+	gate := make(chan struct{})
+	answer := activeAnswer(nil)
+	entered := make(chan struct{}, 2)
+	srv.respond(func(w http.ResponseWriter, tok string) { entered <- struct{}{}; <-gate; answer(w, tok) })
+	clock := testutil.NewClock(gwNow)
+	in := newIntrospector(t, srv.URL, clock, func(c *IntrospectConfig) { c.MaxInFlight = 2 })
+	g := introspectGateway(t, in, clock, nil)
+
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.Authorize(request(fmt.Sprintf("pending-%d", i)), loopback) }()
+	}
+	<-entered // both calls reached the endpoint
+	<-entered
+	_, e := g.Authorize(request(opaqueTok), loopback)
+	if e == nil || e.Status != http.StatusServiceUnavailable {
+		t.Fatalf("third distinct token: %+v, want 503", e)
+	}
+	close(gate)
+	wg.Wait()
+	if n := srv.calls.Load(); n != 2 {
+		t.Fatalf("calls = %d, want 2", n)
+	}
+	if _, e := g.Authorize(request(opaqueTok), loopback); e != nil {
+		t.Fatalf("after the flights ended: %v", e)
+	}
+}
+
+// With in-process issuers too: a token a local issuer knows is resolved
+// in-process (no call); one it does not know goes to the endpoint.
+func TestIntrospectAfterLocalIssuers(t *testing.T) {
+	srv := newIntrospectionServer(t)
+	_, set := ecFixture(t)
+	local := &fakeLocal{set: set, opaque: map[string]*token.Claims{
+		"local-opaque": {Issuer: "https://idp.example", Subject: "svc", Audience: []string{"api"}, Scopes: []string{"orders:read"}, ExpiresAt: gwNow.Unix() + 60},
+	}}
+	clock := testutil.NewClock(gwNow)
+	g := introspectGateway(t, newIntrospector(t, srv.URL, clock, nil), clock, func(c *Config) {
+		c.Local = locals{local}
+		c.Rules.Claims = nil
+	})
+	r := request("local-opaque")
+	if _, e := g.Authorize(r, loopback); e != nil || r.Header.Get("X-User") != "svc" {
+		t.Fatalf("local opaque token: %v", e)
+	}
+	if n := srv.calls.Load(); n != 0 {
+		t.Fatalf("calls = %d, want 0", n)
+	}
+	r = request(opaqueTok)
+	if _, e := g.Authorize(r, loopback); e != nil || r.Header.Get("X-User") != "alice" {
+		t.Fatalf("remote opaque token: %v", e)
+	}
+	if n := srv.calls.Load(); n != 1 {
+		t.Fatalf("calls = %d, want 1", n)
+	}
+}
