@@ -1,9 +1,15 @@
 package oidcprovider
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"html"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -107,5 +113,119 @@ func postForm(t *testing.T, u string, form url.Values, v any) {
 		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// The devInteractions sign-in: any username signs in (it becomes sub), the
+// consent form follows, and userinfo releases the account's claims from
+// Options.Accounts. This is the flow a browser test drives.
+func TestProviderSignInReleasesAccountClaims(t *testing.T) {
+	const redirect = "http://127.0.0.1:9801/cb"
+	p := Start(t, Options{
+		Port: 9801,
+		Clients: []map[string]any{{
+			"client_id": "web", "client_secret": testSecret,
+			"grant_types": []string{"authorization_code"}, "response_types": []string{"code"},
+			"redirect_uris": []string{redirect},
+		}},
+		Accounts: map[string]map[string]any{"alice": {"email": "alice@example.com", "email_verified": true, "groups": []string{"admins", "dev"}}},
+	})
+	jar, _ := cookiejar.New(nil)
+	var landed *url.URL
+	c := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), redirect) {
+			landed = req.URL
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	verifier := "verifier-0123456789-0123456789-0123456789-0123456789"
+	sum := sha256.Sum256([]byte(verifier))
+	auth := p.Issuer() + "/auth?" + url.Values{
+		"client_id": {"web"}, "response_type": {"code"}, "redirect_uri": {redirect},
+		"scope": {"openid email groups"}, "state": {"st"}, "nonce": {"nn"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}.Encode()
+	page := fetch(t, c, http.MethodGet, auth, nil)
+	page = fetch(t, c, http.MethodPost, formAction(t, p, page), url.Values{"prompt": {"login"}, "login": {"alice"}, "password": {"anything"}})
+	fetch(t, c, http.MethodPost, formAction(t, p, page), url.Values{"prompt": {"consent"}})
+	if landed == nil || landed.Query().Get("state") != "st" || landed.Query().Get("code") == "" {
+		t.Fatalf("did not land on the redirect_uri with a code: %v", landed)
+	}
+
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {landed.Query().Get("code")},
+		"redirect_uri": {redirect}, "code_verifier": {verifier}}
+	req, _ := http.NewRequest(http.MethodPost, p.Issuer()+"/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("web", testSecret)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		IDToken     string `json:"id_token"`
+	}
+	doJSON(t, req, &tok)
+	if tok.AccessToken == "" || strings.Count(tok.IDToken, ".") != 2 {
+		t.Fatalf("token response = %+v", tok)
+	}
+	req, _ = http.NewRequest(http.MethodGet, p.Issuer()+"/me", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	var info map[string]any
+	doJSON(t, req, &info)
+	groups, _ := info["groups"].([]any)
+	if info["sub"] != "alice" || info["email"] != "alice@example.com" || len(groups) != 2 || groups[0] != "admins" {
+		t.Fatalf("userinfo = %v", info)
+	}
+}
+
+var actionRE = regexp.MustCompile(`<form[^>]*action="([^"]+)"`)
+
+// formAction is the absolute URL of the page's form.
+func formAction(t *testing.T, p *Provider, page string) string {
+	t.Helper()
+	m := actionRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no form in page:\n%.2000s", page)
+	}
+	a := html.UnescapeString(m[1])
+	if strings.HasPrefix(a, "/") {
+		a = p.Issuer() + a
+	}
+	return a
+}
+
+func fetch(t *testing.T, c *http.Client, method, u string, form url.Values) string {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, u, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 400 {
+		t.Fatalf("%s %s: %s\n%.2000s", method, u, resp.Status, b)
+	}
+	return string(b)
+}
+
+func doJSON(t *testing.T, req *http.Request, v any) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %s %s", req.Method, req.URL, resp.Status, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
 	}
 }
