@@ -74,6 +74,17 @@ func ispToken(t *testing.T, tokenURL, id, secret string, form url.Values) string
 	return tok
 }
 
+// ispRevoker revokes a token of client svc at revokeURL (RFC 7009).
+func ispRevoker(t *testing.T, revokeURL string) func(tok string) {
+	return func(tok string) {
+		t.Helper()
+		r := issPost(t, jwClient(), revokeURL, url.Values{"token": {tok}}, "svc", ispSvcSecret)
+		if r.status != http.StatusOK {
+			t.Fatalf("revocation: %d %s", r.status, r.raw)
+		}
+	}
+}
+
 // ispConcurrent sends n requests of tok at once and returns the statuses.
 func ispConcurrent(t *testing.T, u, tok string, n int) map[int]int {
 	t.Helper()
@@ -212,13 +223,8 @@ func TestIntrospectOIDCProvider(t *testing.T) {
 			}
 			return token("svc", ispOrders)
 		},
-		wrongAud: func() string { return token("svc", "https://billing.example") },
-		revoke: func(tok string) {
-			r := issPost(t, jwClient(), p.Issuer()+"/token/revocation", url.Values{"token": {tok}}, "svc", ispSvcSecret)
-			if r.status != http.StatusOK {
-				t.Fatalf("revocation: %d %s", r.status, r.raw)
-			}
-		},
+		wrongAud:    func() string { return token("svc", "https://billing.example") },
+		revoke:      ispRevoker(t, p.Issuer()+"/token/revocation"),
 		calls:       func() int { return p.Requests(t, "/token/introspection") },
 		stop:        p.Stop,
 		wantClient:  "svc",
@@ -394,13 +400,8 @@ func TestIntrospectAuthgateIssuer(t *testing.T) {
 			}
 			return token("svc")
 		},
-		wrongAud: func() string { return token("billing") },
-		revoke: func(tok string) {
-			r := issPost(t, jwClient(), base+"/oauth/revoke", url.Values{"token": {tok}}, "svc", ispSvcSecret)
-			if r.status != http.StatusOK {
-				t.Fatalf("revocation: %d %s", r.status, r.raw)
-			}
-		},
+		wrongAud:    func() string { return token("billing") },
+		revoke:      ispRevoker(t, base+"/oauth/revoke"),
 		calls:       func() int { return p.requests(t, "/oauth/introspect") },
 		stop:        p.stop,
 		wantClient:  "svc",

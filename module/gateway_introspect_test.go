@@ -35,18 +35,25 @@ func TestIntrospectCaddyfileErrors(t *testing.T) {
 		{"plain http", "authgate {\n\tintrospect http://idp.example/introspect {\n\t\tclient_id a\n\t}\n}", `"http://idp.example/introspect" uses plain http to a non-loopback host`, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var g Gateway
-			err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q does not contain %q", err, tc.want)
-			}
-			if at := fmt.Sprintf(", at Testfile:%d", tc.line); !strings.HasSuffix(err.Error(), at) {
-				t.Fatalf("error %q does not end with %q", err, at)
-			}
+			wantGatewayCaddyfileError(t, tc.input, tc.want, tc.line)
 		})
+	}
+}
+
+// wantGatewayCaddyfileError parses input as an authgate block and checks the
+// error names want at Testfile:line.
+func wantGatewayCaddyfileError(t *testing.T, input, want string, line int) {
+	t.Helper()
+	var g Gateway
+	err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not contain %q", err, want)
+	}
+	if at := fmt.Sprintf(", at Testfile:%d", line); !strings.HasSuffix(err.Error(), at) {
+		t.Fatalf("error %q does not end with %q", err, at)
 	}
 }
 
