@@ -544,3 +544,21 @@ func TestIntrospectAfterLocalIssuers(t *testing.T) {
 		t.Fatalf("calls = %d, want 1", n)
 	}
 }
+
+// The token reaches the endpoint byte for byte, b64token characters that
+// form encoding changes ('+', '/', '=') included.
+func TestIntrospectSendsTokenExactly(t *testing.T) {
+	srv := newIntrospectionServer(t)
+	const opaque = "A+b/C~d-E_f=="
+	var got atomic.Value
+	answer := activeAnswer(nil)
+	srv.respond(func(w http.ResponseWriter, tk string) { got.Store(tk); answer(w, opaqueTok) })
+	clock := testutil.NewClock(gwNow)
+	g := introspectGateway(t, newIntrospector(t, srv.URL, clock, nil), clock, nil)
+	if _, e := g.Authorize(request(opaque), loopback); e != nil {
+		t.Fatal(e)
+	}
+	if got.Load() != opaque {
+		t.Fatalf("endpoint got %q, want %q", got.Load(), opaque)
+	}
+}
