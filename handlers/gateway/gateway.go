@@ -84,7 +84,7 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	if cfg.Keys == nil && cfg.Local == nil && cfg.Introspect == nil {
-		return nil, errors.New("no key source: configure key, hmac_secret, jwks or issuer")
+		return nil, errors.New("no key source: configure key, hmac_secret, jwks, issuer or introspect")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -218,8 +218,10 @@ func earlyData(r *http.Request) bool {
 }
 
 // verify checks a token that missed the cache: a JWT by signature, an opaque
-// token (no dots) by asking the local issuers. It returns the in-process
-// issuer that vouched for the token, if any, to bind the cache entry to.
+// token (no dots) by asking the local issuers, then the introspection
+// endpoint if one is configured. It returns the in-process issuer that
+// vouched for the token, if any, to bind the cache entry to, and whether the
+// claims came from introspection (which keeps its own cache).
 func (g *Gateway) verify(ctx context.Context, tok string) (*token.Claims, LocalIssuer, remoteVerdict, error) {
 	if strings.IndexByte(tok, '.') < 0 {
 		if g.cfg.Introspect != nil {
