@@ -51,6 +51,11 @@ type Gateway struct {
 	// JWK or a JWKS.
 	Keys []string `json:"keys,omitempty"`
 
+	// Introspect resolves opaque tokens (no dots) through a remote RFC 7662
+	// endpoint, with a bounded cache keyed by a hash of the token. JWTs keep
+	// the local path.
+	Introspect *IntrospectConfig `json:"introspect,omitempty"`
+
 	// HMACSecret is a shared secret (at least 32 bytes) for HS256/384/512.
 	// Accepts `{env.NAME}` and `{file.PATH}` placeholders.
 	HMACSecret string `json:"hmac_secret,omitempty"`
@@ -247,6 +252,14 @@ func (h *Gateway) Provision(ctx caddy.Context) error {
 	}
 	if h.ipf != nil {
 		cfg.IP = h.ipf
+	}
+	if h.Introspect != nil {
+		in, release, err := h.Introspect.introspector()
+		if err != nil {
+			return err
+		}
+		h.release = append(h.release, release)
+		cfg.Introspect = in
 	}
 	for _, s := range h.TokenSources {
 		cfg.Sources = append(cfg.Sources, gateway.TokenSource{Kind: s.Kind, Name: s.Name, Scheme: s.Scheme})

@@ -30,6 +30,7 @@ func parseGatewayCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		jwks <url> [{ refresh_min <d>; refresh_max <d>; refetch_interval <d>; max_stale <d>; timeout <d> }]
 //		key <file>
 //		hmac_secret <secret>
+//		introspect <url> { client_id <id>; client_secret <s>; cache_ttl <d>; negative_cache_ttl <d>; timeout <d>; cache_size <n> }
 //		algorithms <alg>...
 //		audience <aud>...
 //		leeway <duration>
@@ -91,6 +92,10 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "jwks":
 			if err = g.parseJWKS(d); err == nil && jwkscache.Cleartext(g.JWKS[len(g.JWKS)-1].URL) {
 				cleartext = append(cleartext, lineURL{at, g.JWKS[len(g.JWKS)-1].URL})
+			}
+		case "introspect":
+			if err = g.parseIntrospect(d); err == nil && jwkscache.Cleartext(g.Introspect.URL) {
+				cleartext = append(cleartext, lineURL{at, g.Introspect.URL})
 			}
 		case "key":
 			var path string
@@ -211,7 +216,7 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
-	if len(g.Issuers) == 0 && len(g.JWKS) == 0 && len(g.Keys) == 0 && g.HMACSecret == "" {
+	if len(g.Issuers) == 0 && len(g.JWKS) == 0 && len(g.Keys) == 0 && g.HMACSecret == "" && g.Introspect == nil {
 		return errAt(directive, errNoKeySource)
 	}
 	if len(cleartext) > 0 && !g.InsecureHTTP {

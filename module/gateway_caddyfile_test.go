@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -81,22 +80,12 @@ func TestGatewayCaddyfileErrors(t *testing.T) {
 		{"empty token_source name", "authgate {\n\ttoken_source header \"\"\n}", "token_source header needs a name", 2},
 		{"token_source twice", "authgate {\n\ttoken_source header Authorization Bearer\n\ttoken_source header authorization bearer\n}", "overlaps an earlier one", 3},
 		{"bad allow_ip", "authgate {\n\tallow_ip 10.0.0.0/8 10.0.0.300\n}", `allow_ip: "10.0.0.300": not an IP address`, 2},
-		{"no key source", "\nauthgate {\n\tscope orders:read\n}", "no key source: configure issuer, jwks, key or hmac_secret", 2},
+		{"no key source", "\nauthgate {\n\tscope orders:read\n}", "no key source: configure issuer, jwks, key, hmac_secret or introspect", 2},
 		{"bad deny_ip", "authgate {\n\tdeny_ip 10.0.0.9-10.0.0.1\n}", `deny_ip: "10.0.0.9-10.0.0.1": range start after end`, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var g Gateway
-			err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q does not contain %q", err, tc.want)
-			}
-			if at := fmt.Sprintf(", at Testfile:%d", tc.line); !strings.HasSuffix(err.Error(), at) {
-				t.Fatalf("error %q does not end with %q", err, at)
-			}
+			wantGatewayCaddyfileError(t, tc.input, tc.want, tc.line)
 		})
 	}
 }

@@ -45,7 +45,7 @@ func checkIssuerURL(raw string) error {
 	return nil
 }
 
-var errNoKeySource = errors.New("no key source: configure issuer, jwks, key or hmac_secret")
+var errNoKeySource = errors.New("no key source: configure issuer, jwks, key, hmac_secret or introspect")
 
 // errCleartext names the opt-in.
 func errCleartext(what, raw string) error {
@@ -179,6 +179,11 @@ func (h *Gateway) checkConfig() error {
 	}
 	if h.HMACSecret != "" {
 		if err := checkHMACLiteral(h.HMACSecret); err != nil {
+			return err
+		}
+	}
+	if h.Introspect != nil {
+		if err := h.Introspect.validate(h.InsecureHTTP); err != nil {
 			return err
 		}
 	}

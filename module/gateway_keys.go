@@ -129,8 +129,8 @@ func (h *Gateway) buildKeyRouting(ctx caddy.Context, app *App) (_ *keyRouting, e
 			kr.discoveryRefs[iss] = release
 			fmt.Fprintf(fp, "discovery=%s\n", iss)
 		}
-	} else {
-		return nil, errors.New("authgate: no key source: configure issuer, jwks, key or hmac_secret")
+	} else if h.Introspect == nil {
+		return nil, fmt.Errorf("authgate: %w", errNoKeySource)
 	}
 	kr.fingerprint = hex.EncodeToString(fp.Sum(nil))
 	return kr, nil

@@ -70,6 +70,7 @@ type cacheEntry struct {
 	local  LocalIssuer // the in-process issuer that vouched, nil for other keys
 	ref    atomic.Bool // set on a hit, cleared by the CLOCK hand
 	slot   int         // index in ring; guarded by Cache.mu
+	until  int64       // unix ns the entry dies at, before exp (PutUntil); 0: exp only
 }
 
 // NewCache returns a cache holding at most size tokens (capped at
@@ -117,7 +118,8 @@ func (c *Cache) Get(tok string, now time.Time) (*token.Claims, LocalIssuer, bool
 	if e == nil {
 		return nil, nil, false
 	}
-	if e.claims.ExpiresAt <= now.Unix() || (e.claims.Key != nil && !e.claims.Key.UsableAt(now.UnixNano())) {
+	if e.claims.ExpiresAt <= now.Unix() || (e.until != 0 && e.until <= now.UnixNano()) ||
+		(e.claims.Key != nil && !e.claims.Key.UsableAt(now.UnixNano())) {
 		c.remove(e)
 		return nil, nil, false
 	}
@@ -138,6 +140,12 @@ func (c *Cache) remove(e *cacheEntry) {
 // the token's exp (Get checks it); when the cache is full, CLOCK evicts an
 // entry not referenced since the hand last passed.
 func (c *Cache) Put(tok string, claims *token.Claims, local LocalIssuer) {
+	c.PutUntil(tok, claims, local, time.Time{})
+}
+
+// PutUntil is Put for an entry that also dies at until (the zero time: at
+// the token's exp only), e.g. an introspection verdict's cache_ttl.
+func (c *Cache) PutUntil(tok string, claims *token.Claims, local LocalIssuer, until time.Time) {
 	if c == nil {
 		return
 	}
@@ -148,6 +156,9 @@ func (c *Cache) Put(tok string, claims *token.Claims, local LocalIssuer) {
 		c.removeLocked(old)
 	}
 	e := &cacheEntry{key: tok, hash: h, claims: claims, local: local}
+	if !until.IsZero() {
+		e.until = until.UnixNano()
+	}
 	c.placeLocked(e)
 	c.n++
 	t := c.table.Load()

@@ -52,6 +52,9 @@ type Config struct {
 	Optional bool
 	// Cache of verified tokens; nil disables caching.
 	Cache *Cache
+	// Introspect resolves opaque tokens that no local issuer knows through a
+	// remote RFC 7662 endpoint (with its own hashed cache); nil: none.
+	Introspect *Introspector
 	// IP filter, checked before any token work; nil allows every address.
 	IP IPFilter
 	// Now is the clock; nil means time.Now.
@@ -80,8 +83,8 @@ func New(cfg Config) (*Gateway, error) {
 	if err := token.CheckAlgorithms(cfg.Policy.Algorithms); err != nil {
 		return nil, err
 	}
-	if cfg.Keys == nil && cfg.Local == nil {
-		return nil, errors.New("no key source: configure key, hmac_secret, jwks or issuer")
+	if cfg.Keys == nil && cfg.Local == nil && cfg.Introspect == nil {
+		return nil, errors.New("no key source: configure key, hmac_secret, jwks, issuer or introspect")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -112,7 +115,7 @@ func New(cfg Config) (*Gateway, error) {
 type Decision struct {
 	// Claims of the caller; nil for an anonymous request (optional mode).
 	Claims *token.Claims
-	// Cached reports a verified-token cache hit.
+	// Cached reports a verified-token (or introspection) cache hit.
 	Cached bool
 	// VerifyTime is the time spent verifying (zero on a cache hit).
 	VerifyTime time.Duration
@@ -148,6 +151,7 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 	var d Decision
 	claims, bound, cached := g.cfg.Cache.Get(f.token, now)
 	var local LocalIssuer
+	var remote remoteVerdict
 	if cached {
 		// The verdict holds only while the in-process issuer instance that
 		// vouched for it (or its absence) is still the one this config
@@ -159,13 +163,19 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 	}
 	if cached {
 		d.Cached = true
+	} else if c, err, ok := g.remoteHit(f.token, now); ok {
+		if err != nil {
+			return Decision{}, tokenError(err)
+		}
+		claims, remote, d.Cached = c, remoteCached, true
 	} else {
 		if !validToken(f.token) {
 			return Decision{}, errInvalidRequest(ReasonMalformed, "the token is not a b64token (RFC 6750 §2.1)")
 		}
 		start := time.Now()
 		var err error
-		claims, local, err = g.verify(r.Context(), f.token)
+		claims, local, remote, err = g.verify(r.Context(), f.token)
+		d.Cached = remote == remoteCached
 		d.VerifyTime = time.Since(start)
 		if err != nil {
 			return Decision{}, tokenError(err)
@@ -174,7 +184,8 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 	if te := g.cfg.Policy.Check(claims, now); te != nil {
 		return Decision{}, withIdentity(tokenError(te), claims)
 	}
-	if !cached {
+	if !cached && remote == notRemote {
+		// Introspected verdicts live in the introspector's hashed cache only.
 		g.cfg.Cache.Put(f.token, claims, local)
 	}
 	if local != nil {
@@ -210,17 +221,25 @@ func earlyData(r *http.Request) bool {
 }
 
 // verify checks a token that missed the cache: a JWT by signature, an opaque
-// token (no dots) by asking the local issuers. It returns the in-process
-// issuer that vouched for the token, if any, to bind the cache entry to.
-func (g *Gateway) verify(ctx context.Context, tok string) (*token.Claims, LocalIssuer, error) {
-	if strings.IndexByte(tok, '.') < 0 && g.cfg.Local != nil {
-		return g.lookupOpaque(ctx, tok)
+// token (no dots) by asking the local issuers, then the introspection
+// endpoint if one is configured. It returns the in-process issuer that
+// vouched for the token, if any, to bind the cache entry to, and whether the
+// claims came from introspection (which keeps its own cache).
+func (g *Gateway) verify(ctx context.Context, tok string) (*token.Claims, LocalIssuer, remoteVerdict, error) {
+	if strings.IndexByte(tok, '.') < 0 {
+		if g.cfg.Introspect != nil {
+			return g.resolveOpaque(ctx, tok)
+		}
+		if g.cfg.Local != nil {
+			c, local, err := g.lookupOpaque(ctx, tok)
+			return c, local, notRemote, err
+		}
 	}
 	c, err := token.VerifySignature(ctx, tok, &g.cfg.Policy, g.keysFor)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, notRemote, err
 	}
-	return c, g.localFor(c.Issuer), nil
+	return c, g.localFor(c.Issuer), notRemote, nil
 }
 
 func (g *Gateway) keysFor(iss string) (token.KeyResolver, error) {
