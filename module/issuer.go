@@ -57,6 +57,7 @@ type IssuerHandler struct {
 	RateLimit string `json:"rate_limit,omitempty"`
 	// Clients are the registered API clients.
 	Clients []*IssuerClient `json:"clients,omitempty"`
+	IssuerSignIn
 
 	iss     *issuer.Issuer
 	app     *App
@@ -157,6 +158,9 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		cfg.RateLimit = &rl
 	}
 	repl := caddy.NewReplacer()
+	if cfg.SignInConfig, err = h.signInConfig(ctx, repl); err != nil {
+		return fmt.Errorf("authgate_issuer: %w", err)
+	}
 	for _, c := range h.Clients {
 		if c == nil {
 			return errors.New("authgate_issuer: empty client")

@@ -40,9 +40,10 @@ var (
 	bucketClients       = []byte("clients")
 	bucketSessions      = []byte("sessions") // kind NUL id -> Session
 	bucketCodes         = []byte("codes")    // code hash -> CodeRecord
+	bucketUsers         = []byte("users")    // name -> UserRecord
 	bucketMeta          = []byte("meta")
 
-	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketMeta}
+	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketUsers, bucketMeta}
 
 	metaSchemaVersion = []byte("schema_version")
 )

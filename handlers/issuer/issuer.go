@@ -87,6 +87,8 @@ type Config struct {
 	// RateLimit is the default issuance limit of each client; nil means
 	// DefaultRateLimit, the zero RateLimit no limit.
 	RateLimit *RateLimit
+	// SignInConfig configures sign-in for people (users, pages, sessions).
+	SignInConfig
 }
 
 // Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
@@ -113,6 +115,10 @@ type Issuer struct {
 	keys     *keyManager
 	revoked  revocationSet
 	revFeed  revocationFeed
+
+	users    *userDirectory
+	throttle *loginThrottle
+	onLogin  func(result string)
 
 	runOnce sync.Once
 }
@@ -204,6 +210,10 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		}
 	}
 	i.alg, i.rotation = alg, rotation
+	if i.users, err = newUserDirectory(cfg, i.logger); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	i.throttle, i.onLogin = newLoginThrottle(), cfg.OnLogin
 	if i.clients, err = newClientRegistry(config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}
@@ -265,6 +275,9 @@ func (i *Issuer) Run(ctx context.Context) {
 	}
 	go i.keys.run(ctx)
 	go i.pollClients(ctx)
+	if i.users.watch != nil {
+		go i.users.watch.run(ctx, UsersFileInterval)
+	}
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {

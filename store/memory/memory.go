@@ -53,6 +53,7 @@ type Store struct {
 	tokenUntil map[string]time.Time         // hash -> ExpiresAt, for the sweep
 	sessions   map[string]expiring          // kind NUL id -> Session
 	codes      map[string]expiring          // hash -> CodeRecord
+	users      map[string][]byte            // name -> UserRecord
 }
 
 // expiring is an encoded record with its expiry, for the sweep.
@@ -88,6 +89,7 @@ func New(opts Options) *Store {
 		tokenUntil: make(map[string]time.Time),
 		sessions:   make(map[string]expiring),
 		codes:      make(map[string]expiring),
+		users:      make(map[string][]byte),
 	}
 }
 
