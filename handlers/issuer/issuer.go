@@ -30,6 +30,11 @@ const (
 	DefaultSigningAlg     = token.ES256
 	DefaultKeyRotation    = 30 * 24 * time.Hour
 	DefaultAccessTokenTTL = time.Hour
+	// DefaultRefreshTokenTTL is how long an unused refresh token lives.
+	DefaultRefreshTokenTTL = 60 * 24 * time.Hour
+	// DefaultRefreshFamilyLifetime is how long refresh tokens keep one
+	// sign-in alive in all, however often they are rotated.
+	DefaultRefreshFamilyLifetime = 180 * 24 * time.Hour
 	// MinKeyRotation is the shortest key rotation period.
 	MinKeyRotation = 2 * time.Second
 )
@@ -89,6 +94,13 @@ type Config struct {
 	RateLimit *RateLimit
 	// SignInConfig configures sign-in for people (users, pages, sessions).
 	SignInConfig
+	// RefreshTokenTTL is the default lifetime of a refresh token (each one
+	// of a rotation); default 60 days.
+	RefreshTokenTTL time.Duration
+	// RefreshFamilyLifetime is the absolute lifetime of a refresh-token
+	// family: no token of the family outlives the sign-in by more;
+	// default 180 days.
+	RefreshFamilyLifetime time.Duration
 }
 
 // Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
@@ -119,6 +131,8 @@ type Issuer struct {
 	users    *userDirectory
 	throttle *loginThrottle
 	onLogin  func(result string)
+	refreshTTL     time.Duration
+	familyLifetime time.Duration
 
 	runOnce sync.Once
 }
@@ -207,6 +221,14 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		config[c.id] = c
 		if c.ttl > i.maxTTL {
 			i.maxTTL = c.ttl
+		}
+	}
+	if err := i.setRefreshLifetimes(cfg.RefreshTokenTTL, cfg.RefreshFamilyLifetime); err != nil {
+		return nil, err
+	}
+	for _, c := range config {
+		if err := i.resolveIDTokenAlg(c, alg); err != nil {
+			return nil, fmt.Errorf("issuer: client %q: %w", c.id, err)
 		}
 	}
 	i.alg, i.rotation = alg, rotation
