@@ -128,9 +128,9 @@ type Issuer struct {
 	revoked  revocationSet
 	revFeed  revocationFeed
 
-	users    *userDirectory
-	throttle *loginThrottle
-	onLogin  func(result string)
+	users          *userDirectory
+	throttle       *loginThrottle
+	onLogin        func(result string)
 	refreshTTL     time.Duration
 	familyLifetime time.Duration
 
