@@ -65,6 +65,7 @@ type IssuerHandler struct {
 	RefreshFamilyLifetime caddy.Duration `json:"refresh_family_lifetime,omitempty"`
 	// Clients are the registered API clients.
 	Clients []*IssuerClient `json:"clients,omitempty"`
+	IssuerSignIn
 
 	iss     *issuer.Issuer
 	app     *App
@@ -188,6 +189,9 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		cfg.RateLimit = &rl
 	}
 	repl := caddy.NewReplacer()
+	if cfg.SignInConfig, err = h.signInConfig(ctx, repl); err != nil {
+		return fmt.Errorf("authgate_issuer: %w", err)
+	}
 	for _, c := range h.Clients {
 		if c == nil {
 			return errors.New("authgate_issuer: empty client")

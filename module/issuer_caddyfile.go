@@ -72,7 +72,7 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	clientIDs := map[string]bool{}
 	for d.NextBlock(0) {
 		name := d.Val()
-		if name != "client" {
+		if !issRepeatable[name] {
 			if seen[name] {
 				return d.Errf("duplicate subdirective %q", name)
 			}
@@ -126,6 +126,12 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			clientIDs[c.ClientID] = true
 			h.Clients = append(h.Clients, c)
 		default:
+			if ok, err := h.unmarshalSignIn(d, name); ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			return d.Errf("unknown subdirective %q", name)
 		}
 	}

@@ -42,9 +42,10 @@ var (
 	bucketCodes         = []byte("codes")            // code hash -> CodeRecord
 	bucketRefresh       = []byte("refresh_tokens")   // refresh token hash -> RefreshRecord
 	bucketFamilies      = []byte("refresh_families") // family id -> RefreshFamily
+	bucketUsers         = []byte("users")            // name -> UserRecord
 	bucketMeta          = []byte("meta")
 
-	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketRefresh, bucketFamilies, bucketMeta}
+	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketRefresh, bucketFamilies, bucketUsers, bucketMeta}
 
 	metaSchemaVersion = []byte("schema_version")
 )

@@ -92,6 +92,8 @@ type Config struct {
 	// RateLimit is the default issuance limit of each client; nil means
 	// DefaultRateLimit, the zero RateLimit no limit.
 	RateLimit *RateLimit
+	// SignInConfig configures sign-in for people (users, pages, sessions).
+	SignInConfig
 	// RefreshTokenTTL is the default lifetime of a refresh token (each one
 	// of a rotation); default 60 days.
 	RefreshTokenTTL time.Duration
@@ -126,6 +128,9 @@ type Issuer struct {
 	revoked  revocationSet
 	revFeed  revocationFeed
 
+	users          *userDirectory
+	throttle       *loginThrottle
+	onLogin        func(result string)
 	refreshTTL     time.Duration
 	familyLifetime time.Duration
 
@@ -227,6 +232,10 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		}
 	}
 	i.alg, i.rotation = alg, rotation
+	if i.users, err = newUserDirectory(cfg, i.logger); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	i.throttle, i.onLogin = newLoginThrottle(), cfg.OnLogin
 	if i.clients, err = newClientRegistry(config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}
@@ -288,6 +297,9 @@ func (i *Issuer) Run(ctx context.Context) {
 	}
 	go i.keys.run(ctx)
 	go i.pollClients(ctx)
+	if i.users.watch != nil {
+		go i.users.watch.run(ctx, UsersFileInterval)
+	}
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {

@@ -55,6 +55,7 @@ type Store struct {
 	codes      map[string]expiring          // hash -> CodeRecord
 	refresh    map[string]expiring          // hash -> RefreshRecord
 	families   map[string]expiring          // id -> RefreshFamily
+	users      map[string][]byte            // name -> UserRecord
 }
 
 // expiring is an encoded record with its expiry, for the sweep.
@@ -92,6 +93,7 @@ func New(opts Options) *Store {
 		codes:      make(map[string]expiring),
 		refresh:    make(map[string]expiring),
 		families:   make(map[string]expiring),
+		users:      make(map[string][]byte),
 	}
 }
 
