@@ -23,7 +23,7 @@ func peopleClients() []ClientConfig {
 
 // peopleEnv is an issuer with the people clients and users alice (claims),
 // bob and carol (disabled).
-func peopleEnv(t *testing.T, mutate func(*Config)) *testEnv {
+func peopleEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
 	return newEnv(t, func(c *Config) {
 		c.Clients = append(c.Clients, peopleClients()...)
