@@ -598,6 +598,9 @@ func TestMintImplicit(t *testing.T) {
 	if err := e.admit(resp.AccessToken); err != nil {
 		t.Fatal(err)
 	}
+	if _, oe := e.iss.mintImplicit(context.Background(), c, u, []string{"admin"}, now, now); oe == nil || oe.Code != errInvalidScope {
+		t.Fatalf("implicit with a scope the client lacks: %v", oe)
+	}
 	mobile := e.iss.clients.load().byID["mobile"]
 	if _, oe := e.iss.mintImplicit(context.Background(), mobile, u, nil, now, now); oe == nil || oe.Code != errUnauthorizedClient {
 		t.Fatalf("implicit for a client without the grant: %v", oe)

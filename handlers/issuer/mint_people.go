@@ -213,6 +213,11 @@ func (i *Issuer) mintImplicit(ctx context.Context, c *client, user *User, scopes
 	if user == nil || user.Disabled {
 		return nil, newError(http.StatusBadRequest, "access_denied", "user may not sign in")
 	}
+	for _, s := range scopes {
+		if !c.hasScope(s) {
+			return nil, newError(http.StatusBadRequest, errInvalidScope, "scope "+safeName(s)+" is not allowed")
+		}
+	}
 	return i.mint(ctx, &mintRequest{
 		client: c, subject: user.Name, scopes: scopes, audience: c.audience,
 		lifetime: c.ttl, format: c.format,
