@@ -210,31 +210,8 @@ func TestCodeExpiresAfter60s(t *testing.T) {
 func TestCodeConcurrentRedemption(t *testing.T) {
 	e := peopleEnv(t, nil)
 	code := e.putCode(codeOpts{})
-	var ok, refused atomic.Int32
-	var winner atomic.Value
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			r := e.exchange("web", code, testVerifier, "https://app.example/cb")
-			switch {
-			case r.status == 200:
-				ok.Add(1)
-				winner.Store(str(r.body, "access_token"))
-			case r.status == 400 && r.body["error"] == errInvalidGrant:
-				refused.Add(1)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if ok.Load() != 1 || refused.Load() != 49 {
-		t.Fatalf("successes %d, invalid_grant %d; want 1 and 49", ok.Load(), refused.Load())
-	}
-	if err := e.admit(winner.Load().(string)); !errors.Is(err, ErrRevoked) {
+	winner := race50(t, func() resp { return e.exchange("web", code, testVerifier, "https://app.example/cb") })
+	if err := e.admit(str(winner.body, "access_token")); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("the winner's token after 49 replays: %v", err)
 	}
 }
@@ -325,7 +302,16 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 func TestRefreshConcurrent(t *testing.T) {
 	e := peopleEnv(t, nil)
 	rt := str(e.mustExchange("web", e.putCode(codeOpts{})).body, "refresh_token")
+	race50(t, func() resp { return e.refresh("web", rt, nil) })
+}
+
+// race50 runs do on 50 goroutines released at once; exactly one must
+// succeed and 49 get invalid_grant. It returns the success.
+func race50(t *testing.T, do func() resp) resp {
+	t.Helper()
 	var ok, refused atomic.Int32
+	var mu sync.Mutex
+	var winner resp
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for range 50 {
@@ -333,10 +319,13 @@ func TestRefreshConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			r := e.refresh("web", rt, nil)
+			r := do()
 			switch {
 			case r.status == 200:
 				ok.Add(1)
+				mu.Lock()
+				winner = r
+				mu.Unlock()
 			case r.status == 400 && r.body["error"] == errInvalidGrant:
 				refused.Add(1)
 			}
@@ -347,6 +336,7 @@ func TestRefreshConcurrent(t *testing.T) {
 	if ok.Load() != 1 || refused.Load() != 49 {
 		t.Fatalf("successes %d, invalid_grant %d; want 1 and 49", ok.Load(), refused.Load())
 	}
+	return winner
 }
 
 func TestRefreshBindings(t *testing.T) {
