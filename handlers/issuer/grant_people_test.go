@@ -214,6 +214,9 @@ func TestCodeConcurrentRedemption(t *testing.T) {
 	if err := e.admit(str(winner.body, "access_token")); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("the winner's token after 49 replays: %v", err)
 	}
+	if rt := str(winner.body, "refresh_token"); rt != "" {
+		wantOAuthError(t, e.refresh("web", rt, nil), 400, errInvalidGrant)
+	}
 }
 
 func TestPublicClient(t *testing.T) {
