@@ -314,3 +314,7 @@ func TestUsersFileReload(t *testing.T) {
 }
 
 func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+func storeUser(t testing.TB, name, password string, disabled bool) store.UserRecord {
+	return store.UserRecord{Name: name, PasswordHash: cheapHash(t, password), Disabled: disabled}
+}
