@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -123,10 +124,12 @@ type Issuer struct {
 	limiter *HashLimiter
 	flight  singleflight.Group
 	// hashHook, when set (tests), runs before each slow hash computation.
-	hashHook func()
-	keys     *keyManager
-	revoked  revocationSet
-	revFeed  revocationFeed
+	hashHook  func()
+	keys      *keyManager
+	idKeys    *keyManager // RS256 ID-token keys next to another signing_alg (id_keys.go); nil when not needed
+	jwksCache atomic.Pointer[jwksMemo]
+	revoked   revocationSet
+	revFeed   revocationFeed
 
 	signInState    // people sign-in (signin_config.go)
 	refreshTTL     time.Duration
@@ -255,6 +258,9 @@ func (i *Issuer) Open(ctx context.Context, st Store) error {
 	if err := i.keys.refresh(ctx); err != nil {
 		return fmt.Errorf("issuer: signing keys: %w", err)
 	}
+	if err := i.openIDKeys(ctx, st); err != nil {
+		return fmt.Errorf("issuer: ID-token keys: %w", err)
+	}
 	if err := i.loadRevocations(ctx); err != nil {
 		return fmt.Errorf("issuer: revocations: %w", err)
 	}
@@ -293,6 +299,9 @@ func (i *Issuer) Run(ctx context.Context) {
 		return
 	}
 	go i.keys.run(ctx)
+	if i.idKeys != nil {
+		go i.idKeys.run(ctx)
+	}
 	go i.pollClients(ctx)
 	if i.users.watch != nil {
 		go i.users.watch.run(ctx, UsersFileInterval)
@@ -326,6 +335,7 @@ const (
 	epRevoke
 	epMetadata
 	epJWKS
+	epUserinfo
 )
 
 func (i *Issuer) route(path string) (endpoint, bool) {
@@ -340,6 +350,8 @@ func (i *Issuer) route(path string) (endpoint, bool) {
 			return epIntrospect, true
 		case "/revoke":
 			return epRevoke, true
+		case "/userinfo":
+			return epUserinfo, true
 		}
 	}
 	switch path {
@@ -364,7 +376,7 @@ func (i *Issuer) jwksPath() string { return i.issPath + PathJWKS }
 // issuers that share an origin.
 func (i *Issuer) Paths() []string {
 	p := []string{
-		i.prefix + "/token", i.prefix + "/introspect", i.prefix + "/token/verify", i.prefix + "/revoke",
+		i.prefix + "/token", i.prefix + "/introspect", i.prefix + "/token/verify", i.prefix + "/revoke", i.prefix + "/userinfo",
 		i.jwksPath(), PathASMetadata + i.issPath, i.issPath + PathOIDCMetadata,
 	}
 	if i.issPath != "" {
@@ -398,6 +410,9 @@ func (i *Issuer) Handle(w http.ResponseWriter, r *http.Request, clientIP netip.A
 		return true
 	}
 	switch ep {
+	case epUserinfo:
+		i.serveUserinfo(w, r)
+		return true
 	case epToken, epIntrospect, epRevoke:
 		if r.Method != http.MethodPost {
 			writeMethodNotAllowed(w, http.MethodPost)
