@@ -2,7 +2,6 @@ package issuer
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -108,10 +107,9 @@ func (i *Issuer) respond(w http.ResponseWriter, r *http.Request, req *authzReque
 	now := i.now()
 	params := url.Values{}
 	if req.fragment() {
-		p, err := i.implicitResponse(ctx, req, sess, user, now)
-		if err != nil {
-			i.logger.LogAttrs(ctx, slog.LevelError, "implicit grant failed", slog.String("client_id", req.client.id), slog.String("error", err.Error()))
-			i.redirectError(w, r, req, errServerError, "the token could not be issued")
+		p, oe := i.implicitResponse(ctx, req, sess, user, now)
+		if oe != nil {
+			i.redirectError(w, r, req, oe.Code, oe.Description)
 			return
 		}
 		params = p
@@ -243,5 +241,3 @@ func retryAfter(d time.Duration) string {
 	}
 	return strconv.FormatInt((s+59)/60, 10) + "min"
 }
-
-var errNotImplicit = errors.New("the implicit grant is not available")

@@ -81,8 +81,6 @@ func (i *Issuer) hashID(kind, v string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func randomToken() (string, error) { return randomString(32) }
-
 // currentSession returns the signed-in person's session, or nil. A session
 // of a user who was removed or disabled since is ended.
 func (i *Issuer) currentSession(ctx context.Context, r *http.Request) (*ssoSession, *User) {
