@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"html"
 	"io"
 	"net/http"
@@ -46,6 +47,8 @@ func newSignInEnv(t *testing.T, mutate func(*Config)) *signInEnv {
 				Scopes: []string{"openid"}, PeopleConfig: PeopleConfig{RedirectURIs: []string{"https://first.example/cb"}, SkipConsent: true}},
 			ClientConfig{ID: "native", AuthMethods: []string{AuthNone}, GrantTypes: []string{GrantAuthorizationCode},
 				Scopes: []string{"openid"}, PeopleConfig: PeopleConfig{Public: true, RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/cb"}}},
+			ClientConfig{ID: "spa", AuthMethods: []string{AuthNone}, GrantTypes: []string{GrantImplicit},
+				Scopes: []string{"read"}, PeopleConfig: PeopleConfig{Public: true, RedirectURIs: []string{"https://app.example/cb"}}},
 		)
 		if mutate != nil {
 			mutate(c)
@@ -440,5 +443,73 @@ func TestDisabledUserLosesSession(t *testing.T) {
 	e.store.PutUser(ctx, storeUser(t, "dave", "dave-pw", true))
 	if p := e.get(t, "/oauth/authorize?"+authzQuery(map[string]string{"client_id": "first", "redirect_uri": "https://first.example/cb", "scope": "openid", "prompt": "none"})); p.location(t).Query().Get("error") != "login_required" {
 		t.Fatalf("disabled user's session still works: %s", p.location(t))
+	}
+}
+
+func (e *signInEnv) codeFor(t *testing.T, overrides map[string]string) string {
+	t.Helper()
+	p := e.get(t, "/oauth/authorize?"+authzQuery(overrides))
+	if strings.Contains(p.body, `name="password"`) {
+		p = e.login(t, p, "alice", "alice-pw")
+	}
+	if strings.Contains(p.body, `value="allow"`) {
+		p = e.post(t, "/oauth/consent", url.Values{"csrf": {p.hidden("csrf")}, "request": {p.hidden("request")}, "decision": {"allow"}})
+	}
+	return p.location(t).Query().Get("code")
+}
+
+func (e *signInEnv) exchange(t *testing.T, code, verifier, redirectURI string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth/token", strings.NewReader(url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {redirectURI}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("webapp", "web-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
+}
+
+func TestAuthorizeCodeExchange(t *testing.T) {
+	e := newSignInEnv(t, nil)
+	code := e.codeFor(t, nil)
+	if st, body := e.exchange(t, code, testVerifier, "https://app.example/cb"); st != 200 || body["access_token"] == nil || body["id_token"] == nil {
+		t.Fatalf("exchange: %d %v", st, body)
+	}
+	code2 := e.codeFor(t, nil)
+	if st, body := e.exchange(t, code2, strings.Repeat("x", 43), "https://app.example/cb"); st != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("wrong verifier: %d %v", st, body)
+	}
+	code3 := e.codeFor(t, nil)
+	e.clock.Advance(codeRedeemWindow + time.Second)
+	if st, body := e.exchange(t, code3, testVerifier, "https://app.example/cb"); st != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("late code: %d %v", st, body)
+	}
+}
+
+func TestAuthorizeImplicit(t *testing.T) {
+	e := newSignInEnv(t, nil)
+	p := e.get(t, "/oauth/authorize?"+authzQuery(map[string]string{"client_id": "spa", "response_type": "token", "scope": "read",
+		"code_challenge": "", "code_challenge_method": ""}))
+	if strings.Contains(p.body, `name="password"`) {
+		p = e.login(t, p, "alice", "alice-pw")
+	}
+	if strings.Contains(p.body, `value="allow"`) {
+		p = e.post(t, "/oauth/consent", url.Values{"csrf": {p.hidden("csrf")}, "request": {p.hidden("request")}, "decision": {"allow"}})
+	}
+	l := p.location(t)
+	frag, _ := url.ParseQuery(l.Fragment)
+	if l.RawQuery != "" || frag.Get("access_token") == "" || frag.Get("token_type") != "Bearer" || frag.Get("refresh_token") != "" ||
+		frag.Get("state") != "st-1" || frag.Get("iss") != "http://issuer.test" {
+		t.Fatalf("implicit response: %s", l)
+	}
+	// response_mode=query is refused for tokens, in the fragment.
+	p = e.get(t, "/oauth/authorize?"+authzQuery(map[string]string{"client_id": "spa", "response_type": "token", "scope": "read", "response_mode": "query"}))
+	if l := p.location(t); !strings.Contains(l.Fragment, "error=invalid_request") {
+		t.Fatalf("token in query: %s", l)
 	}
 }
