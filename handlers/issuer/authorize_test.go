@@ -32,7 +32,7 @@ type signInEnv struct {
 	hc  *http.Client
 }
 
-func newSignInEnv(t *testing.T, mutate func(*Config)) *signInEnv {
+func newSignInEnv(t testing.TB, mutate func(*Config)) *signInEnv {
 	t.Helper()
 	var srv *httptest.Server
 	e := userEnv(t, func(c *Config) {

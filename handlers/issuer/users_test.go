@@ -31,7 +31,7 @@ func cheapHash(t testing.TB, password string) string {
 	return fmt.Sprintf("$argon2id$v=19$m=8,t=1,p=1$%s$%s", base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
-func userEnv(t *testing.T, mutate func(*Config)) *testEnv {
+func userEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
 	return newEnv(t, func(c *Config) {
 		c.HashLimiter = NewHashLimiter(DefaultHashMemoryKiB, 4)
