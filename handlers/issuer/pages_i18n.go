@@ -43,7 +43,7 @@ var messages = map[string]map[string]string{
 		"title_error":          "ログインエラー",
 		"title_logout":         "ログアウト",
 		"sign_in":              "ログイン",
-		"continue_to":          "%s を利用するにはログインしてください",
+		"continue_to":          "%s にログインします",
 		"username":             "ユーザー名",
 		"password":             "パスワード",
 		"submit_login":         "ログイン",
