@@ -3,7 +3,6 @@ package issuer
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"log/slog"
@@ -51,14 +50,7 @@ const refreshTokenBytes = 32
 // refreshHash is the key a refresh token is stored under: SHA-256 over a
 // domain label, the issuer URL and the token, like opaque access tokens
 // (opaqueHash), so one issuer never accepts another's refresh token.
-func (i *Issuer) refreshHash(tok string) []byte {
-	h := sha256.New()
-	h.Write([]byte("authgate-refresh-v1\x00"))
-	h.Write([]byte(i.iss))
-	h.Write([]byte{0})
-	h.Write([]byte(tok))
-	return h.Sum(nil)
-}
+func (i *Issuer) refreshHash(tok string) []byte { return i.storedHash("authgate-refresh-v1", tok) }
 
 func randomToken() (string, error) {
 	b := make([]byte, refreshTokenBytes)
@@ -212,6 +204,11 @@ func (i *Issuer) mintImplicit(ctx context.Context, c *client, user *User, scopes
 	}
 	if user == nil || user.Disabled {
 		return nil, newError(http.StatusBadRequest, "access_denied", "user may not sign in")
+	}
+	for _, s := range scopes {
+		if !c.hasScope(s) {
+			return nil, newError(http.StatusBadRequest, errInvalidScope, "scope "+safeName(s)+" is not allowed")
+		}
 	}
 	return i.mint(ctx, &mintRequest{
 		client: c, subject: user.Name, scopes: scopes, audience: c.audience,
