@@ -599,3 +599,14 @@ func TestMintImplicit(t *testing.T) {
 		t.Fatalf("implicit for a client without the grant: %v", oe)
 	}
 }
+
+// TestIDTokenHintVerifies: an ID token signed with the RS256 ID-token key
+// (next to the ES256 signing key) is a valid id_token_hint.
+func TestIDTokenHintVerifies(t *testing.T) {
+	e := peopleEnv(t, nil)
+	idt := str(e.mustExchange("web", e.putCode(codeOpts{})).body, "id_token")
+	c, err := e.iss.verifyIDTokenHint(context.Background(), idt)
+	if err != nil || c.Subject != "alice" {
+		t.Fatalf("id_token_hint: %v %v", c, err)
+	}
+}
