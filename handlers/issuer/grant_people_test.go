@@ -259,6 +259,13 @@ func TestRefreshRotates(t *testing.T) {
 	if _, ok := ic["nonce"]; ok || ic["auth_time"] != float64(e.clock.Now().Add(-2*time.Minute).Unix()) {
 		t.Fatalf("refreshed ID token: %v", ic)
 	}
+	// A refresh token is no access token: not introspectable, not a bearer.
+	if in := e.introspect(rt2, "web", "web-secret"); in["active"] != false {
+		t.Fatalf("introspection of a refresh token: %v", in)
+	}
+	if err := e.admit(rt2); err == nil {
+		t.Fatal("a refresh token admitted as an access token")
+	}
 	// The previous access token is revoked, the new one works.
 	if err := e.admit(at1); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("previous access token: %v", err)
