@@ -39,6 +39,8 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		access_token_ttl <duration>
 //		audience <aud>...
 //		rate_limit <n>/<duration>|off
+//		refresh_token_ttl <duration>
+//		refresh_family_lifetime <duration>
 //		client <client_id> {
 //			name <name>
 //			secret <value> [expires <RFC3339>]
@@ -60,6 +62,12 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //			tls_client_auth subject_dn|san_dns|san_uri|san_ip|san_email <value>
 //			certificate_bound_tokens
 //			signing_alg <alg>
+//			public
+//			redirect_uri <uri>
+//			post_logout_redirect_uri <uri>
+//			skip_consent
+//			id_token_signed_response_alg <alg>
+//			refresh_token_ttl <duration>
 //		}
 //		client_cert_header <Header>
 //	}
@@ -72,7 +80,7 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	clientIDs := map[string]bool{}
 	for d.NextBlock(0) {
 		name := d.Val()
-		if name != "client" {
+		if !issRepeatable[name] {
 			if seen[name] {
 				return d.Errf("duplicate subdirective %q", name)
 			}
@@ -114,6 +122,14 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := checkClientCertHeader(h.ClientCertHeader); err != nil {
 				return d.Errf("%v", err)
 			}
+		case "refresh_token_ttl":
+			if err := issDurationArg(d, &h.RefreshTokenTTL); err != nil {
+				return err
+			}
+		case "refresh_family_lifetime":
+			if err := issDurationArg(d, &h.RefreshFamilyLifetime); err != nil {
+				return err
+			}
 		case "client":
 			c, err := unmarshalIssuerClient(d)
 			if err != nil {
@@ -125,6 +141,12 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			clientIDs[c.ClientID] = true
 			h.Clients = append(h.Clients, c)
 		default:
+			if ok, err := h.unmarshalSignIn(d, name); ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			return d.Errf("unknown subdirective %q", name)
 		}
 	}
@@ -147,7 +169,7 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
 		switch name {
-		case "secret", "secret_hash", "allow_ip", "deny_ip", "key":
+		case "secret", "secret_hash", "allow_ip", "deny_ip", "key", "redirect_uri", "post_logout_redirect_uri":
 		default:
 			if seen[name] {
 				return nil, d.Errf("client %q: duplicate subdirective %q", c.ClientID, name)
@@ -219,6 +241,8 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 			err = issRateLimitArg(d, &c.RateLimit)
 		case "key", "jwks_uri", "allowed_kids", "validate_jti", "tls_client_auth", "certificate_bound_tokens", "signing_alg":
 			err = unmarshalClientStrongAuth(d, c, name)
+		case "public", "skip_consent", "redirect_uri", "post_logout_redirect_uri", "id_token_signed_response_alg", "refresh_token_ttl":
+			err = unmarshalPeopleClient(d, c, name)
 		default:
 			return nil, d.Errf("client %q: unknown subdirective %q", c.ClientID, name)
 		}
@@ -226,8 +250,11 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 			return nil, err
 		}
 	}
-	if len(c.Secrets) == 0 && !c.Disabled && usesSharedSecret(c.AuthMethods) {
-		return nil, d.Errf("client %q: needs at least one secret or secret_hash", c.ClientID)
+	if c.Public && len(c.Secrets) > 0 {
+		return nil, d.Errf("client %q: a public client has no secret", c.ClientID)
+	}
+	if len(c.Secrets) == 0 && !c.Disabled && !c.Public && usesSharedSecret(c.AuthMethods) {
+		return nil, d.Errf("client %q: needs at least one secret or secret_hash (or public)", c.ClientID)
 	}
 	return c, nil
 }

@@ -37,6 +37,9 @@ type TokenRecord struct {
 	CnfX5TS256 string `json:"cnf_x5t_s256,omitempty"`
 	// CnfJKT binds the token to a DPoP key (RFC 9449): its JWK thumbprint.
 	CnfJKT string `json:"cnf_jkt,omitempty"`
+	// AuthTime is when the token's user signed in; zero for a client's own
+	// token.
+	AuthTime time.Time `json:"auth_time,omitzero"`
 }
 
 // Revocation is a revoked JWT id and when its record may be forgotten.

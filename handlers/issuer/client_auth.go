@@ -56,6 +56,7 @@ var clientAuthRegistry = []clientAuthMethod{
 	clientSecretJWT{},
 	tlsClientAuth{},
 	selfSignedTLSClientAuth{},
+	clientAuthNone{},
 }
 
 // clientAuthMethodByName returns the registered method of that name, or nil.

@@ -15,12 +15,19 @@ import (
 const (
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
+	// AuthNone is a public client's method: client_id only (RFC 7591).
+	AuthNone = "none"
 )
 
 // Grant types.
 const (
 	GrantClientCredentials = "client_credentials"
 	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	// GrantImplicit is the legacy implicit grant (response_type=token at
+	// the authorization endpoint); never served by the token endpoint.
+	GrantImplicit = "implicit"
 	// DefaultGrantType is the grant of a client that names none; it is
 	// always listed in grant_types_supported.
 	DefaultGrantType = GrantClientCredentials
@@ -69,6 +76,8 @@ type ClientConfig struct {
 	// (client_auth_config.go): keys, JWKS URI, allowed kids, jti replay
 	// checks, the mTLS attribute, certificate_bound_tokens.
 	StrongAuth
+	// People sign-in (client_people.go).
+	PeopleConfig
 }
 
 // SecretConfig is one accepted client secret: either Plain (hashed by New,
@@ -84,6 +93,7 @@ type SecretConfig struct {
 // client is a provisioned client; immutable.
 type client struct {
 	id          string
+	name        string // shown to people on the consent page
 	secrets     []secretHash
 	authMethods []string // names of clientAuthMethods (client_auth.go)
 	grantTypes  []string // grant types of grantRegistry (grant.go)
@@ -97,6 +107,7 @@ type client struct {
 	issuance    *bucket     // nil: no rate limit
 	strong      *strongAuth // JWT and mTLS methods, binding (client_auth_config.go)
 	signingAlg  string      // "": the issuer's (keys_per_alg.go)
+	people                  // sign-in settings (client_people.go)
 }
 
 // CheckTokenFormat refuses anything but jwt and opaque (the Caddyfile parser
@@ -122,7 +133,7 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 	if !utf8Valid(cc.ID) || strings.ContainsAny(cc.ID, ":\x00") || len(cc.ID) > 255 {
 		return nil, fmt.Errorf("client %q: id must be at most 255 characters without ':'", cc.ID)
 	}
-	c := &client{id: cc.ID, disabled: cc.Disabled}
+	c := &client{id: cc.ID, name: cc.Name, disabled: cc.Disabled}
 	var plain []SecretConfig
 	for j := range cc.Secrets {
 		s := &cc.Secrets[j]
@@ -142,11 +153,17 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		h.expires = s.Expires
 		c.secrets = append(c.secrets, h)
 	}
+	if err := c.people.build(cc); err != nil {
+		return nil, fmt.Errorf("client %q: %w", cc.ID, err)
+	}
 	methods := cc.AuthMethods
 	if len(methods) == 0 {
 		methods = []string{AuthClientSecretBasic, AuthClientSecretPost}
+		if cc.Public {
+			methods = []string{AuthNone}
+		}
 	}
-	if len(c.secrets) == 0 && !cc.Disabled && needsSecretHash(methods) {
+	if len(c.secrets) == 0 && !cc.Disabled && !cc.Public && needsSecretHash(methods) {
 		return nil, fmt.Errorf("client %q: no secret", cc.ID)
 	}
 	for _, m := range methods {
@@ -160,6 +177,9 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 	grants := cc.GrantTypes
 	if len(grants) == 0 {
 		grants = []string{DefaultGrantType}
+		if cc.Public {
+			grants = []string{GrantAuthorizationCode}
+		}
 	}
 	for _, g := range grants {
 		if grantByType(g) == nil {
@@ -168,6 +188,9 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		if !slices.Contains(c.grantTypes, g) {
 			c.grantTypes = append(c.grantTypes, g)
 		}
+	}
+	if err := c.people.check(c.authMethods, c.grantTypes); err != nil {
+		return nil, fmt.Errorf("client %q: %w", cc.ID, err)
 	}
 	var err error
 	if cc.SigningAlg != "" {

@@ -31,6 +31,11 @@ const (
 	DefaultSigningAlg     = token.ES256
 	DefaultKeyRotation    = 30 * 24 * time.Hour
 	DefaultAccessTokenTTL = time.Hour
+	// DefaultRefreshTokenTTL is how long an unused refresh token lives.
+	DefaultRefreshTokenTTL = 60 * 24 * time.Hour
+	// DefaultRefreshFamilyLifetime is how long refresh tokens keep one
+	// sign-in alive in all, however often they are rotated.
+	DefaultRefreshFamilyLifetime = 180 * 24 * time.Hour
 	// MinKeyRotation is the shortest key rotation period.
 	MinKeyRotation = 2 * time.Second
 )
@@ -91,6 +96,15 @@ type Config struct {
 	// JWKS fetches the clients' jwks_uri key sets (private_key_jwt,
 	// self_signed_tls_client_auth); required when a client has one.
 	JWKS *jwkscache.Cache
+	// SignInConfig configures sign-in for people (users, pages, sessions).
+	SignInConfig
+	// RefreshTokenTTL is the default lifetime of a refresh token (each one
+	// of a rotation); default 60 days.
+	RefreshTokenTTL time.Duration
+	// RefreshFamilyLifetime is the absolute lifetime of a refresh-token
+	// family: no token of the family outlives the sign-in by more;
+	// default 180 days.
+	RefreshFamilyLifetime time.Duration
 }
 
 // Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
@@ -115,6 +129,7 @@ type Issuer struct {
 	// hashHook, when set (tests), runs before each slow hash computation.
 	hashHook func()
 	keys     *keyManager
+	idKeys   *keyManager // RS256 ID-token keys next to another signing_alg (id_keys.go); nil when not needed
 	revoked  revocationSet
 	revFeed  revocationFeed
 	jwks     *jwkscache.Cache // clients' jwks_uri
@@ -123,6 +138,10 @@ type Issuer struct {
 	// each signed by its own key manager in algKeys (keys_per_alg.go).
 	clientAlgs []string
 	algKeys    map[string]*keyManager
+
+	signInState    // people sign-in (signin_config.go)
+	refreshTTL     time.Duration
+	familyLifetime time.Duration
 
 	runOnce sync.Once
 }
@@ -211,10 +230,21 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 			i.maxTTL = c.ttl
 		}
 	}
+	if err := i.setRefreshLifetimes(cfg.RefreshTokenTTL, cfg.RefreshFamilyLifetime); err != nil {
+		return nil, err
+	}
+	for _, c := range config {
+		if err := i.resolveIDTokenAlg(c, alg); err != nil {
+			return nil, fmt.Errorf("issuer: client %q: %w", c.id, err)
+		}
+	}
 	i.alg, i.rotation = alg, rotation
 	i.clientAlgs = clientSigningAlgs(config, alg)
 	if i.jwks = cfg.JWKS; i.jwks == nil && len(jwksURIs(config)) > 0 {
 		return nil, errors.New("issuer: a client has a jwks_uri but no JWKS cache is configured")
+	}
+	if err := i.initSignIn(&cfg.SignInConfig); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	if i.clients, err = newClientRegistry(config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
@@ -240,6 +270,9 @@ func (i *Issuer) Open(ctx context.Context, st Store) error {
 	}
 	if err := i.openAlgKeys(ctx); err != nil {
 		return fmt.Errorf("issuer: signing keys: %w", err)
+	}
+	if err := i.openIDKeys(ctx, st); err != nil {
+		return fmt.Errorf("issuer: ID-token keys: %w", err)
 	}
 	if err := i.loadRevocations(ctx); err != nil {
 		return fmt.Errorf("issuer: revocations: %w", err)
@@ -280,7 +313,13 @@ func (i *Issuer) Run(ctx context.Context) {
 	}
 	go i.keys.run(ctx)
 	i.runAlgKeys(ctx)
+	if i.idKeys != nil {
+		go i.idKeys.run(ctx)
+	}
 	go i.pollClients(ctx)
+	if i.users.watch != nil {
+		go i.users.watch.run(ctx, UsersFileInterval)
+	}
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {
@@ -310,10 +349,14 @@ const (
 	epRevoke
 	epMetadata
 	epJWKS
+	epUserinfo
 )
 
 func (i *Issuer) route(path string) (endpoint, bool) {
 	if strings.HasPrefix(path, i.prefix) {
+		if ep, ok := routeSignIn(path[len(i.prefix):]); ok {
+			return ep, true
+		}
 		switch path[len(i.prefix):] {
 		case "/token":
 			return epToken, true
@@ -321,6 +364,8 @@ func (i *Issuer) route(path string) (endpoint, bool) {
 			return epIntrospect, true
 		case "/revoke":
 			return epRevoke, true
+		case "/userinfo":
+			return epUserinfo, true
 		}
 	}
 	switch path {
@@ -345,12 +390,13 @@ func (i *Issuer) jwksPath() string { return i.issPath + PathJWKS }
 // issuers that share an origin.
 func (i *Issuer) Paths() []string {
 	p := []string{
-		i.prefix + "/token", i.prefix + "/introspect", i.prefix + "/token/verify", i.prefix + "/revoke",
+		i.prefix + "/token", i.prefix + "/introspect", i.prefix + "/token/verify", i.prefix + "/revoke", i.prefix + "/userinfo",
 		i.jwksPath(), PathASMetadata + i.issPath, i.issPath + PathOIDCMetadata,
 	}
 	if i.issPath != "" {
 		p = append(p, PathOIDCMetadata+i.issPath)
 	}
+	p = append(p, i.signInPaths()...)
 	return p
 }
 
@@ -373,7 +419,14 @@ func (i *Issuer) Handle(w http.ResponseWriter, r *http.Request, clientIP netip.A
 	if !ok {
 		return false
 	}
+	if ep >= epAuthorize {
+		i.serveSignIn(w, r, ep, clientIP)
+		return true
+	}
 	switch ep {
+	case epUserinfo:
+		i.serveUserinfo(w, r)
+		return true
 	case epToken, epIntrospect, epRevoke:
 		if r.Method != http.MethodPost {
 			writeMethodNotAllowed(w, http.MethodPost)

@@ -78,15 +78,22 @@ func (i *Issuer) resolveAlgKeys(ctx context.Context, kid, alg string) ([]*token.
 	return nil, token.ErrUnknownKey
 }
 
-// jwksDocument is the JWKS of every key manager: the issuer's keys first.
+// jwksDocument is the JWKS of every key manager: the issuer's keys first,
+// then the per-client algorithms' and the RS256 ID-token keys.
 func (i *Issuer) jwksDocument(ctx context.Context) []byte {
 	doc := i.keys.current(ctx).jwks
-	if len(i.algKeys) == 0 {
+	extra := i.algDocs(ctx)
+	if i.idKeys != nil { // RS256 ID-token keys (id_keys.go)
+		if st := i.idKeys.current(ctx); st != nil {
+			extra = append(extra, st.jwks)
+		}
+	}
+	if len(extra) == 0 {
 		return doc
 	}
 	const open, end = `{"keys":[`, `]}`
 	var members [][]byte
-	for _, d := range append([][]byte{doc}, i.algDocs(ctx)...) {
+	for _, d := range append([][]byte{doc}, extra...) {
 		inner := bytes.TrimSuffix(bytes.TrimPrefix(d, []byte(open)), []byte(end))
 		if len(inner) > 0 {
 			members = append(members, inner)

@@ -57,6 +57,7 @@ func (i *Issuer) buildMetadata(clients map[string]*client) ([]byte, error) {
 		doc["scopes_supported"] = scopes
 	}
 	addStrongAuthMetadata(doc)
+	i.peopleMetadata(doc, base, clients)
 	return json.Marshal(doc)
 }
 

@@ -4,8 +4,9 @@ import "github.com/authgate/caddy-authgate/store"
 
 // Store is what the issuer keeps in storage, as the store roles it uses:
 // its signing keys, opaque access tokens and revocations, the clients
-// registered at run time (read only, see clientRegistry) and single-use
-// markers (client assertion jtis). module wires a
+// registered at run time (read only, see clientRegistry), single-use
+// markers (client assertion jtis), authorization codes and refresh-token
+// families. module wires a
 // storage engine in; tests use store/memory.
 type Store interface {
 	store.SigningKeyStore
@@ -13,4 +14,6 @@ type Store interface {
 	store.RevocationStore
 	store.ClientStore
 	store.ReplayStore
+	store.CodeStore
+	store.RefreshStore
 }
