@@ -22,6 +22,9 @@ type Claims struct {
 	ClientID  string
 	// Scopes merges "scope" (space-delimited) and "scp" (array or string).
 	Scopes []string
+	// Cnf is the confirmation claim of a sender-constrained token; nil
+	// for a bearer token.
+	Cnf *Confirmation
 
 	// Alg is the algorithm that signed the token ("" for opaque tokens).
 	Alg string
@@ -74,6 +77,8 @@ func parseClaims(payload []byte) (*Claims, *Error) {
 			if s, err = stringClaim(value); err == nil {
 				c.Scopes = appendScopes(c.Scopes, s)
 			}
+		case "cnf":
+			c.Cnf, err = parseConfirmation(value)
 		case "scp":
 			var list []string
 			if list, err = stringOrArray(value); err == nil {
@@ -182,6 +187,9 @@ func (c *Claims) registered() map[string]any {
 			aud[i] = a
 		}
 		m["aud"] = aud
+	}
+	if c.Cnf != nil {
+		m["cnf"] = c.Cnf.raw()
 	}
 	if c.IssuedAt != 0 {
 		m["iat"] = json.Number(itoa(c.IssuedAt))
