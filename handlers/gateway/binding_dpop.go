@@ -50,14 +50,14 @@ func CheckDPoPMode(m string) error {
 
 // Reasons of the DPoP binding step.
 const (
-	ReasonDPoPRequired  = "dpop_required"
-	ReasonDPoPBound     = "dpop_bound_as_bearer"
-	ReasonDPoPNotBound  = "dpop_token_not_bound"
-	ReasonDPoPKey       = "dpop_key_mismatch"
-	ReasonDPoPNoProof   = "dpop_no_proof"
-	ReasonUnknownBound  = "unknown_confirmation"
-	codeInvalidDPoP     = "invalid_dpop_proof"
-	dpopDefaultMode     = DPoPOptional
+	ReasonDPoPRequired = "dpop_required"
+	ReasonDPoPBound    = "dpop_bound_as_bearer"
+	ReasonDPoPNotBound = "dpop_token_not_bound"
+	ReasonDPoPKey      = "dpop_key_mismatch"
+	ReasonDPoPNoProof  = "dpop_no_proof"
+	ReasonUnknownBound = "unknown_confirmation"
+	codeInvalidDPoP    = "invalid_dpop_proof"
+	dpopDefaultMode    = DPoPOptional
 )
 
 // setupDPoP validates the DPoP config and marks the Bearer header sources
