@@ -32,6 +32,8 @@ type TokenRecord struct {
 	Audience  []string  `json:"aud,omitempty"`
 	IssuedAt  time.Time `json:"iat"`
 	ExpiresAt time.Time `json:"exp"`
+	// CnfJKT is the DPoP key thumbprint the token is bound to (RFC 9449).
+	CnfJKT string `json:"cnf_jkt,omitempty"`
 }
 
 // Revocation is a revoked JWT id and when its record may be forgotten.

@@ -62,6 +62,10 @@ type ClientConfig struct {
 	// RateLimit overrides the issuer's issuance limit for this client; nil
 	// means the issuer's, the zero RateLimit none.
 	RateLimit *RateLimit
+	// DPoP is optional (default: a request with a DPoP proof gets
+	// DPoP-bound tokens, one without gets Bearer tokens) or required (no
+	// token without a proof).
+	DPoP string
 }
 
 // SecretConfig is one accepted client secret: either Plain (hashed by New,
@@ -88,6 +92,8 @@ type client struct {
 	filter      *ipfilter.Filter
 	disabled    bool
 	issuance    *bucket // nil: no rate limit
+	// dpopRequired refuses token requests without a DPoP proof.
+	dpopRequired bool
 }
 
 // CheckTokenFormat refuses anything but jwt and opaque (the Caddyfile parser
@@ -196,6 +202,10 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		return nil, fmt.Errorf("client %q: rate_limit %s out of bounds (1 to %d per %s to %s)", cc.ID, limit, MaxRateLimitN, MinRateLimitPer, MaxRateLimitPer)
 	}
 	c.issuance = newBucket(limit)
+	if err := CheckClientDPoP(cc.DPoP); err != nil {
+		return nil, fmt.Errorf("client %q: %w", cc.ID, err)
+	}
+	c.dpopRequired = cc.DPoP == DPoPRequired
 	if len(cc.AllowIP) > 0 || len(cc.DenyIP) > 0 {
 		f, err := ipfilter.NewFilter(cc.AllowIP, cc.DenyIP)
 		if err != nil {

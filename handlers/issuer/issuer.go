@@ -87,6 +87,12 @@ type Config struct {
 	// RateLimit is the default issuance limit of each client; nil means
 	// DefaultRateLimit, the zero RateLimit no limit.
 	RateLimit *RateLimit
+	// DPoPNonce makes the token endpoint require a server nonce in DPoP
+	// proofs (RFC 9449 §8), sent in DPoP-Nonce.
+	DPoPNonce bool
+	// DPoPAlgorithms accepted in DPoP proofs; default
+	// token.DefaultDPoPAlgorithms.
+	DPoPAlgorithms []string
 }
 
 // Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
@@ -111,6 +117,7 @@ type Issuer struct {
 	// hashHook, when set (tests), runs before each slow hash computation.
 	hashHook func()
 	keys     *keyManager
+	dpop     dpopState
 	revoked  revocationSet
 	revFeed  revocationFeed
 
@@ -204,6 +211,9 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		}
 	}
 	i.alg, i.rotation = alg, rotation
+	if i.dpop, err = newDPoPState(&cfg); err != nil {
+		return nil, err
+	}
 	if i.clients, err = newClientRegistry(config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}

@@ -58,6 +58,7 @@ func (i *Issuer) buildMetadata(clients map[string]*client) ([]byte, error) {
 	if len(scopes) > 0 {
 		doc["scopes_supported"] = scopes
 	}
+	doc["dpop_signing_alg_values_supported"] = i.dpop.algorithms()
 	return json.Marshal(doc)
 }
 

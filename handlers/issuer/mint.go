@@ -30,6 +30,12 @@ type mintRequest struct {
 	// issuedTokenType, when set, is the RFC 8693 issued_token_type of the
 	// answer.
 	issuedTokenType string
+	// cnf, when set, binds the tokens to a key (RFC 7800 cnf claim).
+	cnf *token.Confirmation
+	// boundJKT, set by a grant whose credential is DPoP-bound (a subject
+	// token, a refresh token), is the key the request's proof must be of:
+	// what is minted stays bound to it.
+	boundJKT string
 }
 
 // mint is the one place tokens are issued: it applies the client's rate
@@ -79,7 +85,7 @@ func (i *Issuer) mint(ctx context.Context, m *mintRequest, now time.Time) (*toke
 	}
 	return &tokenResponse{
 		AccessToken:     tok,
-		TokenType:       "Bearer",
+		TokenType:       tokenType(m.cnf),
 		ExpiresIn:       exp - iat,
 		Scope:           spaceJoined(m.scopes),
 		IssuedTokenType: m.issuedTokenType,
@@ -98,6 +104,9 @@ func (i *Issuer) mintOpaque(ctx context.Context, m *mintRequest, jti string, iat
 		Scopes: m.scopes, Audience: m.audience,
 		IssuedAt: time.Unix(iat, 0), ExpiresAt: time.Unix(exp, 0),
 	}
+	if m.cnf != nil {
+		rec.CnfJKT = m.cnf.JKT
+	}
 	return tok, i.store.PutToken(ctx, rec)
 }
 
@@ -111,16 +120,18 @@ type accessClaims struct {
 	JTI      string   `json:"jti"`
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope,omitempty"`
+	// Cnf binds the token to a key (RFC 7800, RFC 9449 §6).
+	Cnf *token.Confirmation `json:"cnf,omitempty"`
 }
 
 // accessClaimNames are accessClaims' names, which extra claims may not use.
-var accessClaimNames = []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "nbf"}
+var accessClaimNames = []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "nbf", "cnf"}
 
 // encodeAccessClaims encodes the claims of m, extra claims last (sorted).
 func encodeAccessClaims(iss string, m *mintRequest, jti string, iat, exp int64) ([]byte, error) {
 	b, err := json.Marshal(accessClaims{
 		Issuer: iss, Subject: m.subject, Audience: m.audience, Expires: exp, IssuedAt: iat,
-		JTI: jti, ClientID: m.client.id, Scope: spaceJoined(m.scopes),
+		JTI: jti, ClientID: m.client.id, Scope: spaceJoined(m.scopes), Cnf: m.cnf,
 	})
 	if err != nil || len(m.extra) == 0 {
 		return b, err

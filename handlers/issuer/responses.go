@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/authgate/caddy-authgate/token"
 )
 
 // tokenResponse is the RFC 6749 §5.1 answer of the token endpoint (with RFC
@@ -35,6 +37,8 @@ type activeToken struct {
 	IssuedAt  int64    `json:"iat"`
 	JTI       string   `json:"jti"`
 	TokenType string   `json:"token_type"`
+	// Cnf of a sender-constrained token (RFC 7800 §3.1 in RFC 7662).
+	Cnf *token.Confirmation `json:"cnf,omitempty"`
 }
 
 // errorResponse is the RFC 6749 §5.2 error answer.

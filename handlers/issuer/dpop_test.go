@@ -1,0 +1,224 @@
+package issuer
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/authgate/caddy-authgate/token"
+)
+
+// dpopKey is a client's DPoP key; proofs are signed with jwx.
+type dpopKey struct {
+	priv *ecdsa.PrivateKey
+	pub  jwk.Key
+	jkt  string
+}
+
+func newDPoPKey(t testing.TB) *dpopKey {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := jwk.Import(priv.Public())
+	tp, _ := pub.Thumbprint(crypto.SHA256)
+	return &dpopKey{priv: priv, pub: pub, jkt: base64.RawURLEncoding.EncodeToString(tp)}
+}
+
+func (k *dpopKey) proof(t testing.TB, method, htu string, iat time.Time, nonce string) string {
+	t.Helper()
+	jti := make([]byte, 16)
+	_, _ = rand.Read(jti)
+	claims := map[string]any{"jti": base64.RawURLEncoding.EncodeToString(jti), "htm": method, "htu": htu, "iat": iat.Unix()}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	payload, _ := json.Marshal(claims)
+	hdr := jws.NewHeaders()
+	_ = hdr.Set("typ", "dpop+jwt")
+	_ = hdr.Set("jwk", k.pub)
+	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256(), k.priv, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+const tokenURL = testIss + "/oauth/token"
+
+// dpopToken posts a token request with the given proofs (none: no header).
+func (e *testEnv) dpopToken(id, secret string, form url.Values, proofs ...string) resp {
+	e.t.Helper()
+	if form == nil {
+		form = url.Values{"grant_type": {GrantClientCredentials}}
+	}
+	r := httptest.NewRequest("POST", "/oauth/token", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth(id, secret)
+	for _, p := range proofs {
+		r.Header.Add("DPoP", p)
+	}
+	return e.serve(r)
+}
+
+func TestDPoPTokenIssuance(t *testing.T) {
+	e := newEnv(t, nil)
+	k := newDPoPKey(t)
+	now := e.clock.Now()
+
+	r := e.dpopToken("app", "app-secret", nil, k.proof(t, "POST", tokenURL, now, ""))
+	if r.status != 200 || r.body["token_type"] != "DPoP" {
+		t.Fatalf("JWT: %d %s", r.status, r.raw)
+	}
+	jwt := r.body["access_token"].(string)
+	_, claims := decodeJWT(t, jwt)
+	if cnf, _ := claims["cnf"].(map[string]any); cnf["jkt"] != k.jkt {
+		t.Fatalf("cnf %v, want jkt %s", claims["cnf"], k.jkt)
+	}
+	in := e.introspect(jwt, "app", "app-secret")
+	if in["token_type"] != "DPoP" || in["cnf"].(map[string]any)["jkt"] != k.jkt {
+		t.Fatalf("introspection of a DPoP JWT: %v", in)
+	}
+
+	r = e.dpopToken("opq", "opq-secret", nil, k.proof(t, "POST", tokenURL, now, ""))
+	if r.status != 200 || r.body["token_type"] != "DPoP" {
+		t.Fatalf("opaque: %d %s", r.status, r.raw)
+	}
+	opaque := r.body["access_token"].(string)
+	in = e.introspect(opaque, "opq", "opq-secret")
+	if in["token_type"] != "DPoP" || in["cnf"].(map[string]any)["jkt"] != k.jkt {
+		t.Fatalf("introspection of a DPoP opaque token: %v", in)
+	}
+	c, err := e.iss.LookupOpaque(context.Background(), opaque)
+	if err != nil || c.Cnf == nil || c.Cnf.JKT != k.jkt {
+		t.Fatalf("opaque token's claims for the gateway: %+v %v", c, err)
+	}
+
+	// Without a proof: Bearer, no cnf.
+	r = e.dpopToken("app", "app-secret", nil)
+	if r.status != 200 || r.body["token_type"] != "Bearer" {
+		t.Fatalf("no proof: %d %s", r.status, r.raw)
+	}
+	if _, claims := decodeJWT(t, r.body["access_token"].(string)); claims["cnf"] != nil {
+		t.Fatalf("bearer token with cnf: %v", claims)
+	}
+}
+
+func TestDPoPTokenRefusals(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Clients = append(c.Clients, ClientConfig{ID: "mobile", Secrets: []SecretConfig{{Plain: "m"}}, DPoP: DPoPRequired})
+	})
+	k := newDPoPKey(t)
+	now := e.clock.Now()
+	replayed := k.proof(t, "POST", tokenURL, now, "")
+	if r := e.dpopToken("app", "app-secret", nil, replayed); r.status != 200 {
+		t.Fatalf("first use: %d %s", r.status, r.raw)
+	}
+	for name, proofs := range map[string][]string{
+		"replayed":   {replayed},
+		"wrong htm":  {k.proof(t, "GET", tokenURL, now, "")},
+		"wrong htu":  {k.proof(t, "POST", testIss+"/oauth/introspect", now, "")},
+		"other host": {k.proof(t, "POST", "https://evil.example.com/oauth/token", now, "")},
+		"stale":      {k.proof(t, "POST", tokenURL, now.Add(-2*time.Minute), "")},
+		"future":     {k.proof(t, "POST", tokenURL, now.Add(time.Minute), "")},
+		"garbage":    {"a.b.c"},
+		"two proofs": {k.proof(t, "POST", tokenURL, now, ""), k.proof(t, "POST", tokenURL, now, "")},
+	} {
+		wantOAuthError(t, e.dpopToken("app", "app-secret", nil, proofs...), 400, errInvalidDPoPProof)
+		_ = name
+	}
+	// dpop required: no Bearer issuance.
+	wantOAuthError(t, e.dpopToken("mobile", "m", nil), 400, errInvalidDPoPProof)
+	if r := e.dpopToken("mobile", "m", nil, k.proof(t, "POST", tokenURL, now, "")); r.status != 200 || r.body["token_type"] != "DPoP" {
+		t.Fatalf("required client with a proof: %d %s", r.status, r.raw)
+	}
+	// Client authentication comes first: a bad secret is invalid_client
+	// whatever the proof.
+	wantOAuthError(t, e.dpopToken("app", "wrong", nil, k.proof(t, "POST", tokenURL, now, "")), 401, errInvalidClient)
+}
+
+// RFC 9449 §8: with dpop_nonce, a proof without the current nonce gets
+// use_dpop_nonce and the nonce in DPoP-Nonce; the retry with it succeeds;
+// a nonce two windows old is refused again.
+func TestDPoPNonce(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.DPoPNonce = true })
+	k := newDPoPKey(t)
+	r := e.dpopToken("app", "app-secret", nil, k.proof(t, "POST", tokenURL, e.clock.Now(), ""))
+	wantOAuthError(t, r, 400, errUseDPoPNonce)
+	nonce := r.header.Get("DPoP-Nonce")
+	if nonce == "" {
+		t.Fatal("no DPoP-Nonce")
+	}
+	wantOAuthError(t, e.dpopToken("app", "app-secret", nil, k.proof(t, "POST", tokenURL, e.clock.Now(), "forged")), 400, errUseDPoPNonce)
+	r = e.dpopToken("app", "app-secret", nil, k.proof(t, "POST", tokenURL, e.clock.Now(), nonce))
+	if r.status != 200 || r.body["token_type"] != "DPoP" || r.header.Get("DPoP-Nonce") == "" {
+		t.Fatalf("with nonce: %d %s %v", r.status, r.raw, r.header)
+	}
+	e.clock.Advance(dpopNonceWindow) // the previous window's nonce still works
+	if r := e.dpopToken("app", "app-secret", nil, k.proof(t, "POST", tokenURL, e.clock.Now(), nonce)); r.status != 200 {
+		t.Fatalf("nonce of the previous window: %d %s", r.status, r.raw)
+	}
+	e.clock.Advance(dpopNonceWindow)
+	r = e.dpopToken("app", "app-secret", nil, k.proof(t, "POST", tokenURL, e.clock.Now(), nonce))
+	wantOAuthError(t, r, 400, errUseDPoPNonce)
+	if r.header.Get("DPoP-Nonce") == nonce {
+		t.Fatal("the expired nonce is still offered")
+	}
+}
+
+// A DPoP-bound token is exchanged only with a proof of its key, and the new
+// token is bound to it too: never a Bearer token from a bound one.
+func TestDPoPTokenExchangeKeepsBinding(t *testing.T) {
+	e := newEnv(t, nil)
+	k, other := newDPoPKey(t), newDPoPKey(t)
+	now := e.clock.Now()
+	r := e.dpopToken("app", "app-secret", url.Values{"grant_type": {GrantClientCredentials}, "scope": {"read write"}}, k.proof(t, "POST", tokenURL, now, ""))
+	subject := r.body["access_token"].(string)
+	form := url.Values{"grant_type": {GrantTokenExchange}, "subject_token": {subject}, "subject_token_type": {TokenTypeAccessToken}, "scope": {"read"}}
+	wantOAuthError(t, e.dpopToken("app", "app-secret", form), 400, errInvalidDPoPProof)
+	wantOAuthError(t, e.dpopToken("app", "app-secret", form, other.proof(t, "POST", tokenURL, now, "")), 400, errInvalidDPoPProof)
+	r = e.dpopToken("app", "app-secret", form, k.proof(t, "POST", tokenURL, now, ""))
+	if r.status != 200 || r.body["token_type"] != "DPoP" {
+		t.Fatalf("exchange with the key: %d %s", r.status, r.raw)
+	}
+}
+
+func TestDPoPConfigAndMetadata(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.DPoPAlgorithms = []string{token.ES256, token.EdDSA} })
+	r := e.do("GET", PathASMetadata, nil, "", "")
+	algs, _ := r.body["dpop_signing_alg_values_supported"].([]any)
+	if len(algs) != 2 || algs[0] != "ES256" || algs[1] != "EdDSA" {
+		t.Fatalf("dpop_signing_alg_values_supported: %v", r.body["dpop_signing_alg_values_supported"])
+	}
+	e = newEnv(t, nil)
+	r = e.do("GET", PathASMetadata, nil, "", "")
+	if algs, _ := r.body["dpop_signing_alg_values_supported"].([]any); len(algs) != len(token.DefaultDPoPAlgorithms) || slices.Contains(algs, any("HS256")) {
+		t.Fatalf("default dpop_signing_alg_values_supported: %v", algs)
+	}
+	for name, mut := range map[string]func(*Config){
+		"HMAC proofs":   func(c *Config) { c.DPoPAlgorithms = []string{"HS256"} },
+		"none":          func(c *Config) { c.DPoPAlgorithms = []string{"none"} },
+		"client mode x": func(c *Config) { c.Clients[0].DPoP = "sometimes" },
+	} {
+		cfg := baseConfig()
+		mut(&cfg)
+		if _, err := New(context.Background(), cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
