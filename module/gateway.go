@@ -120,6 +120,12 @@ type Gateway struct {
 	// AllowIPFiles.
 	DenyIPFiles []string `json:"deny_ip_files,omitempty"`
 
+	// DPoP (RFC 9449) is optional (default: a DPoP-bound token needs
+	// `Authorization: DPoP` and a valid proof, plain Bearer tokens work),
+	// required (plain Bearer tokens are refused) or off (the DPoP scheme
+	// is not read; DPoP-bound tokens are refused).
+	DPoP string `json:"dpop,omitempty"`
+
 	gw      *gateway.Gateway
 	ipf     *ipfilter.Dynamic // nil without IP lists
 	logger  *zap.Logger
@@ -238,6 +244,9 @@ func (h *Gateway) Provision(ctx caddy.Context) error {
 	if h.ipf != nil {
 		cfg.IP = h.ipf
 	}
+	if cfg.DPoP, err = h.dpopConfig(app); err != nil {
+		return err
+	}
 	for _, s := range h.TokenSources {
 		cfg.Sources = append(cfg.Sources, gateway.TokenSource{Kind: s.Kind, Name: s.Name, Scheme: s.Scheme})
 	}
@@ -296,6 +305,9 @@ func (h *Gateway) Validate() error {
 		return fmt.Errorf("authgate: %w", err)
 	}
 	if err := h.checkConfig(); err != nil {
+		return fmt.Errorf("authgate: %w", err)
+	}
+	if err := gateway.CheckDPoPMode(h.DPoP); err != nil {
 		return fmt.Errorf("authgate: %w", err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/authgate/caddy-authgate/handlers/issuer"
+	"github.com/authgate/caddy-authgate/token"
 )
 
 func init() {
@@ -39,6 +40,8 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		access_token_ttl <duration>
 //		audience <aud>...
 //		rate_limit <n>/<duration>|off
+//		dpop_nonce
+//		dpop_algorithms <alg>...
 //		client <client_id> {
 //			name <name>
 //			secret <value> [expires <RFC3339>]
@@ -53,6 +56,7 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //			deny_ip <ip|cidr|range>...
 //			disabled
 //			rate_limit <n>/<duration>|off
+//			dpop required|optional
 //		}
 //	}
 func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -99,6 +103,20 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := issRateLimitArg(d, &h.RateLimit); err != nil {
 				return err
 			}
+		case "dpop_nonce":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.DPoPNonce = true
+		case "dpop_algorithms":
+			algs, err := issManyArgs(d)
+			if err != nil {
+				return err
+			}
+			if err := token.CheckDPoPAlgorithms(algs); err != nil {
+				return d.Errf("%v", err)
+			}
+			h.DPoPAlgorithms = algs
 		case "client":
 			c, err := unmarshalIssuerClient(d)
 			if err != nil {
@@ -202,6 +220,13 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 			c.Disabled = true
 		case "rate_limit":
 			err = issRateLimitArg(d, &c.RateLimit)
+		case "dpop":
+			err = issOneArg(d, &c.DPoP)
+			if err == nil {
+				if derr := issuer.CheckClientDPoP(c.DPoP); derr != nil {
+					err = d.Errf("client %q: %v", c.ClientID, derr)
+				}
+			}
 		default:
 			return nil, d.Errf("client %q: unknown subdirective %q", c.ClientID, name)
 		}
