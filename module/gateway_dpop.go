@@ -63,18 +63,19 @@ func (s storeReplay) MarkUsed(ctx context.Context, key string, until time.Time) 
 	return st.MarkUsed(ctx, key, until)
 }
 
-// originalRequestURL is the URI the client called, before any rewrite of
-// this config: the proof's htu names it.
+// originalRequestURL is the URI the client called: the scheme and host of
+// the connection and the path before any rewrite of this config (Caddy's
+// copy of the original request keeps only method, URL and RequestURI).
 func originalRequestURL(r *http.Request) string {
-	orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request)
-	if !ok {
-		orig = *r
+	path := r.URL.EscapedPath()
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		path = orig.URL.EscapedPath()
 	}
 	scheme := "http"
-	if orig.TLS != nil {
+	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + orig.Host + orig.URL.EscapedPath()
+	return scheme + "://" + r.Host + path
 }
 
 var _ token.ReplayMarker = storeReplay{}
