@@ -93,6 +93,8 @@ type DPoPVerifier struct {
 	// Scope namespaces the replay markers (two verifiers sharing a store
 	// but guarding different targets need not share jtis).
 	Scope string
+	// Keys, when set, caches the keys of recent proof headers.
+	Keys *DPoPKeyCache
 }
 
 // DPoPRequest is what a proof must match.
@@ -168,9 +170,15 @@ func dpopError(format string, args ...any) *Error {
 // so a proof refused for any other reason never spends its jti. Errors are
 // *Error with a ReasonDPoP* reason.
 func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest) (*DPoPProof, error) {
-	p, payload, err := v.verifySignature(proof)
+	p, payloadSeg, err := v.verifySignature(proof)
 	if err != nil {
 		return nil, err
+	}
+	// Exactly sized: a stack buffer would escape anyway (the JSON walker
+	// hands views of it to a callback).
+	payload, derr := decodeSegment(nil, payloadSeg)
+	if derr != nil {
+		return nil, dpopError("proof payload is not base64url")
 	}
 	c, err := parseDPoPClaims(payload)
 	if err != nil {
@@ -179,12 +187,14 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 	if c.htm != req.Method {
 		return nil, dpopError("htm does not match the request method")
 	}
-	want, ok := NormalizeHTU(req.URL)
-	if !ok {
-		return nil, dpopError("the request URI cannot be compared")
-	}
-	if got, ok := NormalizeHTU(c.htu); !ok || got != want {
-		return nil, dpopError("htu does not match the request URI")
+	if c.htu != req.URL { // the same string is the same URI, normalised or not
+		want, ok := NormalizeHTU(req.URL)
+		if !ok {
+			return nil, dpopError("the request URI cannot be compared")
+		}
+		if got, ok := NormalizeHTU(c.htu); !ok || got != want {
+			return nil, dpopError("htu does not match the request URI")
+		}
 	}
 	now := req.Now.Unix()
 	leeway := int64((v.leeway() + time.Second - 1) / time.Second)
@@ -199,7 +209,7 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 		if c.ath == "" {
 			return nil, dpopError("proof has no ath")
 		}
-		if c.ath != AccessTokenHash(req.AccessToken) {
+		if !athMatches(c.ath, req.AccessToken) {
 			return nil, dpopError("ath does not match the access token")
 		}
 	}
@@ -222,11 +232,37 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 // replayKey is fixed-size whatever the jti: the hash of the key's
 // thumbprint and the jti (a jti is unique per key and window).
 func (v *DPoPVerifier) replayKey(jkt, jti string) string {
-	h := sha256.New()
-	h.Write([]byte(jkt))
-	h.Write([]byte{0})
-	h.Write([]byte(jti))
-	return "dpop:" + v.Scope + ":" + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+	var in [512]byte
+	var sum [sha256.Size]byte
+	if len(jkt)+1+len(jti) <= len(in) {
+		n := copy(in[:], jkt)
+		in[n] = 0
+		n += 1 + copy(in[n+1:], jti)
+		sum = sha256.Sum256(in[:n])
+	} else {
+		h := sha256.New()
+		h.Write([]byte(jkt))
+		h.Write([]byte{0})
+		h.Write([]byte(jti))
+		h.Sum(sum[:0])
+	}
+	out := make([]byte, 0, len("dpop::")+len(v.Scope)+43)
+	out = append(append(append(out, "dpop:"...), v.Scope...), ':')
+	out = base64.RawURLEncoding.AppendEncode(out, sum[:])
+	return string(out)
+}
+
+// athMatches reports whether ath is the base64url SHA-256 of tok, without
+// allocating (it runs on every DPoP request at the gateway).
+func athMatches(ath, tok string) bool {
+	var want [sha256.Size]byte
+	if len(ath) != 43 {
+		return false
+	}
+	if n, err := b64.Decode(want[:], readOnlyBytes(ath)); err != nil || n != len(want) {
+		return false
+	}
+	return sha256.Sum256(readOnlyBytes(tok)) == want
 }
 
 // AccessTokenHash is a proof's ath for tok: base64url(SHA-256(tok)).
@@ -237,48 +273,59 @@ func AccessTokenHash(tok string) string {
 
 // verifySignature checks the proof's structure and header, builds its key
 // from the jwk header and verifies the signature. It returns the proof (key
-// thumbprint and alg) and the decoded, not yet parsed, payload.
-func (v *DPoPVerifier) verifySignature(proof string) (*DPoPProof, []byte, *Error) {
+// thumbprint and alg) and the payload segment, still encoded.
+func (v *DPoPVerifier) verifySignature(proof string) (*DPoPProof, string, *Error) {
 	if len(proof) > MaxDPoPProofBytes {
-		return nil, nil, reject(ReasonDPoPProof, "proof exceeds %d bytes", MaxDPoPProofBytes)
+		return nil, "", reject(ReasonDPoPProof, "proof exceeds %d bytes", MaxDPoPProofBytes)
 	}
 	dot1 := strings.IndexByte(proof, '.')
 	if dot1 < 0 {
-		return nil, nil, dpopError("proof is not a JWT")
+		return nil, "", dpopError("proof is not a JWT")
 	}
 	dot2 := dot1 + 1 + strings.IndexByte(proof[dot1+1:], '.')
 	if dot2 <= dot1 || strings.IndexByte(proof[dot2+1:], '.') >= 0 {
-		return nil, nil, dpopError("proof is not a compact JWS")
+		return nil, "", dpopError("proof is not a compact JWS")
 	}
-	var hbuf [2048]byte
-	hdr, err := decodeSegment(hbuf[:0], proof[:dot1])
-	if err != nil {
-		return nil, nil, dpopError("proof header is not base64url")
-	}
-	h, rerr := parseDPoPHeader(hdr)
+	hk, rerr := v.headerKey(proof[:dot1])
 	if rerr != nil {
-		return nil, nil, rerr
+		return nil, "", rerr
 	}
-	if !slices.Contains(v.AlgorithmList(), h.alg) {
-		return nil, nil, dpopError("proof algorithm %s is not allowed", h.alg)
-	}
-	key, jkt, rerr := parseProofJWK(h.jwk, h.alg)
-	if rerr != nil {
-		return nil, nil, rerr
-	}
-	var sbuf [1024]byte
-	sig, err := decodeSegment(sbuf[:0], proof[dot2+1:])
+	sig, err := decodeSegment(nil, proof[dot2+1:]) // exactly sized: the verifier keeps it on the heap
 	if err != nil || len(sig) == 0 {
-		return nil, nil, dpopError("proof signature is missing or not base64url")
+		return nil, "", dpopError("proof signature is missing or not base64url")
 	}
-	if !key.verify(h.alg, readOnlyBytes(proof[:dot2]), sig) {
-		return nil, nil, dpopError("proof signature verification failed")
+	if !hk.key.verify(hk.alg, readOnlyBytes(proof[:dot2]), sig) {
+		return nil, "", dpopError("proof signature verification failed")
 	}
-	payload, err := decodeSegment(nil, proof[dot1+1:dot2])
-	if err != nil {
-		return nil, nil, dpopError("proof payload is not base64url")
+	return &DPoPProof{JKT: hk.jkt, Alg: hk.alg}, proof[dot1+1 : dot2], nil
+}
+
+// headerKey parses a proof's header segment into its algorithm, key and
+// thumbprint, through the key cache when the verifier has one. The
+// algorithm allow-list is checked on hits too (verifiers may share a cache).
+func (v *DPoPVerifier) headerKey(seg string) (*proofHeaderKey, *Error) {
+	hk := v.Keys.get(seg)
+	if hk == nil {
+		var hbuf [2048]byte
+		hdr, err := decodeSegment(hbuf[:0], seg)
+		if err != nil {
+			return nil, dpopError("proof header is not base64url")
+		}
+		h, rerr := parseDPoPHeader(hdr)
+		if rerr != nil {
+			return nil, rerr
+		}
+		key, jkt, rerr := parseProofJWK(h.jwk, h.alg)
+		if rerr != nil {
+			return nil, rerr
+		}
+		hk = &proofHeaderKey{alg: h.alg, key: key, jkt: jkt}
+		v.Keys.put(seg, hk)
 	}
-	return &DPoPProof{JKT: jkt, Alg: h.alg}, payload, nil
+	if !slices.Contains(v.AlgorithmList(), hk.alg) {
+		return nil, dpopError("proof algorithm %s is not allowed", hk.alg)
+	}
+	return hk, nil
 }
 
 // dpopHeader is what the verifier reads of a proof's JOSE header.

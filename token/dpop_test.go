@@ -103,7 +103,11 @@ func (k *proofKey) proof(t testing.TB, method, url string, iat time.Time, extra 
 	return k.proofRaw(t, k.header(), c+"}")
 }
 
-func testVerifier(r ReplayMarker) *DPoPVerifier { return &DPoPVerifier{Replay: r, Scope: "test"} }
+// testVerifier has a key cache of two entries: every test also runs hits
+// and the cache's start-over path.
+func testVerifier(r ReplayMarker) *DPoPVerifier {
+	return &DPoPVerifier{Replay: r, Scope: "test", Keys: NewDPoPKeyCache(2)}
+}
 
 const testHTU = "https://api.example.com/orders"
 

@@ -76,6 +76,9 @@ func (g *Gateway) setupDPoP() error {
 	if d.Verifier.Replay == nil {
 		d.Verifier.Replay = NewReplayCache(0, g.cfg.Now)
 	}
+	if d.Verifier.Keys == nil {
+		d.Verifier.Keys = token.NewDPoPKeyCache(token.DefaultDPoPKeyCacheSize)
+	}
 	if err := d.Verifier.Validate(); err != nil {
 		return err
 	}

@@ -49,11 +49,12 @@ func CheckClientDPoP(m string) error {
 type dpopState struct {
 	algs  []string // proof algorithms; nil: token.DefaultDPoPAlgorithms
 	nonce *nonceSource
+	keys  *token.DPoPKeyCache
 }
 
 // newDPoPState validates the DPoP knobs of cfg.
 func newDPoPState(cfg *Config) (dpopState, error) {
-	var d dpopState
+	d := dpopState{keys: token.NewDPoPKeyCache(token.DefaultDPoPKeyCacheSize)}
 	if err := token.CheckDPoPAlgorithms(cfg.DPoPAlgorithms); err != nil {
 		return d, fmt.Errorf("issuer: %w", err)
 	}
@@ -95,7 +96,7 @@ func (i *Issuer) dpopBinding(w http.ResponseWriter, r *http.Request, c *client, 
 	case len(proofs) > 1:
 		return nil, newError(http.StatusBadRequest, errInvalidDPoPProof, "more than one DPoP proof")
 	}
-	v := token.DPoPVerifier{Algorithms: i.dpop.algs, Replay: i.store, Scope: "issuer:" + i.iss}
+	v := token.DPoPVerifier{Algorithms: i.dpop.algs, Replay: i.store, Scope: "issuer:" + i.iss, Keys: i.dpop.keys}
 	req := token.DPoPRequest{Method: r.Method, URL: i.origin + i.prefix + "/token", Now: now}
 	if n := i.dpop.nonce; n != nil {
 		req.Nonce = func(s string) bool { return n.valid(s, now) }
