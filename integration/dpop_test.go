@@ -71,6 +71,14 @@ func dpCaddyfile(db string) string {
 		}
 		respond "strict"
 	}
+	route /v1/* {
+		uri strip_prefix /v1
+		authgate {
+			issuer %[1]s
+			audience %[1]s
+		}
+		respond "v1 {uri}"
+	}
 	route /off/* {
 		authgate {
 			issuer %[1]s
@@ -213,6 +221,15 @@ func TestDPoPEndToEnd(t *testing.T) {
 		if r.status != 401 || !strings.HasPrefix(ch, `DPoP realm="127.0.0.1", error="`+tc.code+`"`) || !strings.Contains(ch, `algs="ES256 ES384`) {
 			t.Errorf("%s: %d %q %s", name, r.status, ch, r.raw)
 		}
+	}
+
+	// htu is the URI the client called, before Caddy rewrote it.
+	v1 := dpBase + "/v1/orders"
+	if r := dpCall(t, c, "GET", v1, "DPoP", tok, k.proof(t, "GET", v1, tok, nil)); r.status != 200 || r.raw != "v1 /orders" {
+		t.Fatalf("rewritten path, proof for the called URI: %d %s", r.status, r.raw)
+	}
+	if r := dpCall(t, c, "GET", v1, "DPoP", tok, k.proof(t, "GET", dpBase+"/orders", tok, nil)); r.status != 401 {
+		t.Fatalf("rewritten path, proof for the rewritten URI: %d %s", r.status, r.raw)
 	}
 
 	// Opaque tokens are bound too.

@@ -273,3 +273,39 @@ func TestDPoPReplayCacheFull(t *testing.T) {
 		t.Fatalf("full cache: %v", e)
 	}
 }
+
+// Of concurrent uses of one proof, exactly one passes; strip_token removes
+// the proof with the token.
+func TestDPoPConcurrentReplayAndStrip(t *testing.T) {
+	s, set := ecFixture(t)
+	cl := newDPoPClient(t)
+	bound := s.sign(t, baseClaims(map[string]any{"cnf": map[string]any{"jkt": cl.jkt}}))
+	g := newGateway(t, set, func(c *Config) { c.StripToken = true })
+	proof := cl.proof(t, "GET", dpopURL, bound, nil)
+	const n = 16
+	results := make(chan *Error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, e := g.Authorize(dpopRequest(bound, proof), loopback)
+			results <- e
+		}()
+	}
+	ok := 0
+	for i := 0; i < n; i++ {
+		if e := <-results; e == nil {
+			ok++
+		} else if e.Reason != string(token.ReasonDPoPReplay) {
+			t.Errorf("refusal %v, want a replay", e)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent uses of one proof passed", ok, n)
+	}
+	r := dpopRequest(bound, cl.proof(t, "GET", dpopURL, bound, nil))
+	if _, e := g.Authorize(r, loopback); e != nil {
+		t.Fatal(e)
+	}
+	if r.Header.Get("Authorization") != "" || r.Header.Get("DPoP") != "" {
+		t.Fatalf("strip_token left %v", r.Header)
+	}
+}

@@ -243,6 +243,9 @@ func (f found) strip(r *http.Request) {
 	switch f.src.Kind {
 	case "header":
 		r.Header.Del(f.src.Name)
+		if f.dpop {
+			r.Header.Del("Dpop") // the proof goes with its token
+		}
 	case "query":
 		q := r.URL.Query()
 		q.Del(f.src.Name)
