@@ -38,9 +38,14 @@ var (
 	bucketRevocationLog = []byte("revocation_log") // feed sequence -> jti
 	bucketMarkers       = []byte("markers")
 	bucketClients       = []byte("clients")
+	bucketSessions      = []byte("sessions")         // kind NUL id -> Session
+	bucketCodes         = []byte("codes")            // code hash -> CodeRecord
+	bucketRefresh       = []byte("refresh_tokens")   // refresh token hash -> RefreshRecord
+	bucketFamilies      = []byte("refresh_families") // family id -> RefreshFamily
+	bucketUsers         = []byte("users")            // name -> UserRecord
 	bucketMeta          = []byte("meta")
 
-	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketMeta}
+	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketRefresh, bucketFamilies, bucketUsers, bucketMeta}
 
 	metaSchemaVersion = []byte("schema_version")
 )

@@ -34,6 +34,9 @@ type TokenRecord struct {
 	ExpiresAt time.Time `json:"exp"`
 	// CnfJKT is the DPoP key thumbprint the token is bound to (RFC 9449).
 	CnfJKT string `json:"cnf_jkt,omitempty"`
+	// AuthTime is when the token's user signed in; zero for a client's own
+	// token.
+	AuthTime time.Time `json:"auth_time,omitzero"`
 }
 
 // Revocation is a revoked JWT id and when its record may be forgotten.

@@ -25,6 +25,9 @@ type Claims struct {
 	// Cnf is the confirmation claim of a sender-constrained token; nil
 	// for a bearer token.
 	Cnf *Confirmation
+	// AuthTime is "auth_time" (RFC 9068 §2.2.1: when the user signed in);
+	// 0 when absent, as in tokens issued to clients for themselves.
+	AuthTime int64
 
 	// Alg is the algorithm that signed the token ("" for opaque tokens).
 	Alg string
@@ -68,6 +71,8 @@ func parseClaims(payload []byte) (*Claims, *Error) {
 			c.NotBefore, err = numericDate(value)
 		case "iat":
 			c.IssuedAt, err = numericDate(value)
+		case "auth_time":
+			c.AuthTime, err = numericDate(value)
 		case "jti":
 			c.JTI, err = stringClaim(value)
 		case "client_id":
@@ -196,6 +201,9 @@ func (c *Claims) registered() map[string]any {
 	}
 	if c.NotBefore != 0 {
 		m["nbf"] = json.Number(itoa(c.NotBefore))
+	}
+	if c.AuthTime != 0 {
+		m["auth_time"] = json.Number(itoa(c.AuthTime))
 	}
 	return m
 }

@@ -17,6 +17,8 @@ type tokenResponse struct {
 	ExpiresIn       int64  `json:"expires_in"`
 	Scope           string `json:"scope,omitempty"`
 	IssuedTokenType string `json:"issued_token_type,omitempty"`
+	RefreshToken    string `json:"refresh_token,omitempty"`
+	IDToken         string `json:"id_token,omitempty"`
 }
 
 // introspectionResponse is the RFC 7662 §2.2 answer; an inactive token is
@@ -39,6 +41,8 @@ type activeToken struct {
 	TokenType string   `json:"token_type"`
 	// Cnf of a sender-constrained token (RFC 7800 §3.1 in RFC 7662).
 	Cnf *token.Confirmation `json:"cnf,omitempty"`
+	// Username is the signed-in user of a user's token.
+	Username string `json:"username,omitempty"`
 }
 
 // errorResponse is the RFC 6749 §5.2 error answer.

@@ -51,6 +51,17 @@ type Store struct {
 	markers    map[string]time.Time         // key -> until
 	clients    map[string][]byte            // id -> Client
 	tokenUntil map[string]time.Time         // hash -> ExpiresAt, for the sweep
+	sessions   map[string]expiring          // kind NUL id -> Session
+	codes      map[string]expiring          // hash -> CodeRecord
+	refresh    map[string]expiring          // hash -> RefreshRecord
+	families   map[string]expiring          // id -> RefreshFamily
+	users      map[string][]byte            // name -> UserRecord
+}
+
+// expiring is an encoded record with its expiry, for the sweep.
+type expiring struct {
+	data  []byte
+	until time.Time
 }
 
 type revocation struct {
@@ -78,6 +89,11 @@ func New(opts Options) *Store {
 		markers:    make(map[string]time.Time),
 		clients:    make(map[string][]byte),
 		tokenUntil: make(map[string]time.Time),
+		sessions:   make(map[string]expiring),
+		codes:      make(map[string]expiring),
+		refresh:    make(map[string]expiring),
+		families:   make(map[string]expiring),
+		users:      make(map[string][]byte),
 	}
 }
 
@@ -124,6 +140,13 @@ func (s *Store) sweep(now time.Time) {
 	for jti, r := range s.revs {
 		if store.Expired(r.until, now) {
 			delete(s.revs, jti)
+		}
+	}
+	for _, m := range []map[string]expiring{s.sessions, s.codes, s.refresh, s.families} {
+		for k, r := range m {
+			if store.Expired(r.until, now) {
+				delete(m, k)
+			}
 		}
 	}
 	for k, until := range s.markers {
@@ -268,12 +291,17 @@ func (s *Store) Revoke(ctx context.Context, jti string, until time.Time) error {
 		return err
 	}
 	defer s.mu.Unlock()
+	s.revokeLocked(jti, until)
+	return nil
+}
+
+// revokeLocked is Revoke with the mutex held.
+func (s *Store) revokeLocked(jti string, until time.Time) {
 	if old, ok := s.revs[jti]; ok && !old.until.Before(until) {
-		return nil
+		return
 	}
 	s.revSeq++
 	s.revs[jti] = revocation{until: until, seq: s.revSeq}
-	return nil
 }
 
 // RevocationsSince implements store.RevocationStore: the cursor is the

@@ -26,6 +26,11 @@ func everyOperation(ctx context.Context, e store.Engine) map[string]error {
 	_, errs["GetClient"] = e.GetClient(ctx, "c")
 	errs["DeleteClient"] = e.DeleteClient(ctx, "c")
 	_, errs["Clients"] = e.Clients(ctx)
+	errs["PutSession"] = e.PutSession(ctx, store.Session{Kind: "k", ID: "s", ExpiresAt: until})
+	_, errs["GetSession"] = e.GetSession(ctx, "k", "s")
+	errs["DeleteSession"] = e.DeleteSession(ctx, "k", "s")
+	errs["PutCode"] = e.PutCode(ctx, store.CodeRecord{Hash: hashOf("c"), ExpiresAt: until})
+	_, _, errs["RedeemCode"] = e.RedeemCode(ctx, hashOf("c"))
 	return errs
 }
 

@@ -76,6 +76,10 @@ func Run(t *testing.T, f Factory) {
 		{"Revocations", revocationCases},
 		{"Replay", replayCases},
 		{"Clients", clientCases},
+		{"Sessions", sessionCases},
+		{"Codes", codeCases},
+		{"Refresh", refreshCases},
+		{"Users", userCases},
 		{"Limits", limitCases},
 		{"Lifecycle", lifecycleCases},
 	}
