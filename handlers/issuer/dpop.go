@@ -185,3 +185,18 @@ func jktOf(c *token.Confirmation) string {
 	}
 	return c.JKT
 }
+
+// refreshBinding is the DPoP key a new refresh token is bound to (RFC 9449
+// §5): a public client's is bound to the key of the request that got it
+// (it has no other credential); the successor of a bound token stays bound
+// to its key. A confidential client's refresh tokens are bound by its client
+// authentication and stay unbound.
+func refreshBinding(m *mintRequest) string {
+	if m.boundJKT != "" {
+		return m.boundJKT
+	}
+	if m.client.public {
+		return jktOf(m.cnf)
+	}
+	return ""
+}

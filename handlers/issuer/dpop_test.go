@@ -222,3 +222,68 @@ func TestDPoPConfigAndMetadata(t *testing.T) {
 		}
 	}
 }
+
+// A public client's refresh token is bound to the DPoP key of the code
+// exchange: it refreshes only with a proof of that key, and its successor
+// (and the new access token) stay bound to it. A confidential client's
+// refresh token is not bound.
+func TestDPoPBindsPublicRefreshTokens(t *testing.T) {
+	e := peopleEnv(t, nil)
+	k, other := newDPoPKey(t), newDPoPKey(t)
+	post := func(f url.Values, id, secret string, proofs ...string) resp {
+		r := httptest.NewRequest("POST", "/oauth/token", strings.NewReader(f.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if id != "" {
+			r.SetBasicAuth(id, secret)
+		}
+		for _, p := range proofs {
+			r.Header.Add("DPoP", p)
+		}
+		return e.serve(r)
+	}
+	proof := func(key *dpopKey) string { return key.proof(t, "POST", tokenURL, e.clock.Now(), "") }
+	code := e.putCode(codeOpts{client: "mobile", scopes: []string{"openid", "read"}})
+	r := post(url.Values{"grant_type": {GrantAuthorizationCode}, "code": {code}, "code_verifier": {testVerifier},
+		"redirect_uri": {"http://127.0.0.1/cb"}, "client_id": {"mobile"}}, "", "", proof(k))
+	if r.status != 200 || r.body["token_type"] != "DPoP" {
+		t.Fatalf("public client's DPoP exchange: %d %s", r.status, r.raw)
+	}
+	rt := str(r.body, "refresh_token")
+	refresh := func(rt string, proofs ...string) resp {
+		return post(url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {rt}, "client_id": {"mobile"}}, "", "", proofs...)
+	}
+	// Without a proof, or with another key's: refused, and not spent.
+	wantOAuthError(t, refresh(rt), 400, errInvalidDPoPProof)
+	wantOAuthError(t, refresh(rt, proof(other)), 400, errInvalidDPoPProof)
+	r = refresh(rt, proof(k))
+	if r.status != 200 || r.body["token_type"] != "DPoP" {
+		t.Fatalf("refresh with the key: %d %s", r.status, r.raw)
+	}
+	if _, claims := decodeJWT(t, str(r.body, "access_token")); claims["cnf"].(map[string]any)["jkt"] != k.jkt {
+		t.Fatalf("refreshed access token's cnf: %v", claims["cnf"])
+	}
+	next := str(r.body, "refresh_token")
+	wantOAuthError(t, refresh(next), 400, errInvalidDPoPProof)
+	if r := refresh(next, proof(k)); r.status != 200 {
+		t.Fatalf("successor bound to the same key: %d %s", r.status, r.raw)
+	}
+
+	// A public client without DPoP gets an unbound refresh token (dpop
+	// optional), usable without a proof.
+	r = e.mustExchange("mobile", e.putCode(codeOpts{client: "mobile", scopes: []string{"read"}}))
+	if r := refresh(str(r.body, "refresh_token")); r.status != 200 || r.body["token_type"] != "Bearer" {
+		t.Fatalf("unbound public refresh: %d %s", r.status, r.raw)
+	}
+	// A confidential client's refresh token is not bound by a DPoP
+	// exchange: it may refresh with another key (or none).
+	code = e.putCode(codeOpts{})
+	r = post(url.Values{"grant_type": {GrantAuthorizationCode}, "code": {code}, "code_verifier": {testVerifier},
+		"redirect_uri": {"https://app.example/cb"}}, "web", "web-secret", proof(k))
+	if r.status != 200 || r.body["token_type"] != "DPoP" {
+		t.Fatalf("confidential DPoP exchange: %d %s", r.status, r.raw)
+	}
+	r = post(url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {str(r.body, "refresh_token")}}, "web", "web-secret", proof(other))
+	if _, claims := decodeJWT(t, str(r.body, "access_token")); r.status != 200 || claims["cnf"].(map[string]any)["jkt"] != other.jkt {
+		t.Fatalf("confidential refresh with another key: %d %s", r.status, r.raw)
+	}
+}
