@@ -3,6 +3,7 @@ package module
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -66,16 +67,34 @@ func (s storeReplay) MarkUsed(ctx context.Context, key string, until time.Time) 
 // originalRequestURL is the URI the client called: the scheme and host of
 // the connection and the path before any rewrite of this config (Caddy's
 // copy of the original request keeps only method, URL and RequestURI).
+// Behind a trusted proxy (Caddy's trusted_proxies) that terminated TLS,
+// X-Forwarded-Proto and X-Forwarded-Host name the scheme and host the
+// client used; from any other peer they are ignored.
 func originalRequestURL(r *http.Request) string {
 	path := r.URL.EscapedPath()
 	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
 		path = orig.URL.EscapedPath()
 	}
-	scheme := "http"
+	scheme, host := "http", r.Host
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + path
+	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); trusted {
+		if p := firstForwarded(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := firstForwarded(r.Header.Get("X-Forwarded-Host")); h != "" {
+			host = h
+		}
+	}
+	return scheme + "://" + host + path
+}
+
+// firstForwarded is the first element of a forwarded list header, the one
+// the first proxy (the one the client reached) wrote.
+func firstForwarded(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.ToLower(strings.TrimSpace(first))
 }
 
 var _ token.ReplayMarker = storeReplay{}
