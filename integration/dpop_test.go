@@ -2,10 +2,6 @@ package integration
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // Ports of the DPoP tests (9700-9749): one site with an issuer without a
@@ -102,50 +98,21 @@ func dpCaddyfile(db string) string {
 `, db) + site(dpBase, "") + site(dpNonceBase, "dpop_nonce")
 }
 
-// dpKey is a client's DPoP key; proofs are signed with jwx.
+// dpKey is a DPoP key whose proofs jwx signs (testutil.DPoPKey).
 type dpKey struct {
-	priv *ecdsa.PrivateKey
-	pub  jwk.Key
-	jkt  string
+	*testutil.DPoPKey
+	jkt string
 }
 
 func dpNewKey(t *testing.T) *dpKey {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := jwk.Import(priv.Public())
-	tp, _ := pub.Thumbprint(crypto.SHA256)
-	return &dpKey{priv: priv, pub: pub, jkt: base64.RawURLEncoding.EncodeToString(tp)}
+	k := testutil.NewDPoPKey(t)
+	return &dpKey{k, k.JKT}
 }
 
-// proof signs a proof; over replaces claims (nil deletes one).
+// proof signs a proof now; over replaces claims (nil deletes one).
 func (k *dpKey) proof(t *testing.T, method, htu, tok string, over map[string]any) string {
 	t.Helper()
-	jti := make([]byte, 16)
-	_, _ = rand.Read(jti)
-	claims := map[string]any{"jti": base64.RawURLEncoding.EncodeToString(jti), "htm": method, "htu": htu, "iat": time.Now().Unix()}
-	if tok != "" {
-		sum := sha256.Sum256([]byte(tok))
-		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
-	}
-	for n, v := range over {
-		if v == nil {
-			delete(claims, n)
-		} else {
-			claims[n] = v
-		}
-	}
-	payload, _ := json.Marshal(claims)
-	hdr := jws.NewHeaders()
-	_ = hdr.Set("typ", "dpop+jwt")
-	_ = hdr.Set("jwk", k.pub)
-	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256(), k.priv, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	return k.Proof(t, method, htu, tok, time.Now(), over)
 }
 
 // dpToken asks base's token endpoint for a token with the given proof ("":

@@ -384,6 +384,19 @@ func parseDPoPHeader(data []byte) (dpopHeader, *Error) {
 	return h, nil
 }
 
+// dpopString decodes a string member of a proof's claims or jwk (what
+// names which), of at most maxDPoPClaimBytes.
+func dpopString(what string, name, value []byte) (string, error) {
+	if value[0] != '"' || len(value) > maxDPoPClaimBytes+2 {
+		return "", dpopError("proof %s %q is not a string of at most %d bytes", what, name, maxDPoPClaimBytes)
+	}
+	s, err := unquote(value)
+	if err != nil {
+		return "", dpopError("proof %s %q is not a valid string", what, name)
+	}
+	return s, nil
+}
+
 // dpopClaims are a proof's claims.
 type dpopClaims struct {
 	jti, htm, htu, ath, nonce string
@@ -416,15 +429,9 @@ func parseDPoPClaims(payload []byte) (*dpopClaims, *Error) {
 		default:
 			return nil
 		}
-		if value[0] != '"' || len(value) > maxDPoPClaimBytes+2 {
-			return dpopError("proof claim %q is not a string of at most %d bytes", name, maxDPoPClaimBytes)
-		}
-		s, err := unquote(value)
-		if err != nil {
-			return dpopError("proof claim %q is not a valid string", name)
-		}
+		s, err := dpopString("claim", name, value)
 		*dst = s
-		return nil
+		return err
 	})
 	if err != nil {
 		if e, ok := err.(*Error); ok {

@@ -50,15 +50,9 @@ func parseProofJWK(raw []byte, alg string) (*Key, string, *Error) {
 		default:
 			return nil
 		}
-		if value[0] != '"' {
-			return dpopError("proof jwk member %q is not a string", name)
-		}
-		s, err := unquote(value)
-		if err != nil {
-			return dpopError("proof jwk member %q is not a valid string", name)
-		}
+		s, err := dpopString("jwk member", name, value)
 		*dst = s
-		return nil
+		return err
 	})
 	if err != nil {
 		if e, ok := err.(*Error); ok {

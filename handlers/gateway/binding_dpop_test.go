@@ -2,73 +2,31 @@ package gateway
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws"
-
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"github.com/authgate/caddy-authgate/token"
 )
 
-// dpopClient holds a DPoP key and signs proofs with jwx (an implementation
-// that is not ours).
+// dpopClient is a DPoP key whose proofs jwx signs (testutil.DPoPKey), at
+// the gateway tests' clock.
 type dpopClient struct {
-	priv *ecdsa.PrivateKey
-	pub  jwk.Key
-	jkt  string
+	*testutil.DPoPKey
+	jkt string
 }
 
 func newDPoPClient(t testing.TB) *dpopClient {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := jwk.Import(priv.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp, _ := pub.Thumbprint(crypto.SHA256)
-	return &dpopClient{priv: priv, pub: pub, jkt: base64.RawURLEncoding.EncodeToString(tp)}
+	k := testutil.NewDPoPKey(t)
+	return &dpopClient{k, k.JKT}
 }
 
-// proof signs a proof; claims override the defaults (nil deletes).
+// proof signs a proof at gwNow; over replaces claims (nil deletes).
 func (c *dpopClient) proof(t testing.TB, method, url, tok string, over map[string]any) string {
 	t.Helper()
-	jti := make([]byte, 16)
-	_, _ = rand.Read(jti)
-	claims := map[string]any{"jti": base64.RawURLEncoding.EncodeToString(jti), "htm": method, "htu": url, "iat": gwNow.Unix()}
-	if tok != "" {
-		sum := sha256.Sum256([]byte(tok))
-		claims["ath"] = base64.RawURLEncoding.EncodeToString(sum[:])
-	}
-	for k, v := range over {
-		if v == nil {
-			delete(claims, k)
-		} else {
-			claims[k] = v
-		}
-	}
-	payload, _ := json.Marshal(claims)
-	hdr := jws.NewHeaders()
-	_ = hdr.Set("typ", "dpop+jwt")
-	_ = hdr.Set("jwk", c.pub)
-	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256(), c.priv, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	return c.Proof(t, method, url, tok, gwNow, over)
 }
 
 const dpopURL = "http://app.example/orders"

@@ -2,12 +2,6 @@ package issuer
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -15,48 +9,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws"
-
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"github.com/authgate/caddy-authgate/token"
 )
 
-// dpopKey is a client's DPoP key; proofs are signed with jwx.
+// dpopKey is a DPoP key whose proofs jwx signs (testutil.DPoPKey).
 type dpopKey struct {
-	priv *ecdsa.PrivateKey
-	pub  jwk.Key
-	jkt  string
+	*testutil.DPoPKey
+	jkt string
 }
 
 func newDPoPKey(t testing.TB) *dpopKey {
-	t.Helper()
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := jwk.Import(priv.Public())
-	tp, _ := pub.Thumbprint(crypto.SHA256)
-	return &dpopKey{priv: priv, pub: pub, jkt: base64.RawURLEncoding.EncodeToString(tp)}
+	k := testutil.NewDPoPKey(t)
+	return &dpopKey{k, k.JKT}
 }
 
+// proof signs a token-endpoint proof at iat, with nonce unless "".
 func (k *dpopKey) proof(t testing.TB, method, htu string, iat time.Time, nonce string) string {
 	t.Helper()
-	jti := make([]byte, 16)
-	_, _ = rand.Read(jti)
-	claims := map[string]any{"jti": base64.RawURLEncoding.EncodeToString(jti), "htm": method, "htu": htu, "iat": iat.Unix()}
+	var over map[string]any
 	if nonce != "" {
-		claims["nonce"] = nonce
+		over = map[string]any{"nonce": nonce}
 	}
-	payload, _ := json.Marshal(claims)
-	hdr := jws.NewHeaders()
-	_ = hdr.Set("typ", "dpop+jwt")
-	_ = hdr.Set("jwk", k.pub)
-	out, err := jws.Sign(payload, jws.WithKey(jwa.ES256(), k.priv, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
+	return k.Proof(t, method, htu, "", iat, over)
 }
 
 const tokenURL = testIss + "/oauth/token"
