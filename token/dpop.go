@@ -54,6 +54,9 @@ const (
 	ReasonDPoPNonce Reason = "dpop_nonce"
 	// ReasonDPoPReplay: the proof's jti was seen before.
 	ReasonDPoPReplay Reason = "dpop_replay"
+	// ReasonDPoPKey: the proof is valid but made with another key than
+	// the one the token is bound to.
+	ReasonDPoPKey Reason = "dpop_key_mismatch"
 	// ReasonDPoPUnavailable: the replay store could not be asked (fail
 	// closed: the proof is refused, the client may retry).
 	ReasonDPoPUnavailable Reason = "dpop_replay_unavailable"
@@ -111,6 +114,10 @@ type DPoPRequest struct {
 	// Nonce, when set, judges the proof's nonce claim ("" when absent);
 	// nil means no server nonce is required.
 	Nonce func(nonce string) bool
+	// JKT, when set, is the thumbprint the proof key must have (the
+	// token's cnf.jkt). It is checked before the jti is recorded, so a
+	// stolen token with a proof of the thief's own key spends nothing.
+	JKT string
 	// Now is the request's time.
 	Now time.Time
 }
@@ -215,6 +222,9 @@ func (v *DPoPVerifier) Verify(ctx context.Context, proof string, req DPoPRequest
 	}
 	if req.Nonce != nil && !req.Nonce(c.nonce) {
 		return nil, reject(ReasonDPoPNonce, "proof lacks the current server nonce")
+	}
+	if req.JKT != "" && p.JKT != req.JKT {
+		return nil, reject(ReasonDPoPKey, "DPoP proof key is not the key the token is bound to")
 	}
 	p.JTI, p.IssuedAt = c.jti, c.iat
 	// Remembered as long as the proof could pass the iat check above.

@@ -221,10 +221,19 @@ func TestDPoPReplay(t *testing.T) {
 	if _, err := v.Verify(context.Background(), proof, DPoPRequest{Method: "POST", URL: testHTU, Now: dpopNow}); err == nil {
 		t.Fatal("wrong method accepted")
 	}
+	// Nor does a proof of another key than the token's.
+	other := req
+	other.JKT = newProofKey(t, ES256).jkt
+	_, err := v.Verify(context.Background(), proof, other)
+	var ke *Error
+	if !errors.As(err, &ke) || ke.Reason != ReasonDPoPKey || len(r.seen) != 0 {
+		t.Fatalf("proof of another key: %v, %d markers", err, len(r.seen))
+	}
+	req.JKT = k.jkt
 	if _, err := v.Verify(context.Background(), proof, req); err != nil {
 		t.Fatal(err)
 	}
-	_, err := v.Verify(context.Background(), proof, req)
+	_, err = v.Verify(context.Background(), proof, req)
 	var te *Error
 	if !errors.As(err, &te) || te.Reason != ReasonDPoPReplay {
 		t.Fatalf("replay: %v", err)

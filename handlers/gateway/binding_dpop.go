@@ -122,12 +122,15 @@ func (g *Gateway) bindDPoP(r *http.Request, f found, c *token.Claims, now time.T
 		return errInvalidProof(ReasonDPoPNoProof, "the request must carry exactly one DPoP proof")
 	}
 	p, err := g.cfg.DPoP.Verifier.Verify(r.Context(), proofs[0], token.DPoPRequest{
-		Method: r.Method, URL: g.requestURL(r), AccessToken: f.token, Now: now,
+		Method: r.Method, URL: g.requestURL(r), AccessToken: f.token, JKT: jkt, Now: now,
 	})
 	if err != nil {
 		var te *token.Error
 		if errors.As(err, &te) && te.Reason == token.ReasonDPoPUnavailable {
 			return &Error{Status: http.StatusServiceUnavailable, Reason: string(te.Reason), Description: te.Description, RetryAfter: 1, Err: te.Err}
+		}
+		if te != nil && te.Reason == token.ReasonDPoPKey {
+			return errInvalidToken(ReasonDPoPKey, te.Description)
 		}
 		reason, desc := "dpop_proof", err.Error()
 		if te != nil {
@@ -135,7 +138,7 @@ func (g *Gateway) bindDPoP(r *http.Request, f found, c *token.Claims, now time.T
 		}
 		return errInvalidProof(reason, desc)
 	}
-	if p.JKT != jkt {
+	if p.JKT != jkt { // Verify checked it; kept as the step's own guarantee
 		return errInvalidToken(ReasonDPoPKey, "DPoP proof key is not the key the token is bound to")
 	}
 	return nil

@@ -267,3 +267,20 @@ func TestDPoPConcurrentReplayAndStrip(t *testing.T) {
 		t.Fatalf("strip_token left %v", r.Header)
 	}
 }
+
+// A stolen bound token with proofs of the thief's own key records no
+// replay markers: they cannot fill the replay cache of the token's owner.
+func TestDPoPForeignKeySpendsNothing(t *testing.T) {
+	s, set := ecFixture(t)
+	owner, thief := newDPoPClient(t), newDPoPClient(t)
+	bound := s.sign(t, baseClaims(map[string]any{"cnf": map[string]any{"jkt": owner.jkt}}))
+	g := newGateway(t, set, func(c *Config) { c.DPoP.Verifier.Replay = NewReplayCache(1, func() time.Time { return gwNow }) })
+	for i := 0; i < 5; i++ {
+		if _, e := g.Authorize(dpopRequest(bound, thief.proof(t, "GET", dpopURL, bound, nil)), loopback); e == nil || e.Reason != ReasonDPoPKey || e.Code != "invalid_token" {
+			t.Fatalf("thief's proof %d: %v", i, e)
+		}
+	}
+	if _, e := g.Authorize(dpopRequest(bound, owner.proof(t, "GET", dpopURL, bound, nil)), loopback); e != nil {
+		t.Fatalf("owner after the thief (a one-marker cache): %v", e)
+	}
+}
