@@ -262,3 +262,32 @@ func TestDPoPBindsPublicRefreshTokens(t *testing.T) {
 		t.Fatalf("confidential refresh with another key: %d %s", r.status, r.raw)
 	}
 }
+
+// Of concurrent token requests with one proof, exactly one gets a token
+// (the store's MarkUsed has one winner).
+func TestDPoPConcurrentProofAtTokenEndpoint(t *testing.T) {
+	e := newEnv(t, nil)
+	p := newDPoPKey(t).proof(t, "POST", tokenURL, e.clock.Now(), "")
+	const n = 12
+	codes := make(chan int, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			r := httptest.NewRequest("POST", "/oauth/token", strings.NewReader("grant_type=client_credentials"))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.SetBasicAuth("app", "app-secret")
+			r.Header.Set("DPoP", p)
+			w := httptest.NewRecorder()
+			e.iss.Handle(w, r, e.ip)
+			codes <- w.Code
+		}()
+	}
+	ok := 0
+	for i := 0; i < n; i++ {
+		if <-codes == 200 {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent requests with one proof got a token", ok, n)
+	}
+}
