@@ -32,7 +32,10 @@ type TokenRecord struct {
 	Audience  []string  `json:"aud,omitempty"`
 	IssuedAt  time.Time `json:"iat"`
 	ExpiresAt time.Time `json:"exp"`
-	// CnfJKT is the DPoP key thumbprint the token is bound to (RFC 9449).
+	// CnfX5TS256 binds the token to a client certificate (RFC 8705): the
+	// base64url SHA-256 thumbprint of its DER encoding.
+	CnfX5TS256 string `json:"cnf_x5t_s256,omitempty"`
+	// CnfJKT binds the token to a DPoP key (RFC 9449): its JWK thumbprint.
 	CnfJKT string `json:"cnf_jkt,omitempty"`
 	// AuthTime is when the token's user signed in; zero for a client's own
 	// token.

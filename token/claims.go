@@ -22,7 +22,7 @@ type Claims struct {
 	ClientID  string
 	// Scopes merges "scope" (space-delimited) and "scp" (array or string).
 	Scopes []string
-	// Cnf is the confirmation claim of a sender-constrained token; nil
+	// Cnf is the RFC 7800 confirmation of a sender-constrained token; nil
 	// for a bearer token.
 	Cnf *Confirmation
 	// AuthTime is "auth_time" (RFC 9068 §2.2.1: when the user signed in);

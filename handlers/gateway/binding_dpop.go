@@ -55,7 +55,7 @@ const (
 	ReasonDPoPNotBound = "dpop_token_not_bound"
 	ReasonDPoPKey      = "dpop_key_mismatch"
 	ReasonDPoPNoProof  = "dpop_no_proof"
-	ReasonUnknownBound = "unknown_confirmation"
+	ReasonUnknownBound = "unknown_binding"
 	codeInvalidDPoP    = "invalid_dpop_proof"
 	dpopDefaultMode    = DPoPOptional
 )
@@ -100,10 +100,10 @@ func (g *Gateway) setupDPoP() error {
 func (g *Gateway) bindDPoP(r *http.Request, f found, c *token.Claims, now time.Time) *Error {
 	var jkt string
 	if c.Cnf != nil {
-		jkt = c.Cnf.JKT
-		if jkt == "" && c.Cnf.X5TS256 == "" {
+		if c.Cnf.Unknown() {
 			return errInvalidToken(ReasonUnknownBound, "token is bound by a confirmation method the gateway does not check")
 		}
+		jkt = c.Cnf.JKT
 	}
 	if !f.dpop {
 		switch {

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/authgate/caddy-authgate/store"
 	"github.com/authgate/caddy-authgate/token"
 )
 
@@ -158,12 +157,16 @@ func tokenType(cnf *token.Confirmation) string {
 	return "Bearer"
 }
 
-// recordConfirmation is the cnf of an opaque token's record.
-func recordConfirmation(rec store.TokenRecord) *token.Confirmation {
-	if rec.CnfJKT == "" {
-		return nil
+// bindDPoPKey binds what m mints to the request's DPoP key, next to any
+// other binding of m (a client certificate).
+func bindDPoPKey(m *mintRequest, cnf *token.Confirmation) {
+	if cnf == nil {
+		return
 	}
-	return &token.Confirmation{JKT: rec.CnfJKT}
+	if m.cnf == nil {
+		m.cnf = &token.Confirmation{}
+	}
+	m.cnf.JKT = cnf.JKT
 }
 
 // checkBoundKey refuses a request whose grant credential is bound to a DPoP

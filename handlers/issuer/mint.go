@@ -30,7 +30,8 @@ type mintRequest struct {
 	// issuedTokenType, when set, is the RFC 8693 issued_token_type of the
 	// answer.
 	issuedTokenType string
-	// cnf, when set, binds the tokens to a key (RFC 7800 cnf claim).
+	// cnf, when set, binds the token to a client certificate or a DPoP key
+	// (RFC 7800 cnf claim, opaque record, introspection).
 	cnf *token.Confirmation
 	// boundJKT, set by a grant whose credential is DPoP-bound (a subject
 	// token, a refresh token), is the key the request's proof must be of:
@@ -121,7 +122,7 @@ func (i *Issuer) mintOpaque(ctx context.Context, m *mintRequest, jti string, iat
 		IssuedAt: time.Unix(iat, 0), ExpiresAt: time.Unix(exp, 0),
 	}
 	if m.cnf != nil {
-		rec.CnfJKT = m.cnf.JKT
+		rec.CnfX5TS256, rec.CnfJKT = m.cnf.X5TS256, m.cnf.JKT
 	}
 	if m.person != nil {
 		rec.AuthTime = m.person.authTime
@@ -141,7 +142,7 @@ type accessClaims struct {
 	Scope    string   `json:"scope,omitempty"`
 	// AuthTime marks a user's token (RFC 9068 §2.2.1).
 	AuthTime int64 `json:"auth_time,omitempty"`
-	// Cnf binds the token to a key (RFC 7800, RFC 9449 §6).
+	// Cnf binds the token (RFC 7800); absent for bearer tokens.
 	Cnf *token.Confirmation `json:"cnf,omitempty"`
 }
 

@@ -39,7 +39,7 @@ type activeToken struct {
 	IssuedAt  int64    `json:"iat"`
 	JTI       string   `json:"jti"`
 	TokenType string   `json:"token_type"`
-	// Cnf of a sender-constrained token (RFC 7800 §3.1 in RFC 7662).
+	// Cnf is the token's binding (RFC 8705 §3.2, RFC 9449 §6.2).
 	Cnf *token.Confirmation `json:"cnf,omitempty"`
 	// Username is the signed-in user of a user's token.
 	Username string `json:"username,omitempty"`

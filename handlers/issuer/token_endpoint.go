@@ -22,7 +22,7 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request, ip netip.Add
 		e = checkBoundKey(m, cnf)
 	}
 	if e == nil {
-		m.cnf = cnf
+		bindDPoPKey(m, cnf)
 		var resp *tokenResponse
 		if resp, e = i.mint(r.Context(), m, now); e == nil {
 			writeJSON(w, http.StatusOK, resp)

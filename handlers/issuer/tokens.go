@@ -31,7 +31,7 @@ type tokenInfo struct {
 	issuedAt  int64
 	expiresAt int64
 	authTime  int64               // a user's token: when the user signed in; 0 for a client's own
-	cnf       *token.Confirmation // nil for bearer tokens
+	cnf       *token.Confirmation // nil: a bearer token
 }
 
 // resolve verifies a JWT of ours with our own keys, or looks an opaque token
