@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -290,4 +291,42 @@ func TestDPoPConcurrentProofAtTokenEndpoint(t *testing.T) {
 	if ok != 1 {
 		t.Fatalf("%d of %d concurrent requests with one proof got a token", ok, n)
 	}
+}
+
+// FuzzTokenRequestDPoP throws arbitrary DPoP headers at the token endpoint
+// of an authenticated client: it never panics and answers a DPoP token (for
+// a proof it accepted), or a well-formed invalid_dpop_proof, or a retryable
+// 429/503, never a Bearer token for a request that carried a proof.
+func FuzzTokenRequestDPoP(f *testing.F) {
+	e := newEnv(f, nil)
+	k := newDPoPKey(f)
+	f.Add(k.proof(f, "POST", tokenURL, e.clock.Now(), ""))
+	f.Add(k.proof(f, "GET", tokenURL, e.clock.Now(), "n"))
+	f.Add("a.b.c")
+	f.Add("eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6Im5vbmUifQ.e30.")
+	f.Fuzz(func(t *testing.T, proof string) {
+		r := httptest.NewRequest("POST", "/oauth/token", strings.NewReader("grant_type=client_credentials"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth("app", "app-secret")
+		r.Header["Dpop"] = []string{proof}
+		w := httptest.NewRecorder()
+		e.iss.Handle(w, r, e.ip)
+		var out map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+			t.Fatalf("not JSON: %q", w.Body.String())
+		}
+		switch w.Code {
+		case 200:
+			if out["token_type"] != "DPoP" {
+				t.Fatalf("a request with a proof got %v", out)
+			}
+		case 400:
+			if out["error"] != errInvalidDPoPProof {
+				t.Fatalf("400 %v", out)
+			}
+		case 429, 503:
+		default:
+			t.Fatalf("status %d: %s", w.Code, w.Body.String())
+		}
+	})
 }
