@@ -131,6 +131,9 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		}
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
+	// Batched writes (codes, refresh tokens) wait at most this long for
+	// company before committing.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	if err := db.Update(initSchema); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)

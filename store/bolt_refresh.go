@@ -11,12 +11,18 @@ import (
 
 // StartFamily implements RefreshStore.
 func (b *Bolt) StartFamily(ctx context.Context, fam RefreshFamily, first *RefreshRecord) error {
-	return b.update(ctx, func(tx *bolt.Tx) error {
+	late := false
+	err := b.batch(ctx, func(tx *bolt.Tx) error {
 		stored, err := b.family(tx, fam.ID)
 		if err != nil {
 			return err
 		}
+		late = false
 		if err := StartFamilyPlan(fam, first, stored); err != nil {
+			if err == ErrFamilyRevoked {
+				late = true
+				return b.writeRotation(tx, LateStartPlan(fam, *stored, b.now()))
+			}
 			return err
 		}
 		fam.Revoked = false
@@ -30,6 +36,10 @@ func (b *Bolt) StartFamily(ctx context.Context, fam RefreshFamily, first *Refres
 		rec.Spent = false
 		return b.putJSON(tx, bucketRefresh, rec.Hash, "refresh token", rec)
 	})
+	if err == nil && late {
+		return ErrFamilyRevoked
+	}
+	return err
 }
 
 // RotateRefresh implements RefreshStore: the read, the checks and every
@@ -41,7 +51,8 @@ func (b *Bolt) RotateRefresh(ctx context.Context, hash []byte, next func(Refresh
 	var old RefreshRecord
 	var fam RefreshFamily
 	var outcome error
-	err := b.update(ctx, func(tx *bolt.Tx) error {
+	err := b.batch(ctx, func(tx *bolt.Tx) error {
+		old, fam, outcome = RefreshRecord{}, RefreshFamily{}, nil
 		v := tx.Bucket(bucketRefresh).Get(hash)
 		if v == nil {
 			return ErrNotFound
@@ -98,7 +109,7 @@ func (b *Bolt) RevokeFamily(ctx context.Context, id string, until time.Time) (Re
 		return RefreshFamily{}, err
 	}
 	var before RefreshFamily
-	err := b.update(ctx, func(tx *bolt.Tx) error {
+	err := b.batch(ctx, func(tx *bolt.Tx) error {
 		f, err := b.family(tx, id)
 		if err != nil {
 			return err
@@ -161,4 +172,15 @@ func (b *Bolt) putJSON(tx *bolt.Tx, bucket, key []byte, what string, v any) erro
 		return err
 	}
 	return tx.Bucket(bucket).Put(key, data)
+}
+
+// batch is update through bbolt's Batch: concurrent writers of the token
+// endpoint share one commit (one fsync) instead of queueing for one each.
+// fn may run more than once (after a failed batch, each fn runs alone), so
+// it sets its results from scratch every time.
+func (b *Bolt) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := b.usable(ctx); err != nil {
+		return err
+	}
+	return b.closedErr(b.db.Batch(fn))
 }

@@ -219,7 +219,7 @@ func TestDPoPBindsPublicRefreshTokens(t *testing.T) {
 	}
 	proof := func(key *dpopKey) string { return key.proof(t, "POST", tokenURL, e.clock.Now(), "") }
 	code := e.putCode(codeOpts{client: "mobile", scopes: []string{"openid", "read"}})
-	r := post(url.Values{"grant_type": {GrantAuthorizationCode}, "code": {code}, "code_verifier": {testVerifier},
+	r := post(url.Values{"grant_type": {GrantAuthorizationCode}, "code": {code}, "code_verifier": {tokensVerifier},
 		"redirect_uri": {"http://127.0.0.1/cb"}, "client_id": {"mobile"}}, "", "", proof(k))
 	if r.status != 200 || r.body["token_type"] != "DPoP" {
 		t.Fatalf("public client's DPoP exchange: %d %s", r.status, r.raw)
@@ -253,7 +253,7 @@ func TestDPoPBindsPublicRefreshTokens(t *testing.T) {
 	// A confidential client's refresh token is not bound by a DPoP
 	// exchange: it may refresh with another key (or none).
 	code = e.putCode(codeOpts{})
-	r = post(url.Values{"grant_type": {GrantAuthorizationCode}, "code": {code}, "code_verifier": {testVerifier},
+	r = post(url.Values{"grant_type": {GrantAuthorizationCode}, "code": {code}, "code_verifier": {tokensVerifier},
 		"redirect_uri": {"https://app.example/cb"}}, "web", "web-secret", proof(k))
 	if r.status != 200 || r.body["token_type"] != "DPoP" {
 		t.Fatalf("confidential DPoP exchange: %d %s", r.status, r.raw)

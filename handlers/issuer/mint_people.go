@@ -3,7 +3,6 @@ package issuer
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"log/slog"
@@ -51,14 +50,7 @@ const refreshTokenBytes = 32
 // refreshHash is the key a refresh token is stored under: SHA-256 over a
 // domain label, the issuer URL and the token, like opaque access tokens
 // (opaqueHash), so one issuer never accepts another's refresh token.
-func (i *Issuer) refreshHash(tok string) []byte {
-	h := sha256.New()
-	h.Write([]byte("authgate-refresh-v1\x00"))
-	h.Write([]byte(i.iss))
-	h.Write([]byte{0})
-	h.Write([]byte(tok))
-	return h.Sum(nil)
-}
+func (i *Issuer) refreshHash(tok string) []byte { return i.storedHash("authgate-refresh-v1", tok) }
 
 func randomToken() (string, error) {
 	b := make([]byte, refreshTokenBytes)
@@ -128,9 +120,15 @@ func (i *Issuer) recordFamily(ctx context.Context, m *mintRequest, jti string, e
 		case err == nil:
 			return res, nil
 		case errors.Is(err, store.ErrFamilyRevoked):
-			i.logger.LogAttrs(ctx, slog.LevelWarn, "code exchange refused: the code was replayed meanwhile",
+			// The code was replayed while this (first) redemption ran:
+			// the replay revoked the family, and the store revoked this
+			// access token too. The answer is the one a replay coming a
+			// moment later would leave: tokens that are already revoked
+			// (and no refresh token, which was not stored).
+			i.revokeInMemory(fam.Access)
+			i.logger.LogAttrs(ctx, slog.LevelWarn, "code replayed during its exchange: the tokens issued are revoked",
 				slog.String("client_id", m.client.id))
-			return nil, invalidGrant("invalid authorization code")
+			return &familyResult{}, nil
 		default:
 			i.logger.LogAttrs(ctx, slog.LevelError, "storing the token family failed", slog.String("error", err.Error()))
 			return nil, serverError()
@@ -213,6 +211,11 @@ func (i *Issuer) mintImplicit(ctx context.Context, c *client, user *User, scopes
 	}
 	if user == nil || user.Disabled {
 		return nil, newError(http.StatusBadRequest, "access_denied", "user may not sign in")
+	}
+	for _, s := range scopes {
+		if !c.hasScope(s) {
+			return nil, newError(http.StatusBadRequest, errInvalidScope, "scope "+safeName(s)+" is not allowed")
+		}
 	}
 	return i.mint(ctx, &mintRequest{
 		client: c, subject: user.Name, scopes: scopes, audience: c.audience,

@@ -86,9 +86,13 @@ func (i *Issuer) resolveWithin(ctx context.Context, tok string, grace time.Durat
 // one store, so the issuer is part of the key: an issuer never resolves (and
 // so never accepts, introspects or revokes) an opaque token that another
 // issuer minted for a client with the same client_id.
-func (i *Issuer) opaqueHash(tok string) []byte {
+func (i *Issuer) opaqueHash(tok string) []byte { return i.storedHash("authgate-opaque-v1", tok) }
+
+// storedHash is SHA-256 over label, NUL, the issuer URL, NUL and tok.
+func (i *Issuer) storedHash(label, tok string) []byte {
 	h := sha256.New()
-	h.Write([]byte("authgate-opaque-v1\x00"))
+	h.Write([]byte(label))
+	h.Write([]byte{0})
 	h.Write([]byte(i.iss))
 	h.Write([]byte{0})
 	h.Write([]byte(tok))
