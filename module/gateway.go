@@ -131,6 +131,11 @@ type Gateway struct {
 	// the server's trusted_proxies and removed from any other request.
 	// Default: none (the TLS connection's own client certificate).
 	ClientCertHeader string `json:"client_cert_header,omitempty"`
+	// DPoP (RFC 9449) is optional (default: a DPoP-bound token needs
+	// `Authorization: DPoP` and a valid proof, plain Bearer tokens work),
+	// required (plain Bearer tokens are refused) or off (the DPoP scheme
+	// is not read; DPoP-bound tokens are refused).
+	DPoP string `json:"dpop,omitempty"`
 
 	gw      *gateway.Gateway
 	ipf     *ipfilter.Dynamic // nil without IP lists
@@ -261,6 +266,9 @@ func (h *Gateway) Provision(ctx caddy.Context) error {
 		h.release = append(h.release, release)
 		cfg.Introspect = in
 	}
+	if cfg.DPoP, err = h.dpopConfig(app); err != nil {
+		return err
+	}
 	for _, s := range h.TokenSources {
 		cfg.Sources = append(cfg.Sources, gateway.TokenSource{Kind: s.Kind, Name: s.Name, Scheme: s.Scheme})
 	}
@@ -319,6 +327,9 @@ func (h *Gateway) Validate() error {
 		return fmt.Errorf("authgate: %w", err)
 	}
 	if err := h.checkConfig(); err != nil {
+		return fmt.Errorf("authgate: %w", err)
+	}
+	if err := gateway.CheckDPoPMode(h.DPoP); err != nil {
 		return fmt.Errorf("authgate: %w", err)
 	}
 	return nil

@@ -204,6 +204,12 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if path, err = argOne(d); err == nil {
 				g.AllowIPFiles = append(g.AllowIPFiles, path)
 			}
+		case "dpop":
+			if g.DPoP, err = argOne(d); err == nil {
+				if err := gateway.CheckDPoPMode(g.DPoP); err != nil || g.DPoP == "" {
+					return d.Errf("dpop must be required, optional or off, got %q", g.DPoP)
+				}
+			}
 		case "deny_ip_file":
 			var path string
 			if path, err = argOne(d); err == nil {

@@ -55,6 +55,14 @@ type IssuerHandler struct {
 	// average; n 1 to 1000000, duration 1s to 24h) or "off". Default:
 	// 600/1m. Beyond it the token endpoint answers 429 with Retry-After.
 	RateLimit string `json:"rate_limit,omitempty"`
+	// DPoPNonce requires a server nonce (RFC 9449 §8) in DPoP proofs at the
+	// token endpoint: a proof without the current one is answered 400
+	// use_dpop_nonce with the nonce in DPoP-Nonce. Default: off.
+	DPoPNonce bool `json:"dpop_nonce,omitempty"`
+	// DPoPAlgorithms are the algorithms accepted in DPoP proofs (and
+	// listed as dpop_signing_alg_values_supported). Default: ES256 ES384
+	// ES512 EdDSA PS256 PS384 PS512 RS256 RS384 RS512.
+	DPoPAlgorithms []string `json:"dpop_algorithms,omitempty"`
 	// RefreshTokenTTL is the default lifetime of each refresh token (they
 	// are single use: every refresh returns a new one). Default: 60 days.
 	RefreshTokenTTL caddy.Duration `json:"refresh_token_ttl,omitempty"`
@@ -121,6 +129,10 @@ type IssuerClient struct {
 	// "<n>/<duration>" or "off".
 	RateLimit string `json:"rate_limit,omitempty"`
 	IssuerClientStrongAuth
+	// DPoP is optional (default: a token request with a DPoP proof gets
+	// DPoP-bound tokens, one without gets Bearer tokens) or required (no
+	// token without a proof).
+	DPoP string `json:"dpop,omitempty"`
 	// Public marks a client that cannot keep a secret (native or browser
 	// app): no secret, auth method none, PKCE required, never
 	// client_credentials or token exchange. Its default grant is
@@ -189,6 +201,8 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		AccessTokenTTL: time.Duration(h.AccessTokenTTL),
 		Audience:       h.Audience,
 		Logger:         ctx.Slogger(),
+		DPoPNonce:      h.DPoPNonce,
+		DPoPAlgorithms: h.DPoPAlgorithms,
 
 		RefreshTokenTTL:       time.Duration(h.RefreshTokenTTL),
 		RefreshFamilyLifetime: time.Duration(h.RefreshFamilyLifetime),
@@ -220,6 +234,7 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 			AllowIP:        c.AllowIP,
 			DenyIP:         c.DenyIP,
 			Disabled:       c.Disabled,
+			DPoP:           c.DPoP,
 			PeopleConfig: issuer.PeopleConfig{
 				Public:                   c.Public,
 				RedirectURIs:             c.RedirectURIs,

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/authgate/caddy-authgate/handlers/issuer"
+	"github.com/authgate/caddy-authgate/token"
 )
 
 func init() {
@@ -39,6 +40,8 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		access_token_ttl <duration>
 //		audience <aud>...
 //		rate_limit <n>/<duration>|off
+//		dpop_nonce
+//		dpop_algorithms <alg>...
 //		refresh_token_ttl <duration>
 //		refresh_family_lifetime <duration>
 //		client <client_id> {
@@ -62,6 +65,7 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //			tls_client_auth subject_dn|san_dns|san_uri|san_ip|san_email <value>
 //			certificate_bound_tokens
 //			signing_alg <alg>
+//			dpop required|optional
 //			public
 //			redirect_uri <uri>
 //			post_logout_redirect_uri <uri>
@@ -122,6 +126,20 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := checkClientCertHeader(h.ClientCertHeader); err != nil {
 				return d.Errf("%v", err)
 			}
+		case "dpop_nonce":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.DPoPNonce = true
+		case "dpop_algorithms":
+			algs, err := issManyArgs(d)
+			if err != nil {
+				return err
+			}
+			if err := token.CheckDPoPAlgorithms(algs); err != nil {
+				return d.Errf("%v", err)
+			}
+			h.DPoPAlgorithms = algs
 		case "refresh_token_ttl":
 			if err := issDurationArg(d, &h.RefreshTokenTTL); err != nil {
 				return err
@@ -241,6 +259,13 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 			err = issRateLimitArg(d, &c.RateLimit)
 		case "key", "jwks_uri", "allowed_kids", "validate_jti", "tls_client_auth", "certificate_bound_tokens", "signing_alg":
 			err = unmarshalClientStrongAuth(d, c, name)
+		case "dpop":
+			err = issOneArg(d, &c.DPoP)
+			if err == nil {
+				if derr := issuer.CheckClientDPoP(c.DPoP); derr != nil {
+					err = d.Errf("client %q: %v", c.ClientID, derr)
+				}
+			}
 		case "public", "skip_consent", "redirect_uri", "post_logout_redirect_uri", "id_token_signed_response_alg", "refresh_token_ttl":
 			err = unmarshalPeopleClient(d, c, name)
 		default:

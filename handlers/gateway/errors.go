@@ -27,7 +27,13 @@ type Error struct {
 	Subject, ClientID string
 	// Rule names the IP rule that refused the address (ip_denied only).
 	Rule string
-	Err  error
+	// Scheme of the challenge: "" for Bearer, "DPoP" when the request
+	// used DPoP or the route requires it (RFC 9449 §7.1).
+	Scheme string
+	// DPoPAlgs, when set, are the algs of the route's DPoP challenge; a
+	// Bearer challenge then has a DPoP challenge beside it.
+	DPoPAlgs string
+	Err      error
 }
 
 // publicDescriptions are the only error_description texts a client sees:
@@ -36,6 +42,7 @@ var publicDescriptions = map[string]string{
 	"invalid_request":    "the request's credentials are malformed or ambiguous",
 	"invalid_token":      "the access token is invalid",
 	"insufficient_scope": "the access token does not grant access to this resource",
+	"invalid_dpop_proof": "the DPoP proof is invalid",
 }
 
 // Public is the error_description sent to the client: the generic text of
@@ -69,7 +76,11 @@ func (e *Error) Challenge(realm string) string {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString(`Bearer realm=`)
+	if e.Scheme == schemeDPoP {
+		b.WriteString(`DPoP realm=`)
+	} else {
+		b.WriteString(`Bearer realm=`)
+	}
 	b.WriteString(quote(realm))
 	if e.Code != "" {
 		b.WriteString(`, error=`)
@@ -83,6 +94,10 @@ func (e *Error) Challenge(realm string) string {
 		b.WriteString(`, scope=`)
 		b.WriteString(quote(e.Scope))
 	}
+	if e.Scheme == schemeDPoP && e.DPoPAlgs != "" {
+		b.WriteString(`, algs=`)
+		b.WriteString(quote(e.DPoPAlgs))
+	}
 	return b.String()
 }
 
@@ -90,6 +105,11 @@ func (e *Error) Challenge(realm string) string {
 func (e *Error) SetHeaders(h http.Header, realm string) {
 	if c := e.Challenge(realm); c != "" {
 		h.Set("WWW-Authenticate", c)
+		if e.Scheme != schemeDPoP && e.DPoPAlgs != "" && e.Status == http.StatusUnauthorized {
+			// RFC 9449 §7.1: the route takes DPoP too; say with which
+			// algorithms, beside the Bearer challenge.
+			h.Add("WWW-Authenticate", `DPoP realm=`+quote(realm)+`, algs=`+quote(e.DPoPAlgs))
+		}
 	}
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))

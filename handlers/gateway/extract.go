@@ -16,6 +16,10 @@ type TokenSource struct {
 	// Scheme, for headers: the auth scheme before the token ("Bearer"),
 	// matched case-insensitively; empty means the whole value is the token.
 	Scheme string
+
+	// dpop: a Bearer header source also takes the DPoP scheme (RFC 9449
+	// §7.1), set by New unless DPoP is off.
+	dpop bool
 }
 
 // DefaultTokenSources is `Authorization: Bearer <token>`.
@@ -41,6 +45,9 @@ func (s TokenSource) Validate() error {
 type found struct {
 	src   *TokenSource
 	token string
+	// dpop: the token came with the DPoP scheme; its proof is checked by
+	// the binding step (binding_dpop.go).
+	dpop bool
 }
 
 // extract finds the request's token. More than one token, whether in one
@@ -51,7 +58,7 @@ func extract(r *http.Request, sources []TokenSource) (found, *Error) {
 	var f found
 	for i := range sources {
 		src := &sources[i]
-		tok, n, bad := lookupSource(r, src)
+		tok, n, bad, dpop := lookupSource(r, src)
 		if bad != "" {
 			return found{}, errInvalidRequest(ReasonMalformed, bad)
 		}
@@ -61,39 +68,50 @@ func extract(r *http.Request, sources []TokenSource) (found, *Error) {
 		if n > 1 || f.src != nil {
 			return found{}, errInvalidRequest(ReasonMultipleTokens, "the request presents more than one token")
 		}
-		f = found{src: src, token: tok}
+		f = found{src: src, token: tok, dpop: dpop}
 	}
 	return f, nil
 }
 
-// lookupSource returns the token in one source, how many it found, and why
-// a value meant for this source is malformed ("" when none is).
-func lookupSource(r *http.Request, src *TokenSource) (string, int, string) {
+// lookupSource returns the token in one source, how many it found, why a
+// value meant for this source is malformed ("" when none is), and whether
+// the token came with the DPoP scheme.
+func lookupSource(r *http.Request, src *TokenSource) (string, int, string, bool) {
 	switch src.Kind {
 	case "header":
 		vals := r.Header[src.Name]
 		if len(vals) > 1 {
 			// Credentials headers are not lists (RFC 9110 §11.6.2): two
 			// values, whatever their schemes, are two credentials.
-			return "", len(vals), ""
+			return "", len(vals), "", false
 		}
 		if len(vals) == 0 {
-			return "", 0, ""
+			return "", 0, "", false
 		}
-		tok, ours, ok := withScheme(vals[0], src.Scheme)
+		scheme := src.Scheme
+		tok, ours, ok := withScheme(vals[0], scheme)
+		dpop := false
+		if !ours && src.dpop {
+			// The same strictness for the second scheme of the source.
+			scheme = schemeDPoP
+			tok, ours, ok = withScheme(vals[0], scheme)
+			dpop = true
+		}
 		switch {
 		case !ours:
-			return "", 0, "" // another scheme (Basic, DPoP, ...): not a token of ours
+			return "", 0, "", false // another scheme (Basic, DPoP when off, ...): not a token of ours
 		case !ok:
-			return "", 0, "header " + src.Name + " is not a well-formed " + schemeName(src.Scheme) + " credential"
+			return "", 0, "header " + src.Name + " is not a well-formed " + schemeName(scheme) + " credential", false
 		}
-		return tok, 1, ""
+		return tok, 1, "", dpop
 	case "query":
-		return lookupQuery(r.URL.RawQuery, src.Name)
+		tok, n, bad := lookupQuery(r.URL.RawQuery, src.Name)
+		return tok, n, bad, false
 	case "cookie":
-		return lookupCookie(r.Header["Cookie"], src.Name)
+		tok, n, bad := lookupCookie(r.Header["Cookie"], src.Name)
+		return tok, n, bad, false
 	}
-	return "", 0, ""
+	return "", 0, "", false
 }
 
 func schemeName(s string) string {
@@ -225,6 +243,9 @@ func (f found) strip(r *http.Request) {
 	switch f.src.Kind {
 	case "header":
 		r.Header.Del(f.src.Name)
+		if f.dpop {
+			r.Header.Del("Dpop") // the proof goes with its token
+		}
 	case "query":
 		q := r.URL.Query()
 		q.Del(f.src.Name)

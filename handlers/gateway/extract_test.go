@@ -29,6 +29,9 @@ func TestMalformedCredentials(t *testing.T) {
 		"valid and malformed":   {"Bearer " + valid, "Bearer\tforged"},
 		"two valid":             {"Bearer " + valid, "Bearer " + valid},
 		"padding in the middle": {"Bearer ab=cd"},
+		"dpop tab separator":    {"DPoP\t" + valid},
+		"bare dpop scheme":      {"dpop"},
+		"dpop and bearer":       {"DPoP " + valid, "Bearer " + valid},
 	}
 	for name, vals := range malformed {
 		for _, optional := range []bool{false, true} {
@@ -41,15 +44,15 @@ func TestMalformedCredentials(t *testing.T) {
 			}
 		}
 	}
-	for name, v := range map[string]string{"basic": "Basic YTpi", "longer scheme name": "Bearerish " + valid, "dpop": "DPoP " + valid} {
-		g := newGateway(t, set, func(c *Config) { c.Optional = true })
+	for name, v := range map[string]string{"basic": "Basic YTpi", "longer scheme name": "Bearerish " + valid, "dpop (off)": "DPoP " + valid, "DPoPish": "DPoPx " + valid} {
+		g := newGateway(t, set, func(c *Config) { c.Optional = true; c.DPoP.Mode = DPoPOff })
 		r := request("")
 		r.Header.Set("Authorization", v)
 		d, e := g.Authorize(r, loopback)
 		if e != nil || d.Claims != nil || r.Header.Get("Authorization") != v {
 			t.Errorf("%s in optional mode: %v claims=%v", name, e, d.Claims != nil)
 		}
-		g = newGateway(t, set, nil)
+		g = newGateway(t, set, func(c *Config) { c.DPoP.Mode = DPoPOff })
 		if _, e := g.Authorize(r, loopback); e == nil || e.Reason != ReasonNoToken {
 			t.Errorf("%s in required mode: %v, want no_token", name, e)
 		}
@@ -105,7 +108,14 @@ func FuzzExtract(f *testing.F) {
 		f.Add(seed, "", "access_token=abc", "at=abc")
 	}
 	f.Add("Bearer a", "Bearer b", "access_token=%zz&access_token=x", `at="x"; at=y`)
-	sources := []TokenSource{DefaultTokenSources[0], {Kind: "query", Name: "access_token"}, {Kind: "cookie", Name: "at"}, {Kind: "header", Name: "X-Tok"}}
+	for _, seed := range []string{"DPoP abc", "DPoP\tabc", "dpop", "DPoPx y", "DPoP  a.b.c", "DPoP a b"} {
+		f.Add(seed, "", "", "")
+	}
+	// The last source takes Bearer and DPoP (DPoP not off): both schemes
+	// with the same strictness.
+	sources := []TokenSource{DefaultTokenSources[0], {Kind: "query", Name: "access_token"}, {Kind: "cookie", Name: "at"}, {Kind: "header", Name: "X-Tok"},
+		{Kind: "header", Name: "Authorization", Scheme: "Bearer", dpop: true}}
+	const dpopSource = 4
 	f.Fuzz(func(t *testing.T, auth, auth2, query, cookie string) {
 		for i := range sources {
 			r, _ := http.NewRequest("GET", "http://x/", nil)
@@ -128,23 +138,38 @@ func FuzzExtract(f *testing.F) {
 				continue
 			}
 			if f.src == nil {
-				if i == 0 && auth != "" && (auth2 != "" || looksLikeBearer(auth)) {
+				if (i == 0 || i == dpopSource) && auth != "" && (auth2 != "" || looksLikeBearer(auth)) {
 					t.Fatalf("Authorization %q (second %q) read as no token", auth, auth2)
+				}
+				if i == dpopSource && auth != "" && looksLikeScheme(auth, "DPoP") {
+					t.Fatalf("Authorization %q read as no token by a DPoP source", auth)
 				}
 				continue
 			}
 			if f.token == "" {
 				t.Fatal("empty token found")
 			}
-			if i == 0 && (!strings.EqualFold(auth[:6], "bearer") || strings.TrimLeft(auth[6:], " ") != f.token) {
+			if i == 0 && (f.dpop || !strings.EqualFold(auth[:6], "bearer") || strings.TrimLeft(auth[6:], " ") != f.token) {
 				t.Fatalf("Authorization %q gave token %q", auth, f.token)
+			}
+			if i == dpopSource {
+				scheme := "Bearer"
+				if f.dpop {
+					scheme = "DPoP"
+				}
+				if !looksLikeScheme(auth, scheme) || strings.TrimLeft(auth[len(scheme):], " ") != f.token {
+					t.Fatalf("Authorization %q gave token %q (dpop=%v)", auth, f.token, f.dpop)
+				}
 			}
 		}
 	})
 }
 
-func looksLikeBearer(v string) bool {
-	return len(v) >= 6 && strings.EqualFold(v[:6], "bearer") && (len(v) == 6 || !isTchar(v[6]))
+func looksLikeBearer(v string) bool { return looksLikeScheme(v, "Bearer") }
+
+func looksLikeScheme(v, scheme string) bool {
+	n := len(scheme)
+	return len(v) >= n && strings.EqualFold(v[:n], scheme) && (len(v) == n || !isTchar(v[n]))
 }
 
 // Parsers differ on where a query parameter or a cookie starts: many split

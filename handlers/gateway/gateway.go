@@ -59,12 +59,15 @@ type Config struct {
 	IP IPFilter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// DPoP: sender-constrained tokens (binding_dpop.go).
+	DPoP DPoPConfig
 }
 
 // Gateway authorizes requests for one route. It is safe for concurrent use.
 type Gateway struct {
-	cfg   Config
-	strip []string // identity header names, canonical
+	cfg      Config
+	strip    []string // identity header names, canonical
+	dpopAlgs string   // algs of the DPoP challenge; "" when DPoP is off
 }
 
 // New validates cfg and builds a Gateway.
@@ -90,6 +93,9 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Now = time.Now
 	}
 	g := &Gateway{cfg: cfg}
+	if err := g.setupDPoP(); err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	for i, h := range cfg.Headers {
 		name := http.CanonicalHeaderKey(h.Name)
@@ -127,6 +133,15 @@ type Decision struct {
 // trailers of the same names) are removed first, so a client can never
 // inject identity.
 func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Error) {
+	var f found
+	d, e := g.authorize(r, client, &f)
+	if e != nil {
+		g.dpopChallenge(e, f)
+	}
+	return d, e
+}
+
+func (g *Gateway) authorize(r *http.Request, client netip.Addr, f *found) (Decision, *Error) {
 	for _, name := range g.strip {
 		delete(r.Header, name)
 	}
@@ -136,7 +151,8 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 		return Decision{}, &Error{Status: http.StatusForbidden, Reason: ReasonIPDenied,
 			Description: "client address is not allowed", Rule: rule}
 	}
-	f, e := extract(r, g.cfg.Sources)
+	var e *Error
+	*f, e = extract(r, g.cfg.Sources)
 	if e != nil {
 		return Decision{}, e
 	}
@@ -199,6 +215,9 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 		}
 	}
 	if e := checkCertificateBinding(r, claims); e != nil {
+		return Decision{}, withIdentity(e, claims)
+	}
+	if e := g.bindDPoP(r, *f, claims, now); e != nil {
 		return Decision{}, withIdentity(e, claims)
 	}
 	if e := g.cfg.Rules.check(claims); e != nil {

@@ -76,6 +76,10 @@ type ClientConfig struct {
 	// (client_auth_config.go): keys, JWKS URI, allowed kids, jti replay
 	// checks, the mTLS attribute, certificate_bound_tokens.
 	StrongAuth
+	// DPoP is optional (default: a request with a DPoP proof gets
+	// DPoP-bound tokens, one without gets Bearer tokens) or required (no
+	// token without a proof).
+	DPoP string
 	// People sign-in (client_people.go).
 	PeopleConfig
 }
@@ -108,6 +112,8 @@ type client struct {
 	strong      *strongAuth // JWT and mTLS methods, binding (client_auth_config.go)
 	signingAlg  string      // "": the issuer's (keys_per_alg.go)
 	people                  // sign-in settings (client_people.go)
+	// dpopRequired refuses token requests without a DPoP proof.
+	dpopRequired bool
 }
 
 // CheckTokenFormat refuses anything but jwt and opaque (the Caddyfile parser
@@ -240,6 +246,10 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		return nil, fmt.Errorf("client %q: rate_limit %s out of bounds (1 to %d per %s to %s)", cc.ID, limit, MaxRateLimitN, MinRateLimitPer, MaxRateLimitPer)
 	}
 	c.issuance = newBucket(limit)
+	if err := CheckClientDPoP(cc.DPoP); err != nil {
+		return nil, fmt.Errorf("client %q: %w", cc.ID, err)
+	}
+	c.dpopRequired = cc.DPoP == DPoPRequired
 	if len(cc.AllowIP) > 0 || len(cc.DenyIP) > 0 {
 		f, err := ipfilter.NewFilter(cc.AllowIP, cc.DenyIP)
 		if err != nil {

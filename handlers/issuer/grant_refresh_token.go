@@ -52,11 +52,6 @@ func (refreshTokenGrant) request(ctx context.Context, i *Issuer, f form, c *clie
 		// Not spent: the caller does not hold the client's credentials.
 		return nil, refuse("issued to another client")
 	}
-	if rec.JKT != "" {
-		// Bound to a proof-of-possession key: refreshing needs the proof,
-		// which this endpoint cannot check yet. Fail closed.
-		return nil, refuse("bound to a proof-of-possession key")
-	}
 	user, err := i.lookupUser(ctx, rec.Subject)
 	if err != nil || user.Disabled {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -77,6 +72,9 @@ func (refreshTokenGrant) request(ctx context.Context, i *Issuer, f form, c *clie
 		audience: rec.Audience,
 		lifetime: c.ttl,
 		format:   c.format,
+		// A token bound to a DPoP key refreshes only with a proof of that
+		// key (checkBoundKey), and its successor is bound to it too.
+		boundJKT: rec.JKT,
 		person: &personGrant{
 			user: user, authTime: rec.AuthTime, sessionID: rec.SessionID,
 			familyID: rec.FamilyID, familyEnd: rec.FamilyEndsAt,

@@ -91,6 +91,7 @@ func (tokenExchangeGrant) request(ctx context.Context, i *Issuer, f form, c *cli
 		lifetime:        time.Duration(exp-now.Unix()) * time.Second,
 		format:          c.format,
 		issuedTokenType: TokenTypeAccessToken,
+		boundJKT:        jktOf(info.cnf),
 	}, nil
 }
 

@@ -38,6 +38,6 @@ func (i *Issuer) serveIntrospect(w http.ResponseWriter, r *http.Request, ip neti
 	writeJSON(w, http.StatusOK, introspectionResponse{Active: true, activeToken: &activeToken{
 		Scope: spaceJoined(info.scopes), ClientID: info.clientID, Subject: info.subject,
 		Audience: info.audience, Issuer: i.iss, ExpiresAt: info.expiresAt, IssuedAt: info.issuedAt,
-		JTI: info.jti, TokenType: "Bearer", Cnf: info.cnf, Username: info.username(),
+		JTI: info.jti, TokenType: tokenType(info.cnf), Cnf: info.cnf, Username: info.username(),
 	}})
 }

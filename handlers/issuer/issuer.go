@@ -96,6 +96,12 @@ type Config struct {
 	// JWKS fetches the clients' jwks_uri key sets (private_key_jwt,
 	// self_signed_tls_client_auth); required when a client has one.
 	JWKS *jwkscache.Cache
+	// DPoPNonce makes the token endpoint require a server nonce in DPoP
+	// proofs (RFC 9449 §8), sent in DPoP-Nonce.
+	DPoPNonce bool
+	// DPoPAlgorithms accepted in DPoP proofs; default
+	// token.DefaultDPoPAlgorithms.
+	DPoPAlgorithms []string
 	// SignInConfig configures sign-in for people (users, pages, sessions).
 	SignInConfig
 	// RefreshTokenTTL is the default lifetime of a refresh token (each one
@@ -129,6 +135,7 @@ type Issuer struct {
 	// hashHook, when set (tests), runs before each slow hash computation.
 	hashHook func()
 	keys     *keyManager
+	dpop     dpopState
 	idKeys   *keyManager // RS256 ID-token keys next to another signing_alg (id_keys.go); nil when not needed
 	revoked  revocationSet
 	revFeed  revocationFeed
@@ -242,6 +249,9 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	i.clientAlgs = clientSigningAlgs(config, alg)
 	if i.jwks = cfg.JWKS; i.jwks == nil && len(jwksURIs(config)) > 0 {
 		return nil, errors.New("issuer: a client has a jwks_uri but no JWKS cache is configured")
+	}
+	if i.dpop, err = newDPoPState(&cfg); err != nil {
+		return nil, err
 	}
 	if err := i.initSignIn(&cfg.SignInConfig); err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)

@@ -57,6 +57,7 @@ func (i *Issuer) buildMetadata(clients map[string]*client) ([]byte, error) {
 		doc["scopes_supported"] = scopes
 	}
 	addStrongAuthMetadata(doc)
+	doc["dpop_signing_alg_values_supported"] = i.dpop.algorithms()
 	i.peopleMetadata(doc, base, clients)
 	return json.Marshal(doc)
 }

@@ -33,6 +33,10 @@ type mintRequest struct {
 	// cnf, when set, binds the token to a client certificate or a DPoP key
 	// (RFC 7800 cnf claim, opaque record, introspection).
 	cnf *token.Confirmation
+	// boundJKT, set by a grant whose credential is DPoP-bound (a subject
+	// token, a refresh token), is the key the request's proof must be of:
+	// what is minted stays bound to it.
+	boundJKT string
 	// person, when set, makes this a token of a signed-in user: it gets
 	// auth_time, and mint records its family and issues the refresh token
 	// and ID token asked for (mint_people.go).
@@ -92,7 +96,7 @@ func (i *Issuer) mint(ctx context.Context, m *mintRequest, now time.Time) (*toke
 	}
 	resp := &tokenResponse{
 		AccessToken:     tok,
-		TokenType:       "Bearer",
+		TokenType:       tokenType(m.cnf),
 		ExpiresIn:       exp - iat,
 		Scope:           spaceJoined(m.scopes),
 		IssuedTokenType: m.issuedTokenType,

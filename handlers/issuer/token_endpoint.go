@@ -13,8 +13,16 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request, ip netip.Add
 		return
 	}
 	now := i.now()
-	m, e := i.grantRequest(r.Context(), f, c, now)
+	cnf, e := i.dpopBinding(w, r, c, now)
+	var m *mintRequest
 	if e == nil {
+		m, e = i.grantRequest(r.Context(), f, c, now)
+	}
+	if e == nil {
+		e = checkBoundKey(m, cnf)
+	}
+	if e == nil {
+		bindDPoPKey(m, cnf)
 		e = i.bindCertificate(r, c, m)
 	}
 	if e == nil {
