@@ -39,8 +39,9 @@ var (
 	bucketMarkers       = []byte("markers")
 	bucketClients       = []byte("clients")
 	bucketMeta          = []byte("meta")
+	bucketNotBefore     = []byte("not_before")
 
-	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketMeta}
+	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketMeta, bucketNotBefore}
 
 	metaSchemaVersion = []byte("schema_version")
 )

@@ -73,6 +73,9 @@ func (b *Bolt) Purge(ctx context.Context, now time.Time) (int, error) {
 		if err := purge(bucketMarkers, func(e *expiring) time.Time { return e.Until }, nil); err != nil {
 			return err
 		}
+		if err := purge(bucketNotBefore, func(e *expiring) time.Time { return e.Until }, nil); err != nil {
+			return err
+		}
 		return purge(bucketSigningKeys, func(e *expiring) time.Time { return e.ExpiresAt }, nil)
 	})
 	if err != nil {

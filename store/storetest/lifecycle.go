@@ -26,6 +26,10 @@ func everyOperation(ctx context.Context, e store.Engine) map[string]error {
 	_, errs["GetClient"] = e.GetClient(ctx, "c")
 	errs["DeleteClient"] = e.DeleteClient(ctx, "c")
 	_, errs["Clients"] = e.Clients(ctx)
+	_, errs["UpdateClient"] = e.UpdateClient(ctx, "c", func(c *store.Client) (*store.Client, error) { return c, nil })
+	_, errs["ClientsVersion"] = e.ClientsVersion(ctx)
+	errs["SetNotBefore"] = e.SetNotBefore(ctx, store.NotBefore{Issuer: testIssuer, Kind: store.NotBeforeClient, ID: "c", At: T0, Until: until})
+	_, errs["NotBefores"] = e.NotBefores(ctx, testIssuer)
 	return errs
 }
 
