@@ -87,6 +87,10 @@ type Config struct {
 	// RateLimit is the default issuance limit of each client; nil means
 	// DefaultRateLimit, the zero RateLimit no limit.
 	RateLimit *RateLimit
+	// RotatedSecretTTL is how long a secret kept at an admin API rotation
+	// works when the rotation names no expiry; default
+	// DefaultRotatedSecretTTL.
+	RotatedSecretTTL time.Duration
 }
 
 // Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
@@ -113,6 +117,12 @@ type Issuer struct {
 	keys     *keyManager
 	revoked  revocationSet
 	revFeed  revocationFeed
+	// notBefore holds the per-client / per-user revocation instants.
+	notBefore notBeforeSet
+	// rotatedSecretTTL is how long a kept secret works by default.
+	rotatedSecretTTL time.Duration
+	// knownScopes are the scopes store clients may be given (admin API).
+	knownScopes []string
 
 	runOnce sync.Once
 }
@@ -136,6 +146,8 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		logger:  cfg.Logger,
 		slow:    newSlowCache(5*time.Minute, 4096),
 		limiter: cfg.HashLimiter,
+
+		rotatedSecretTTL: cfg.RotatedSecretTTL,
 	}
 	if i.limiter == nil {
 		i.limiter = sharedHashLimiter
@@ -204,7 +216,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		}
 	}
 	i.alg, i.rotation = alg, rotation
-	if i.clients, err = newClientRegistry(config, build, i.buildMetadata, i.logger); err != nil {
+	if i.clients, err = newClientRegistry(cfg.Issuer, config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}
 	if cfg.Store != nil {
@@ -228,6 +240,9 @@ func (i *Issuer) Open(ctx context.Context, st Store) error {
 	}
 	if err := i.loadRevocations(ctx); err != nil {
 		return fmt.Errorf("issuer: revocations: %w", err)
+	}
+	if err := i.loadNotBefores(ctx); err != nil {
+		return fmt.Errorf("issuer: revocations of clients and users: %w", err)
 	}
 	// Unreadable store clients only keep those clients out (Run retries);
 	// the config clients serve regardless.

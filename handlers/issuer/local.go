@@ -45,7 +45,7 @@ func (i *Issuer) Admit(c *token.Claims, addr netip.Addr) error {
 		return ErrForeignToken
 	}
 	now := i.now().Unix()
-	if err := i.admissible(c.JTI, c.ClientID, c.Scopes, now); err != nil {
+	if err := i.admissible(c.JTI, c.ClientID, c.Subject, c.Scopes, c.IssuedAt, now); err != nil {
 		return err
 	}
 	if !i.clients.load().byID[c.ClientID].ipAllowed(addr.Unmap()) {

@@ -11,4 +11,5 @@ type Store interface {
 	store.TokenStore
 	store.RevocationStore
 	store.ClientStore
+	store.NotBeforeStore
 }
