@@ -108,7 +108,9 @@ func newSecret(now time.Time, description string) (plain string, h store.SecretH
 }
 
 // ours reports whether a store record belongs to the issuer.
-func (i *Issuer) ours(rec *store.Client) bool { return rec != nil && (rec.Issuer == "" || rec.Issuer == i.iss) }
+func (i *Issuer) ours(rec *store.Client) bool {
+	return rec != nil && (rec.Issuer == "" || rec.Issuer == i.iss)
+}
 
 // readOnly refuses a change to a config client.
 func (ad *issuerAdmin) readOnly(id string) error {
