@@ -57,6 +57,11 @@ type IssuerHandler struct {
 	RateLimit string `json:"rate_limit,omitempty"`
 	// Clients are the registered API clients.
 	Clients []*IssuerClient `json:"clients,omitempty"`
+	// RotatedSecretTTL is how long a client secret kept at a rotation
+	// through the admin API (`caddy authgate client rotate-secret
+	// --keep-current`) works when the rotation names no expiry. Default:
+	// 7 days.
+	RotatedSecretTTL caddy.Duration `json:"rotated_secret_ttl,omitempty"`
 
 	iss     *issuer.Issuer
 	app     *App
@@ -148,6 +153,8 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		AccessTokenTTL: time.Duration(h.AccessTokenTTL),
 		Audience:       h.Audience,
 		Logger:         ctx.Slogger(),
+
+		RotatedSecretTTL: time.Duration(h.RotatedSecretTTL),
 	}
 	if h.RateLimit != "" {
 		rl, err := issuer.ParseRateLimit(h.RateLimit, caddy.ParseDuration)

@@ -39,6 +39,7 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		access_token_ttl <duration>
 //		audience <aud>...
 //		rate_limit <n>/<duration>|off
+//		rotated_secret_ttl <duration>
 //		client <client_id> {
 //			name <name>
 //			secret <value> [expires <RFC3339>]
@@ -97,6 +98,10 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "rate_limit":
 			if err := issRateLimitArg(d, &h.RateLimit); err != nil {
+				return err
+			}
+		case "rotated_secret_ttl":
+			if err := issDurationArg(d, &h.RotatedSecretTTL); err != nil {
 				return err
 			}
 		case "client":
