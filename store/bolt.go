@@ -38,10 +38,13 @@ var (
 	bucketRevocationLog = []byte("revocation_log") // feed sequence -> jti
 	bucketMarkers       = []byte("markers")
 	bucketClients       = []byte("clients")
+	bucketSessions      = []byte("sessions") // kind NUL id -> Session
+	bucketCodes         = []byte("codes")    // code hash -> CodeRecord
+	bucketUsers         = []byte("users")    // name -> UserRecord
 	bucketMeta          = []byte("meta")
 	bucketNotBefore     = []byte("not_before")
 
-	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketMeta, bucketNotBefore}
+	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketUsers, bucketMeta, bucketNotBefore}
 
 	metaSchemaVersion = []byte("schema_version")
 )

@@ -9,8 +9,8 @@ import (
 )
 
 // Purge deletes, in one write transaction, tokens, revocations (with their
-// feed entries) and markers whose expiry is at or before now, and signing
-// keys whose non-zero ExpiresAt is. It returns how many records it removed.
+// feed entries), markers, sessions and codes whose expiry is at or before
+// now, and signing keys whose non-zero ExpiresAt is. It returns how many records it removed.
 // The engine's purger calls it; records that cannot be decoded are left
 // alone (and keep failing loudly in the getters) rather than silently
 // deleted.
@@ -21,7 +21,7 @@ func (b *Bolt) Purge(ctx context.Context, now time.Time) (int, error) {
 		type expiring struct {
 			Exp       time.Time `json:"exp"`        // tokens
 			Until     time.Time `json:"until"`      // revocations, markers
-			ExpiresAt time.Time `json:"expires_at"` // signing keys
+			ExpiresAt time.Time `json:"expires_at"` // signing keys, sessions, codes
 			Seq       uint64    `json:"seq"`        // revocations
 		}
 		purge := func(name []byte, when func(e *expiring) time.Time, also func(e *expiring) error) error {
@@ -75,6 +75,11 @@ func (b *Bolt) Purge(ctx context.Context, now time.Time) (int, error) {
 		}
 		if err := purge(bucketNotBefore, func(e *expiring) time.Time { return e.Until }, nil); err != nil {
 			return err
+		}
+		for _, name := range [][]byte{bucketSessions, bucketCodes} {
+			if err := purge(name, func(e *expiring) time.Time { return e.ExpiresAt }, nil); err != nil {
+				return err
+			}
 		}
 		return purge(bucketSigningKeys, func(e *expiring) time.Time { return e.ExpiresAt }, nil)
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -108,6 +109,41 @@ func CheckExpiring(record, keyName, key string, until time.Time) error {
 	}
 	if until.IsZero() {
 		return fmt.Errorf("store: %s without expiry", record)
+	}
+	return nil
+}
+
+// SessionKey validates a session's kind and id and returns the engine key
+// "kind NUL id" (a kind holds no NUL, so keys of different kinds never meet).
+func SessionKey(kind, id string) ([]byte, error) {
+	if kind == "" || strings.IndexByte(kind, 0) >= 0 {
+		return nil, fmt.Errorf("store: session kind %q must be non-empty and hold no NUL", kind)
+	}
+	k := []byte(kind + "\x00" + id)
+	if id == "" {
+		return nil, errors.New("store: empty session id")
+	}
+	if err := CheckKey("session key", k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// CheckSession validates a session for PutSession and returns its key.
+func CheckSession(s Session) ([]byte, error) {
+	if s.ExpiresAt.IsZero() {
+		return nil, errors.New("store: session without expiry")
+	}
+	return SessionKey(s.Kind, s.ID)
+}
+
+// CheckCode validates a code record for PutCode.
+func CheckCode(rec CodeRecord) error {
+	if err := CheckKey("code hash", rec.Hash); err != nil {
+		return err
+	}
+	if rec.ExpiresAt.IsZero() {
+		return errors.New("store: code without expiry")
 	}
 	return nil
 }

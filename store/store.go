@@ -14,17 +14,14 @@
 //	ClientStore       clients registered at run time, edited atomically
 //	                  (UpdateClient), with a change counter (ClientsVersion)
 //	NotBeforeStore    per-client / per-user "not before" instants
+//	SessionStore      server-side browser sessions and consents (sessions.go)
+//	CodeStore         authorization codes, redeemed once (codes.go)
+//	UserStore         people registered at run time (users.go)
 //
-// The roles of the coming grants and sessions join the same scheme, each as
-// its own interface in its own file here, added to Engine, implemented by
-// every engine and specified in storetest in the same change:
-//
-//	CodeStore         authorization codes: Put, and Take (get-and-delete,
-//	                  atomic: one winner)
-//	RefreshStore      refresh-token families: rotate atomically, reuse
-//	                  revokes the family
-//	UserStore         local users (password hashes)
-//	SessionStore      browser sessions, by session id, with expiry
+// New roles join the same scheme, each as its own interface in its own file
+// here, added to Engine, implemented by every engine and specified in
+// storetest in the same change (refresh-token families and users come with
+// the sign-in grants).
 //
 // Expiry is the engine's job: getters never return an expired token,
 // revocation or marker, and each engine reclaims expired records (signing
@@ -138,6 +135,9 @@ type Engine interface {
 	ReplayStore
 	ClientStore
 	NotBeforeStore
+	SessionStore
+	CodeStore
+	UserStore
 	// Close stops the engine's background work and releases it (the bbolt
 	// file lock). Calling it again is a no-op.
 	io.Closer

@@ -210,9 +210,6 @@ func (ad *issuerAdmin) showClient(w http.ResponseWriter, r *http.Request, id str
 // checkBuilds refuses a record the client registry could not build (the
 // same validation as a config client).
 func (ad *issuerAdmin) checkBuilds(rec *store.Client) error {
-	if rec.Public && len(rec.SecretHashes) == 0 {
-		return nil // public clients are served by the browser flows
-	}
 	cc := storeClientConfig(*rec)
 	if _, err := ad.iss.clients.build(&cc); err != nil {
 		return adminErr(http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "client \""+rec.ID+"\": "))
@@ -233,6 +230,9 @@ func (ad *issuerAdmin) createClient(w http.ResponseWriter, r *http.Request) erro
 	var err error
 	if rec.ID, err = randomHex(16); err != nil {
 		return err
+	}
+	if rec.Public && len(rec.AuthMethods) == 0 {
+		rec.AuthMethods = []string{AuthNone} // a public client's only method
 	}
 	var plain string
 	if !rec.Public {

@@ -164,9 +164,11 @@ func TestAdminBadInput(t *testing.T) {
 		{"POST", "clients", `{"name":"x","scopes":["bad\"scope"]}`, 400, "scopes", "RFC 6749"},
 		{"POST", "clients", `{"name":"x","scopes":"read"}`, 400, "scopes", "array of strings"},
 		{"POST", "clients", `{"name":"x","grant_types":["password"]}`, 400, "grant_types", "unsupported"},
-		{"POST", "clients", `{"name":"x","auth_methods":["none"]}`, 400, "auth_methods", "unsupported"},
+		{"POST", "clients", `{"name":"x","auth_methods":["bogus_method"]}`, 400, "auth_methods", "unsupported"},
 		{"POST", "clients", `{"name":"x","token_format":"paseto"}`, 400, "token_format", "jwt or opaque"},
-		{"POST", "clients", `{"name":"x","redirect_uris":["http://evil.example/cb"]}`, 400, "redirect_uris", "localhost"},
+		{"POST", "clients", `{"name":"x","redirect_uris":["javascript:alert(1)"]}`, 400, "redirect_uris", "not allowed"},
+		{"POST", "clients", `{"name":"x","grant_types":["authorization_code"]}`, 400, "", "need a redirect_uri"},
+		{"POST", "clients", `{"name":"x","public":true,"grant_types":["client_credentials"]}`, 400, "", "public client may not"},
 		{"POST", "clients", `{"name":"x","redirect_uris":["https://app/cb#frag"]}`, 400, "redirect_uris", "fragment"},
 		{"POST", "clients", `{"name":"x","redirect_uris":["/relative"]}`, 400, "redirect_uris", "absolute"},
 		{"POST", "clients", `{"name":"x","jwks_uri":"http://app/jwks"}`, 400, "jwks_uri", "https"},
@@ -597,4 +599,24 @@ func FuzzAdminClientInput(f *testing.F) {
 			_ = e.store.DeleteClient(context.Background(), c.ClientID)
 		}
 	})
+}
+
+// A public client (browser flows) gets no secret; its record maps to the
+// issuer's people config.
+func TestAdminPublicClient(t *testing.T) {
+	e := newAdminEnv(t, nil)
+	r := e.must(201, e.call("POST", "clients", `{"name":"spa","public":true,"grant_types":["authorization_code","refresh_token"],
+		"redirect_uris":["https://app.example/cb"],"post_logout_redirect_uris":["https://app.example/bye"],"skip_consent":true,"refresh_token_ttl":3600}`))
+	if r.body["client_secret"] != nil || r.body["public"] != true {
+		t.Fatalf("public client: %s", r.raw)
+	}
+	id := r.body["client_id"].(string)
+	c := e.iss.clients.load().byID[id]
+	if c == nil || !c.public || !c.allowsRedirect("https://app.example/cb") || !c.skipConsent || c.refreshTTL != time.Hour ||
+		!c.allowsGrant(GrantAuthorizationCode) || !c.allowsAuth(AuthNone) {
+		t.Fatalf("registry client: %+v", c)
+	}
+	if r := e.call("POST", "clients/"+id+"/secrets", `{}`); r.status != 409 || !strings.Contains(r.raw, "public") {
+		t.Fatalf("rotating a public client's secret: %d %s", r.status, r.raw)
+	}
 }

@@ -128,24 +128,15 @@ func checkList(field string, v []string, max int, each func(string) string) ([]s
 }
 
 func checkRedirectURI(s string) string {
-	if len(s) > maxURILen {
-		return "longer than 2048 characters"
-	}
-	u, err := url.Parse(s)
-	if err != nil || !u.IsAbs() || (u.Scheme == "http" || u.Scheme == "https") && u.Host == "" {
-		return "not an absolute URL"
-	}
-	if u.Fragment != "" || strings.Contains(s, "#") {
-		return "must not have a fragment"
-	}
-	if u.Scheme == "http" {
-		h := u.Hostname()
-		if h != "localhost" && h != "127.0.0.1" && h != "::1" {
-			return "http is allowed only for localhost (use https)"
+	if err := CheckRedirectURI(s); err != nil {
+		msg := err.Error()
+		if _, after, ok := strings.Cut(msg, "\" "); ok && strings.HasPrefix(msg, "redirect URI ") {
+			return after // the URI is already named by the caller
 		}
-	}
-	if u.Scheme == "javascript" || u.Scheme == "data" || u.Scheme == "file" {
-		return "scheme not allowed"
+		if _, after, ok := strings.Cut(msg, "\": "); ok {
+			return after
+		}
+		return msg
 	}
 	return ""
 }

@@ -93,6 +93,10 @@ func (g *clientRegistry) publish(stored map[string]storedClient) error {
 // sync reads the store's clients and publishes a new snapshot when any was
 // added, changed or removed.
 func (g *clientRegistry) sync(ctx context.Context, st store.ClientStore) error {
+	// One sync at a time, from the read on: a sync that read the store
+	// earlier must not publish after one that read it later.
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	// The version is read first: a write after it bumps it again, so the
 	// next check reads the clients again.
 	version, err := st.ClientsVersion(ctx)
@@ -109,8 +113,6 @@ func (g *clientRegistry) sync(ctx context.Context, st store.ClientStore) error {
 			recs = append(recs, rec)
 		}
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.version, g.synced = version, true
 	next := make(map[string]storedClient, len(recs))
 	changed := len(recs) != len(g.stored)

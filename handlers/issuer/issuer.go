@@ -30,6 +30,11 @@ const (
 	DefaultSigningAlg     = token.ES256
 	DefaultKeyRotation    = 30 * 24 * time.Hour
 	DefaultAccessTokenTTL = time.Hour
+	// DefaultRefreshTokenTTL is how long an unused refresh token lives.
+	DefaultRefreshTokenTTL = 60 * 24 * time.Hour
+	// DefaultRefreshFamilyLifetime is how long refresh tokens keep one
+	// sign-in alive in all, however often they are rotated.
+	DefaultRefreshFamilyLifetime = 180 * 24 * time.Hour
 	// MinKeyRotation is the shortest key rotation period.
 	MinKeyRotation = 2 * time.Second
 )
@@ -91,6 +96,15 @@ type Config struct {
 	// works when the rotation names no expiry; default
 	// DefaultRotatedSecretTTL.
 	RotatedSecretTTL time.Duration
+	// SignInConfig configures sign-in for people (users, pages, sessions).
+	SignInConfig
+	// RefreshTokenTTL is the default lifetime of a refresh token (each one
+	// of a rotation); default 60 days.
+	RefreshTokenTTL time.Duration
+	// RefreshFamilyLifetime is the absolute lifetime of a refresh-token
+	// family: no token of the family outlives the sign-in by more;
+	// default 180 days.
+	RefreshFamilyLifetime time.Duration
 }
 
 // Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
@@ -123,6 +137,12 @@ type Issuer struct {
 	rotatedSecretTTL time.Duration
 	// knownScopes are the scopes store clients may be given (admin API).
 	knownScopes []string
+
+	users          *userDirectory
+	throttle       *loginThrottle
+	onLogin        func(result string)
+	refreshTTL     time.Duration
+	familyLifetime time.Duration
 
 	runOnce sync.Once
 }
@@ -215,7 +235,19 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 			i.maxTTL = c.ttl
 		}
 	}
+	if err := i.setRefreshLifetimes(cfg.RefreshTokenTTL, cfg.RefreshFamilyLifetime); err != nil {
+		return nil, err
+	}
+	for _, c := range config {
+		if err := i.resolveIDTokenAlg(c, alg); err != nil {
+			return nil, fmt.Errorf("issuer: client %q: %w", c.id, err)
+		}
+	}
 	i.alg, i.rotation = alg, rotation
+	if i.users, err = newUserDirectory(cfg, i.logger); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	i.throttle, i.onLogin = newLoginThrottle(), cfg.OnLogin
 	if i.clients, err = newClientRegistry(cfg.Issuer, config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}
@@ -280,6 +312,9 @@ func (i *Issuer) Run(ctx context.Context) {
 	}
 	go i.keys.run(ctx)
 	go i.pollClients(ctx)
+	if i.users.watch != nil {
+		go i.users.watch.run(ctx, UsersFileInterval)
+	}
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {

@@ -53,6 +53,15 @@ type Store struct {
 	clientsVer uint64                       // ClientsVersion
 	notBefore  map[string]store.NotBefore   // NotBeforeKey -> record
 	tokenUntil map[string]time.Time         // hash -> ExpiresAt, for the sweep
+	sessions   map[string]expiring          // kind NUL id -> Session
+	codes      map[string]expiring          // hash -> CodeRecord
+	users      map[string][]byte            // name -> UserRecord
+}
+
+// expiring is an encoded record with its expiry, for the sweep.
+type expiring struct {
+	data  []byte
+	until time.Time
 }
 
 type revocation struct {
@@ -81,6 +90,9 @@ func New(opts Options) *Store {
 		clients:    make(map[string][]byte),
 		notBefore:  make(map[string]store.NotBefore),
 		tokenUntil: make(map[string]time.Time),
+		sessions:   make(map[string]expiring),
+		codes:      make(map[string]expiring),
+		users:      make(map[string][]byte),
 	}
 }
 
@@ -127,6 +139,13 @@ func (s *Store) sweep(now time.Time) {
 	for jti, r := range s.revs {
 		if store.Expired(r.until, now) {
 			delete(s.revs, jti)
+		}
+	}
+	for _, m := range []map[string]expiring{s.sessions, s.codes} {
+		for k, r := range m {
+			if store.Expired(r.until, now) {
+				delete(m, k)
+			}
 		}
 	}
 	for k, until := range s.markers {

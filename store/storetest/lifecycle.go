@@ -30,6 +30,11 @@ func everyOperation(ctx context.Context, e store.Engine) map[string]error {
 	_, errs["ClientsVersion"] = e.ClientsVersion(ctx)
 	errs["SetNotBefore"] = e.SetNotBefore(ctx, store.NotBefore{Issuer: testIssuer, Kind: store.NotBeforeClient, ID: "c", At: T0, Until: until})
 	_, errs["NotBefores"] = e.NotBefores(ctx, testIssuer)
+	errs["PutSession"] = e.PutSession(ctx, store.Session{Kind: "k", ID: "s", ExpiresAt: until})
+	_, errs["GetSession"] = e.GetSession(ctx, "k", "s")
+	errs["DeleteSession"] = e.DeleteSession(ctx, "k", "s")
+	errs["PutCode"] = e.PutCode(ctx, store.CodeRecord{Hash: hashOf("c"), ExpiresAt: until})
+	_, _, errs["RedeemCode"] = e.RedeemCode(ctx, hashOf("c"))
 	return errs
 }
 

@@ -77,6 +77,9 @@ func Run(t *testing.T, f Factory) {
 		{"Replay", replayCases},
 		{"Clients", clientCases},
 		{"NotBefore", notBeforeCases},
+		{"Sessions", sessionCases},
+		{"Codes", codeCases},
+		{"Users", userCases},
 		{"Limits", limitCases},
 		{"Lifecycle", lifecycleCases},
 	}
