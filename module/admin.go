@@ -70,7 +70,7 @@ func (a *AdminAPI) Provision(ctx caddy.Context) error {
 			a.audit.Info("authgate admin change", fields...)
 			counter.WithLabelValues(ev.Action).Inc()
 		},
-		Users: adminUsers,
+		Users: issuer.AdminUsers,
 	}
 	return nil
 }
@@ -151,9 +151,6 @@ func adminChangesCounter(reg *prometheus.Registry) (*prometheus.CounterVec, erro
 	}
 	return adminChanges, nil
 }
-
-// adminUsers serves the users resource; nil until a user store exists.
-var adminUsers func(*issuer.Issuer) issuer.UserAdmin
 
 // Interface guards
 var (

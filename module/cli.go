@@ -26,7 +26,6 @@ const (
 	ExitBadInput   = 2 // invalid arguments or flags, or a 400 answer
 	ExitNotFound   = 3 // no such issuer, client, secret, ...
 	ExitConflict   = 4 // read-only (config-defined) or conflicting state
-	ExitNoUserRole = 5 // the build has no user store
 )
 
 func init() {

@@ -3,6 +3,7 @@ package issuer
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/authgate/caddy-authgate/store"
@@ -73,8 +74,8 @@ func (ad *issuerAdmin) serveRevocation(w http.ResponseWriter, r *http.Request) e
 		ad.audit("client.revoke", in.ClientID, map[string]string{"not_before": at.UTC().Format(time.RFC3339)})
 		writeAdminJSON(w, http.StatusOK, map[string]any{"revoked": "client", "client_id": in.ClientID, "not_before": at.UTC()})
 	default:
-		if !ValidName(in.User) {
-			return badField("user", "must be 1 to 64 letters, digits, '-', '.' or '_'")
+		if err := checkUserName(in.User); err != nil {
+			return badField("user", "%v", strings.TrimPrefix(err.Error(), "user name "))
 		}
 		at, err := iss.RevokeAllOf(ctx, store.NotBeforeUser, in.User)
 		if err != nil {

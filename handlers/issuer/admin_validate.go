@@ -268,7 +268,7 @@ func (i *Issuer) applyClientInput(rec *store.Client, in *clientInput, create boo
 }
 
 // KnownScopes are the scopes a run-time client may be given: those of the
-// issuer's config clients, sorted.
+// issuer's config clients and its scope_description entries, sorted.
 func (i *Issuer) KnownScopes() []string {
 	var out []string
 	for _, c := range i.clients.config {

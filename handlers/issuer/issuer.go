@@ -169,6 +169,9 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 
 		rotatedSecretTTL: cfg.RotatedSecretTTL,
 	}
+	for s := range cfg.ScopeDescriptions {
+		i.knownScopes = append(i.knownScopes, s)
+	}
 	if i.limiter == nil {
 		i.limiter = sharedHashLimiter
 	}
