@@ -21,11 +21,11 @@ import (
 
 // Exit codes of `caddy authgate` commands.
 const (
-	ExitOK         = 0
-	ExitFailure    = 1 // the admin endpoint could not be reached, or failed
-	ExitBadInput   = 2 // invalid arguments or flags, or a 400 answer
-	ExitNotFound   = 3 // no such issuer, client, secret, ...
-	ExitConflict   = 4 // read-only (config-defined) or conflicting state
+	ExitOK       = 0
+	ExitFailure  = 1 // the admin endpoint could not be reached, or failed
+	ExitBadInput = 2 // invalid arguments or flags, or a 400 answer
+	ExitNotFound = 3 // no such issuer, client, secret, ...
+	ExitConflict = 4 // read-only (config-defined) or conflicting state
 )
 
 func init() {
