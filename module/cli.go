@@ -215,6 +215,28 @@ func (c *cli) printJSON(data []byte) error {
 	return err
 }
 
+// send makes one request: with --json it prints the answer as is,
+// otherwise it decodes the answer into out and calls show.
+func (c *cli) send(method, path string, body, out any, show func() error) error {
+	data, err := c.call(method, path, body, out)
+	if err != nil {
+		return err
+	}
+	if c.jsonOut() {
+		return c.printJSON(data)
+	}
+	return show()
+}
+
+// pathOf checks that the command has exactly one argument (named what)
+// and returns the resource path of it.
+func (c *cli) pathOf(what string, path func(string) (string, error)) (string, error) {
+	if err := c.nargs(1, what); err != nil {
+		return "", err
+	}
+	return path(c.args[0])
+}
+
 // readSecret reads a secret or password: the first line of stdin, or
 // twice from the terminal.
 func (c *cli) readSecret(prompt string) (string, error) {

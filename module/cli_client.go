@@ -143,19 +143,14 @@ func cmdClientCreate(c *cli) error {
 		return err
 	}
 	var got issuer.AdminClient
-	data, err := c.call(http.MethodPost, base+"/clients", body, &got)
-	if err != nil {
-		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	fmt.Fprintf(c.out(), "client_id:     %s\n", got.ClientID)
-	if got.ClientSecret != "" {
-		fmt.Fprintf(c.out(), "client_secret: %s\n", got.ClientSecret)
-		fmt.Fprintln(c.cmd.ErrOrStderr(), "The secret is shown only now: store it safely.")
-	}
-	return nil
+	return c.send(http.MethodPost, base+"/clients", body, &got, func() error {
+		fmt.Fprintf(c.out(), "client_id:     %s\n", got.ClientID)
+		if got.ClientSecret != "" {
+			fmt.Fprintf(c.out(), "client_secret: %s\n", got.ClientSecret)
+			fmt.Fprintln(c.cmd.ErrOrStderr(), "The secret is shown only now: store it safely.")
+		}
+		return nil
+	})
 }
 
 func cmdClientList(c *cli) error {
@@ -169,23 +164,21 @@ func cmdClientList(c *cli) error {
 	var got struct {
 		Clients []issuer.AdminClient `json:"clients"`
 	}
-	data, err := c.call(http.MethodGet, base+"/clients", nil, &got)
-	if err != nil {
-		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	tw := tabwriter.NewWriter(c.out(), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT_ID\tNAME\tSOURCE\tSTATE\tSCOPES")
-	for _, cl := range got.Clients {
-		state := "enabled"
-		if cl.Disabled {
-			state = "disabled"
+	return c.send(http.MethodGet, base+"/clients", nil, &got, func() error {
+		tw := tabwriter.NewWriter(c.out(), 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT_ID\tNAME\tSOURCE\tSTATE\tSCOPES")
+		for _, cl := range got.Clients {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cl.ClientID, dash(cl.Name), cl.Source, stateName(cl.Disabled), dash(strings.Join(cl.Scopes, " ")))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cl.ClientID, dash(cl.Name), cl.Source, state, dash(strings.Join(cl.Scopes, " ")))
+		return tw.Flush()
+	})
+}
+
+func stateName(disabled bool) string {
+	if disabled {
+		return "disabled"
 	}
-	return tw.Flush()
+	return "enabled"
 }
 
 func dash(s string) string {
@@ -233,23 +226,12 @@ func printClient(c *cli, cl *issuer.AdminClient) {
 }
 
 func cmdClientShow(c *cli) error {
-	if err := c.nargs(1, "ID"); err != nil {
-		return err
-	}
-	p, err := c.clientPath(c.args[0])
+	p, err := c.pathOf("ID", c.clientPath)
 	if err != nil {
 		return err
 	}
 	var got issuer.AdminClient
-	data, err := c.call(http.MethodGet, p, nil, &got)
-	if err != nil {
-		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	printClient(c, &got)
-	return nil
+	return c.send(http.MethodGet, p, nil, &got, func() error { printClient(c, &got); return nil })
 }
 
 func cmdClientUpdate(c *cli) error {
@@ -268,39 +250,19 @@ func cmdClientUpdate(c *cli) error {
 		return err
 	}
 	var got issuer.AdminClient
-	data, err := c.call(http.MethodPatch, p, body, &got)
-	if err != nil {
-		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	printClient(c, &got)
-	return nil
+	return c.send(http.MethodPatch, p, body, &got, func() error { printClient(c, &got); return nil })
 }
 
 func cmdClientEnable(disable bool) cliFunc {
 	return func(c *cli) error {
-		if err := c.nargs(1, "ID"); err != nil {
-			return err
-		}
-		p, err := c.clientPath(c.args[0])
+		p, err := c.pathOf("ID", c.clientPath)
 		if err != nil {
 			return err
 		}
-		data, err := c.call(http.MethodPatch, p, map[string]any{"disabled": disable}, nil)
-		if err != nil {
+		return c.send(http.MethodPatch, p, map[string]any{"disabled": disable}, nil, func() error {
+			_, err := fmt.Fprintf(c.out(), "client %s %s\n", c.args[0], stateName(disable))
 			return err
-		}
-		if c.jsonOut() {
-			return c.printJSON(data)
-		}
-		state := "enabled"
-		if disable {
-			state = "disabled"
-		}
-		fmt.Fprintf(c.out(), "client %s %s\n", c.args[0], state)
-		return nil
+		})
 	}
 }
 
@@ -316,21 +278,17 @@ func cmdClientDelete(c *cli) error {
 	var got struct {
 		Deleted []string `json:"deleted"`
 	}
-	data, err := c.call(http.MethodDelete, base+"/clients?"+q.Encode(), nil, &got)
-	if err != nil {
-		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	for _, id := range got.Deleted {
-		fmt.Fprintf(c.out(), "client %s deleted\n", id)
-	}
-	return nil
+	return c.send(http.MethodDelete, base+"/clients?"+q.Encode(), nil, &got, func() error {
+		for _, id := range got.Deleted {
+			fmt.Fprintf(c.out(), "client %s deleted\n", id)
+		}
+		return nil
+	})
 }
 
 func cmdRotateSecret(c *cli) error {
-	if err := c.nargs(1, "ID"); err != nil {
+	p, err := c.pathOf("ID", c.clientPath)
+	if err != nil {
 		return err
 	}
 	keep := c.fl.Bool("keep-current")
@@ -350,49 +308,34 @@ func cmdRotateSecret(c *cli) error {
 		}
 		body["description"] = d
 	}
-	p, err := c.clientPath(c.args[0])
-	if err != nil {
-		return err
-	}
 	var got issuer.AdminClient
-	data, err := c.call(http.MethodPost, p+"/secrets", body, &got)
-	if err != nil {
-		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	fmt.Fprintf(c.out(), "client_id:     %s\nsecret_id:     %s\nclient_secret: %s\n", got.ClientID, got.SecretID, got.ClientSecret)
-	for _, s := range got.Secrets {
-		if !s.Current {
-			fmt.Fprintf(c.cmd.ErrOrStderr(), "kept secret %s works until %s\n", s.ID, s.Expires.Format(time.RFC3339))
+	return c.send(http.MethodPost, p+"/secrets", body, &got, func() error {
+		fmt.Fprintf(c.out(), "client_id:     %s\nsecret_id:     %s\nclient_secret: %s\n", got.ClientID, got.SecretID, got.ClientSecret)
+		for _, s := range got.Secrets {
+			if !s.Current {
+				fmt.Fprintf(c.cmd.ErrOrStderr(), "kept secret %s works until %s\n", s.ID, s.Expires.Format(time.RFC3339))
+			}
 		}
-	}
-	fmt.Fprintln(c.cmd.ErrOrStderr(), "The new secret is shown only now: store it safely.")
-	return nil
+		fmt.Fprintln(c.cmd.ErrOrStderr(), "The new secret is shown only now: store it safely.")
+		return nil
+	})
 }
 
 func cmdSecrets(c *cli) error {
-	if err := c.nargs(1, "ID"); err != nil {
-		return err
-	}
-	p, err := c.clientPath(c.args[0])
+	p, err := c.pathOf("ID", c.clientPath)
 	if err != nil {
 		return err
 	}
 	var got struct {
 		Secrets []issuer.AdminSecret `json:"secrets"`
 	}
-	data, err := c.call(http.MethodGet, p+"/secrets", nil, &got)
-	if err != nil {
-		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
+	return c.send(http.MethodGet, p+"/secrets", nil, &got, func() error { return printSecrets(c, got.Secrets) })
+}
+
+func printSecrets(c *cli, secrets []issuer.AdminSecret) error {
 	tw := tabwriter.NewWriter(c.out(), 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SECRET_ID\tCURRENT\tCREATED\tEXPIRES\tDESCRIPTION")
-	for _, s := range got.Secrets {
+	for _, s := range secrets {
 		exp := "never"
 		if !s.Expires.IsZero() {
 			exp = s.Expires.Format(time.RFC3339)
@@ -414,13 +357,8 @@ func cmdDeleteSecret(c *cli) error {
 	if err != nil {
 		return err
 	}
-	data, err := c.call(http.MethodDelete, p+"/secrets/"+url.PathEscape(c.args[1]), nil, nil)
-	if err != nil {
+	return c.send(http.MethodDelete, p+"/secrets/"+url.PathEscape(c.args[1]), nil, nil, func() error {
+		_, err := fmt.Fprintf(c.out(), "secret %s of client %s deleted\n", c.args[1], c.args[0])
 		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	fmt.Fprintf(c.out(), "secret %s of client %s deleted\n", c.args[1], c.args[0])
-	return nil
+	})
 }

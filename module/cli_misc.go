@@ -47,22 +47,17 @@ func cmdRevoke(c *cli) error {
 		return err
 	}
 	var got map[string]any
-	data, err := c.call(http.MethodPost, base+"/revocations", body, &got)
-	if err != nil {
-		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	switch got["revoked"] {
-	case "client":
-		fmt.Fprintf(c.out(), "every token issued to client %v until %v is revoked\n", got["client_id"], got["not_before"])
-	case "user":
-		fmt.Fprintf(c.out(), "every token issued for user %v until %v is revoked\n", got["user"], got["not_before"])
-	default:
-		fmt.Fprintf(c.out(), "token %v revoked\n", got["jti"])
-	}
-	return nil
+	return c.send(http.MethodPost, base+"/revocations", body, &got, func() error {
+		switch got["revoked"] {
+		case "client":
+			fmt.Fprintf(c.out(), "every token issued to client %v until %v is revoked\n", got["client_id"], got["not_before"])
+		case "user":
+			fmt.Fprintf(c.out(), "every token issued for user %v until %v is revoked\n", got["user"], got["not_before"])
+		default:
+			fmt.Fprintf(c.out(), "token %v revoked\n", got["jti"])
+		}
+		return nil
+	})
 }
 
 func keysCommand(run runner) *cobra.Command {
@@ -135,15 +130,10 @@ func cmdKeysRotate(c *cli) error {
 	var got struct {
 		Key issuer.KeyInfo `json:"key"`
 	}
-	data, err := c.call(http.MethodPost, base+"/keys/rotate", map[string]any{"now": true}, &got)
-	if err != nil {
+	return c.send(http.MethodPost, base+"/keys/rotate", map[string]any{"now": true}, &got, func() error {
+		_, err := fmt.Fprintf(c.out(), "key %s (%s) published now; it signs from %s\n", got.Key.ID, got.Key.Alg, got.Key.ActiveAt.Format(time.RFC3339))
 		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	fmt.Fprintf(c.out(), "key %s (%s) published now; it signs from %s\n", got.Key.ID, got.Key.Alg, got.Key.ActiveAt.Format(time.RFC3339))
-	return nil
+	})
 }
 
 func hashSecretCommand(run runner) *cobra.Command {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -96,22 +95,14 @@ func cmdUserAdd(c *cli) error {
 		body["disabled"] = true
 	}
 	var got issuer.AdminUser
-	data, err := c.call(http.MethodPost, p, body, &got)
-	if err != nil {
+	return c.send(http.MethodPost, p, body, &got, func() error {
+		_, err := fmt.Fprintf(c.out(), "user %s added\n", got.Name)
 		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	fmt.Fprintf(c.out(), "user %s added\n", got.Name)
-	return nil
+	})
 }
 
 func cmdUserPasswd(c *cli) error {
-	if err := c.nargs(1, "NAME"); err != nil {
-		return err
-	}
-	p, err := c.userPath(c.args[0])
+	p, err := c.pathOf("NAME", c.userPath)
 	if err != nil {
 		return err
 	}
@@ -119,15 +110,10 @@ func cmdUserPasswd(c *cli) error {
 	if err != nil {
 		return err
 	}
-	data, err := c.call(http.MethodPatch, p, map[string]any{"password": pw}, nil)
-	if err != nil {
+	return c.send(http.MethodPatch, p, map[string]any{"password": pw}, nil, func() error {
+		_, err := fmt.Fprintf(c.out(), "password of %s changed\n", c.args[0])
 		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	fmt.Fprintf(c.out(), "password of %s changed\n", c.args[0])
-	return nil
+	})
 }
 
 func cmdUserList(c *cli) error {
@@ -141,63 +127,35 @@ func cmdUserList(c *cli) error {
 	var got struct {
 		Users []issuer.AdminUser `json:"users"`
 	}
-	data, err := c.call(http.MethodGet, p, nil, &got)
-	if err != nil {
-		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	tw := tabwriter.NewWriter(c.out(), 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSOURCE\tSTATE")
-	for _, u := range got.Users {
-		state := "enabled"
-		if u.Disabled {
-			state = "disabled"
+	return c.send(http.MethodGet, p, nil, &got, func() error {
+		tw := tabwriter.NewWriter(c.out(), 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tSOURCE\tSTATE")
+		for _, u := range got.Users {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Source, stateName(u.Disabled))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Source, state)
-	}
-	return tw.Flush()
+		return tw.Flush()
+	})
 }
 
 func cmdUserShow(c *cli) error {
-	if err := c.nargs(1, "NAME"); err != nil {
-		return err
-	}
-	p, err := c.userPath(c.args[0])
+	p, err := c.pathOf("NAME", c.userPath)
 	if err != nil {
 		return err
 	}
 	var got issuer.AdminUser
-	data, err := c.call(http.MethodGet, p, nil, &got)
-	if err != nil {
-		return err
-	}
-	if c.jsonOut() {
-		return c.printJSON(data)
-	}
-	printUser(c, &got)
-	return nil
+	return c.send(http.MethodGet, p, nil, &got, func() error { printUser(c, &got); return nil })
 }
 
 func cmdUserEnable(disable bool) cliFunc {
 	return func(c *cli) error {
-		if err := c.nargs(1, "NAME"); err != nil {
-			return err
-		}
-		p, err := c.userPath(c.args[0])
+		p, err := c.pathOf("NAME", c.userPath)
 		if err != nil {
 			return err
 		}
-		data, err := c.call(http.MethodPatch, p, map[string]any{"disabled": disable}, nil)
-		if err != nil {
+		return c.send(http.MethodPatch, p, map[string]any{"disabled": disable}, nil, func() error {
+			_, err := fmt.Fprintf(c.out(), "user %s %s\n", c.args[0], stateName(disable))
 			return err
-		}
-		if c.jsonOut() {
-			return c.printJSON(data)
-		}
-		fmt.Fprintf(c.out(), "user %s disabled=%s\n", c.args[0], strconv.FormatBool(disable))
-		return nil
+		})
 	}
 }
 
