@@ -2,6 +2,11 @@ package issuer
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -619,5 +624,19 @@ func TestAdminPublicClient(t *testing.T) {
 	}
 	if r := e.call("POST", "clients/"+id+"/secrets", `{}`); r.status != 409 || !strings.Contains(r.raw, "public") {
 		t.Fatalf("rotating a public client's secret: %d %s", r.status, r.raw)
+	}
+}
+
+func TestAdminActor(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "192.0.2.7:5555"
+	if a := AdminActor(r); a != "addr:192.0.2.7:5555" {
+		t.Fatalf("actor %q", a)
+	}
+	der := []byte("not really DER, only hashed")
+	r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{{Raw: der, Subject: pkix.Name{CommonName: "ops-laptop"}}}}
+	sum := sha256.Sum256(der)
+	if a := AdminActor(r); a != "cert:CN=ops-laptop sha256:"+hex.EncodeToString(sum[:]) {
+		t.Fatalf("actor %q", a)
 	}
 }

@@ -99,6 +99,12 @@ func (ua userAdmin) ServeUsers(w http.ResponseWriter, r *http.Request, parts []s
 		return err
 	}
 	ctx := r.Context()
+	if r.Method != http.MethodGet {
+		// Read-modify-write of one record: one edit at a time here (the
+		// store has no atomic user update across instances).
+		ua.iss.adminUsers.Lock()
+		defer ua.iss.adminUsers.Unlock()
+	}
 	switch {
 	case len(parts) == 0 && r.Method == http.MethodGet:
 		return ua.list(ctx, w, us)

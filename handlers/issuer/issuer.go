@@ -137,6 +137,9 @@ type Issuer struct {
 	rotatedSecretTTL time.Duration
 	// knownScopes are the scopes store clients may be given (admin API).
 	knownScopes []string
+	// adminUsers serialises the admin API's user edits (the user store
+	// has no atomic update).
+	adminUsers sync.Mutex
 
 	users          *userDirectory
 	throttle       *loginThrottle
