@@ -140,7 +140,7 @@ func decodeAdminBody(r *http.Request, v any) error {
 		return adminErr(http.StatusBadRequest, "reading the body: %v", err)
 	}
 	if len(data) > maxAdminBody {
-		return adminErr(http.StatusRequestEntityTooLarge, "body exceeds %d bytes", maxAdminBody)
+		return adminErr(http.StatusBadRequest, "body exceeds %d bytes", maxAdminBody)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}")
