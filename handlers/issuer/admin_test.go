@@ -208,6 +208,18 @@ func TestAdminBadInput(t *testing.T) {
 			t.Errorf("%s %s %.60s: %d %.300s; want %d field %q containing %q", c.method, c.rest, c.body, r.status, r.raw, c.status, c.field, c.msg)
 		}
 	}
+	// A body that does not say it is JSON (an HTML form, text/plain).
+	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded"} {
+		r := httptest.NewRequest("POST", AdminPrefix+"issuers/"+url.PathEscape(testIss)+"/clients", strings.NewReader(`{"name":"csrf"}`))
+		if ct != "" {
+			r.Header.Set("Content-Type", ct)
+		}
+		w := httptest.NewRecorder()
+		e.api.ServeHTTP(w, r)
+		if w.Code != http.StatusUnsupportedMediaType {
+			t.Errorf("Content-Type %q: %d %s", ct, w.Code, w.Body)
+		}
+	}
 	// Another issuer's URL, or none.
 	if r := e.callPath("GET", AdminPrefix+"issuers/"+url.PathEscape("https://other.example")+"/clients", ""); r.status != 404 {
 		t.Errorf("unknown issuer: %d %s", r.status, r.raw)
@@ -583,6 +595,7 @@ func FuzzAdminClientInput(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		e.testEnv.t = t
 		r := httptest.NewRequest("POST", AdminPrefix+"issuers/"+url.PathEscape(testIss)+"/clients", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		e.api.ServeHTTP(w, r)
 		if w.Code != 201 && w.Code != 400 {
