@@ -82,4 +82,3 @@ func TestIssuerPeopleCaddyfileErrors(t *testing.T) {
 		}
 	}
 }
-

@@ -38,13 +38,15 @@ var (
 	bucketRevocationLog = []byte("revocation_log") // feed sequence -> jti
 	bucketMarkers       = []byte("markers")
 	bucketClients       = []byte("clients")
-	bucketSessions      = []byte("sessions") // kind NUL id -> Session
-	bucketCodes         = []byte("codes")    // code hash -> CodeRecord
-	bucketUsers         = []byte("users")    // name -> UserRecord
+	bucketSessions      = []byte("sessions")         // kind NUL id -> Session
+	bucketCodes         = []byte("codes")            // code hash -> CodeRecord
+	bucketRefresh       = []byte("refresh_tokens")   // refresh token hash -> RefreshRecord
+	bucketFamilies      = []byte("refresh_families") // family id -> RefreshFamily
+	bucketUsers         = []byte("users")            // name -> UserRecord
 	bucketMeta          = []byte("meta")
 	bucketNotBefore     = []byte("not_before")
 
-	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketUsers, bucketMeta, bucketNotBefore}
+	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketRefresh, bucketFamilies, bucketUsers, bucketMeta, bucketNotBefore}
 
 	metaSchemaVersion = []byte("schema_version")
 )

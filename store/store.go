@@ -16,6 +16,7 @@
 //	NotBeforeStore    per-client / per-user "not before" instants
 //	SessionStore      server-side browser sessions and consents (sessions.go)
 //	CodeStore         authorization codes, redeemed once (codes.go)
+//	RefreshStore      refresh-token families, rotated, revoked whole (refresh.go)
 //	UserStore         people registered at run time (users.go)
 //
 // New roles join the same scheme, each as its own interface in its own file
@@ -137,6 +138,7 @@ type Engine interface {
 	NotBeforeStore
 	SessionStore
 	CodeStore
+	RefreshStore
 	UserStore
 	// Close stops the engine's background work and releases it (the bbolt
 	// file lock). Calling it again is a no-op.

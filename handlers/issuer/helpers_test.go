@@ -68,11 +68,6 @@ func baseConfig() Config {
 				GrantTypes: []string{GrantClientCredentials, GrantTokenExchange}},
 			{ID: "postonly", Secrets: []SecretConfig{{Plain: "p"}}, AuthMethods: []string{AuthClientSecretPost}},
 			{ID: "lan", Secrets: []SecretConfig{{Plain: "lan-secret"}}, AllowIP: []string{"10.0.0.0/8"}},
-			{ID: "web", Secrets: []SecretConfig{{Plain: "web-secret"}}, Scopes: []string{"openid", "profile", "email", "read", "write"},
-				GrantTypes:   []string{GrantAuthorizationCode, GrantRefreshToken, GrantImplicit},
-				PeopleConfig: PeopleConfig{RedirectURIs: []string{"https://app.example/cb"}}},
-			{ID: "mobile", Scopes: []string{"openid", "read"}, GrantTypes: []string{GrantAuthorizationCode, GrantRefreshToken},
-				PeopleConfig: PeopleConfig{Public: true, RedirectURIs: []string{"http://127.0.0.1/cb"}}},
 		},
 	}
 }

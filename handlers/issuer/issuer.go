@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -127,10 +128,12 @@ type Issuer struct {
 	limiter *HashLimiter
 	flight  singleflight.Group
 	// hashHook, when set (tests), runs before each slow hash computation.
-	hashHook func()
-	keys     *keyManager
-	revoked  revocationSet
-	revFeed  revocationFeed
+	hashHook  func()
+	keys      *keyManager
+	idKeys    *keyManager // RS256 ID-token keys next to another signing_alg (id_keys.go); nil when not needed
+	jwksCache atomic.Pointer[jwksMemo]
+	revoked   revocationSet
+	revFeed   revocationFeed
 	// notBefore holds the per-client / per-user revocation instants.
 	notBefore notBeforeSet
 	// rotatedSecretTTL is how long a kept secret works by default.
@@ -141,9 +144,7 @@ type Issuer struct {
 	// has no atomic update).
 	adminUsers sync.Mutex
 
-	users          *userDirectory
-	throttle       *loginThrottle
-	onLogin        func(result string)
+	signInState    // people sign-in (signin_config.go)
 	refreshTTL     time.Duration
 	familyLifetime time.Duration
 
@@ -250,10 +251,9 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		}
 	}
 	i.alg, i.rotation = alg, rotation
-	if i.users, err = newUserDirectory(cfg, i.logger); err != nil {
+	if err := i.initSignIn(&cfg.SignInConfig); err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
-	i.throttle, i.onLogin = newLoginThrottle(), cfg.OnLogin
 	if i.clients, err = newClientRegistry(cfg.Issuer, config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}
@@ -275,6 +275,9 @@ func (i *Issuer) Open(ctx context.Context, st Store) error {
 	i.keys = newKeyManager(st, i.iss, i.alg, i.rotation, i.maxTTL, i.now, i.logger)
 	if err := i.keys.refresh(ctx); err != nil {
 		return fmt.Errorf("issuer: signing keys: %w", err)
+	}
+	if err := i.openIDKeys(ctx, st); err != nil {
+		return fmt.Errorf("issuer: ID-token keys: %w", err)
 	}
 	if err := i.loadRevocations(ctx); err != nil {
 		return fmt.Errorf("issuer: revocations: %w", err)
@@ -317,6 +320,9 @@ func (i *Issuer) Run(ctx context.Context) {
 		return
 	}
 	go i.keys.run(ctx)
+	if i.idKeys != nil {
+		go i.idKeys.run(ctx)
+	}
 	go i.pollClients(ctx)
 	if i.users.watch != nil {
 		go i.users.watch.run(ctx, UsersFileInterval)
@@ -350,10 +356,14 @@ const (
 	epRevoke
 	epMetadata
 	epJWKS
+	epUserinfo
 )
 
 func (i *Issuer) route(path string) (endpoint, bool) {
 	if strings.HasPrefix(path, i.prefix) {
+		if ep, ok := routeSignIn(path[len(i.prefix):]); ok {
+			return ep, true
+		}
 		switch path[len(i.prefix):] {
 		case "/token":
 			return epToken, true
@@ -361,6 +371,8 @@ func (i *Issuer) route(path string) (endpoint, bool) {
 			return epIntrospect, true
 		case "/revoke":
 			return epRevoke, true
+		case "/userinfo":
+			return epUserinfo, true
 		}
 	}
 	switch path {
@@ -385,12 +397,13 @@ func (i *Issuer) jwksPath() string { return i.issPath + PathJWKS }
 // issuers that share an origin.
 func (i *Issuer) Paths() []string {
 	p := []string{
-		i.prefix + "/token", i.prefix + "/introspect", i.prefix + "/token/verify", i.prefix + "/revoke",
+		i.prefix + "/token", i.prefix + "/introspect", i.prefix + "/token/verify", i.prefix + "/revoke", i.prefix + "/userinfo",
 		i.jwksPath(), PathASMetadata + i.issPath, i.issPath + PathOIDCMetadata,
 	}
 	if i.issPath != "" {
 		p = append(p, PathOIDCMetadata+i.issPath)
 	}
+	p = append(p, i.signInPaths()...)
 	return p
 }
 
@@ -413,7 +426,14 @@ func (i *Issuer) Handle(w http.ResponseWriter, r *http.Request, clientIP netip.A
 	if !ok {
 		return false
 	}
+	if ep >= epAuthorize {
+		i.serveSignIn(w, r, ep, clientIP)
+		return true
+	}
 	switch ep {
+	case epUserinfo:
+		i.serveUserinfo(w, r)
+		return true
 	case epToken, epIntrospect, epRevoke:
 		if r.Method != http.MethodPost {
 			writeMethodNotAllowed(w, http.MethodPost)

@@ -79,6 +79,7 @@ func Run(t *testing.T, f Factory) {
 		{"NotBefore", notBeforeCases},
 		{"Sessions", sessionCases},
 		{"Codes", codeCases},
+		{"Refresh", refreshCases},
 		{"Users", userCases},
 		{"Limits", limitCases},
 		{"Lifecycle", lifecycleCases},
