@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -154,6 +155,25 @@ var clientUpdateCases = map[string]func(*testing.T, *env){
 		}, true)
 		if v, _ := e.ClientsVersion(e.ctx); v == v0 {
 			t.Fatal("version never moved")
+		}
+	},
+	"UpdateOversizedRefused": func(t *testing.T, e *env) {
+		if err := e.PutClient(e.ctx, store.Client{ID: "big", Name: "small"}); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := e.ClientsVersion(e.ctx)
+		_, err := e.UpdateClient(e.ctx, "big", func(c *store.Client) (*store.Client, error) {
+			c.Name = strings.Repeat("n", store.DefaultMaxRecordSize)
+			return c, nil
+		})
+		if err == nil {
+			t.Fatal("an oversized update was stored")
+		}
+		if c, _ := e.GetClient(e.ctx, "big"); c.Name != "small" {
+			t.Fatalf("after a refused update: %q", c.Name[:min(len(c.Name), 10)])
+		}
+		if v2, _ := e.ClientsVersion(e.ctx); v2 != v {
+			t.Fatalf("a refused update moved the version %d -> %d", v, v2)
 		}
 	},
 	"NewFieldsRoundTrip": func(t *testing.T, e *env) {
