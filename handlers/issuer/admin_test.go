@@ -653,3 +653,38 @@ func TestAdminActor(t *testing.T) {
 		t.Fatalf("actor %q", a)
 	}
 }
+
+// keys rotate --now on one instance is published by another sharing the
+// store within ClientPollInterval, and only signs after the lead there too.
+func TestAdminKeyRotationReachesOtherInstances(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		clock := &fakeClock{t: time.Now()}
+		db := memory.New(memory.Options{})
+		defer db.Close()
+		mk := func() *adminEnv {
+			e := &adminEnv{testEnv: newEnvOn(t, db, clock, func(c *Config) { c.Now = time.Now })}
+			e.api = &AdminAPI{Issuers: func() ([]*Issuer, error) { return []*Issuer{e.iss}, nil }}
+			return e
+		}
+		a, b := mk(), mk()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer func() { cancel(); synctest.Wait() }()
+		go a.iss.Run(ctx)
+		go b.iss.Run(ctx)
+		old := b.iss.SigningKeyID()
+		kid := a.must(200, a.call("POST", "keys/rotate", `{"now":true}`)).body["key"].(map[string]any)["kid"].(string)
+		time.Sleep(ClientPollInterval)
+		synctest.Wait()
+		if !slices.Contains(b.iss.PublishedKeyIDs(), kid) {
+			t.Fatalf("the other instance does not publish %s after %s: %v", kid, ClientPollInterval, b.iss.PublishedKeyIDs())
+		}
+		if b.iss.SigningKeyID() != old {
+			t.Fatal("the other instance signs with the new key before the lead")
+		}
+		time.Sleep(a.iss.JWKSMaxAge())
+		synctest.Wait()
+		if b.iss.SigningKeyID() != kid || a.iss.SigningKeyID() != kid {
+			t.Fatalf("after the lead: a signs %s, b signs %s, want %s", a.iss.SigningKeyID(), b.iss.SigningKeyID(), kid)
+		}
+	})
+}

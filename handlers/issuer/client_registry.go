@@ -184,6 +184,11 @@ func (i *Issuer) pollClients(ctx context.Context) {
 		if err := i.loadNotBefores(ctx); err != nil && ctx.Err() == nil {
 			i.logger.LogAttrs(ctx, slog.LevelWarn, "reloading revocations of clients and users failed", slog.String("error", err.Error()))
 		}
+		if n%fullEvery == 0 && i.keys != nil {
+			if err := i.keys.pickUpStoredKeys(ctx); err != nil && ctx.Err() == nil {
+				i.logger.LogAttrs(ctx, slog.LevelWarn, "reading the signing keys failed", slog.String("error", err.Error()))
+			}
+		}
 		changed, err := i.clients.changed(ctx, i.store)
 		if err == nil && !changed && n%fullEvery != 0 {
 			continue

@@ -116,3 +116,35 @@ func (i *Issuer) RotateKeysNow(ctx context.Context) (*KeyInfo, error) {
 	i.logger.Info("signing key rotation started", "kid", fresh.ID, "signs_at", fresh.ActiveAt)
 	return &KeyInfo{ID: fresh.ID, Alg: fresh.Alg, State: "pending", CreatedAt: fresh.CreatedAt, ActiveAt: fresh.ActiveAt}, nil
 }
+
+// pickUpStoredKeys refreshes the key snapshot when the store holds keys
+// (or schedules) that this instance has not loaded: a `keys rotate --now`
+// on another instance sharing the store is published here within
+// ClientPollInterval rather than at the next keyRecheck.
+func (m *keyManager) pickUpStoredKeys(ctx context.Context) error {
+	recs, err := m.store.SigningKeys(ctx, m.issuer)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	now := m.now()
+	n := 0
+	for _, r := range recs {
+		if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
+			continue
+		}
+		n++
+		lk, ok := m.loaded[r.ID]
+		if !ok || !lk.rec.ActiveAt.Equal(r.ActiveAt) || !lk.rec.RetiredAt.Equal(r.RetiredAt) || !lk.rec.ExpiresAt.Equal(r.ExpiresAt) {
+			return m.refreshLocked(ctx)
+		}
+	}
+	if n != len(m.loaded) {
+		return m.refreshLocked(ctx)
+	}
+	return nil
+}
