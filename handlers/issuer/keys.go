@@ -73,6 +73,8 @@ type keyManager struct {
 
 	mu     sync.Mutex // serialises refresh
 	closed bool       // retireAll ran: load nothing more
+	// storedPrint is what pickUpStoredKeys last saw in the store.
+	storedPrint string
 	loaded map[string]*loadedKey
 	state  atomic.Pointer[keyState]
 	next   atomic.Int64 // unix nanos of the next scheduled refresh

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/authgate/caddy-authgate/store"
@@ -117,34 +118,25 @@ func (i *Issuer) RotateKeysNow(ctx context.Context) (*KeyInfo, error) {
 	return &KeyInfo{ID: fresh.ID, Alg: fresh.Alg, State: "pending", CreatedAt: fresh.CreatedAt, ActiveAt: fresh.ActiveAt}, nil
 }
 
-// pickUpStoredKeys refreshes the key snapshot when the store holds keys
-// (or schedules) that this instance has not loaded: a `keys rotate --now`
-// on another instance sharing the store is published here within
-// ClientPollInterval rather than at the next keyRecheck.
+// pickUpStoredKeys refreshes the key snapshot when the store's keys (or
+// their schedule) changed since it last looked: a `keys rotate --now` on
+// another instance sharing the store is published here within
+// ClientPollInterval rather than at the next keyRecheck. A key this
+// instance cannot use does not make it refresh every time.
 func (m *keyManager) pickUpStoredKeys(ctx context.Context) error {
 	recs, err := m.store.SigningKeys(ctx, m.issuer)
 	if err != nil {
 		return err
 	}
+	var b strings.Builder
+	for _, r := range recs {
+		fmt.Fprintf(&b, "%s|%d|%d|%d;", r.ID, r.ActiveAt.UnixNano(), r.RetiredAt.UnixNano(), r.ExpiresAt.UnixNano())
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
+	if m.closed || b.String() == m.storedPrint {
 		return nil
 	}
-	now := m.now()
-	n := 0
-	for _, r := range recs {
-		if !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt) {
-			continue
-		}
-		n++
-		lk, ok := m.loaded[r.ID]
-		if !ok || !lk.rec.ActiveAt.Equal(r.ActiveAt) || !lk.rec.RetiredAt.Equal(r.RetiredAt) || !lk.rec.ExpiresAt.Equal(r.ExpiresAt) {
-			return m.refreshLocked(ctx)
-		}
-	}
-	if n != len(m.loaded) {
-		return m.refreshLocked(ctx)
-	}
-	return nil
+	m.storedPrint = b.String() // the first look refreshes once
+	return m.refreshLocked(ctx)
 }
