@@ -75,9 +75,9 @@ type keyManager struct {
 	closed bool       // retireAll ran: load nothing more
 	// storedPrint is what pickUpStoredKeys last saw in the store.
 	storedPrint string
-	loaded map[string]*loadedKey
-	state  atomic.Pointer[keyState]
-	next   atomic.Int64 // unix nanos of the next scheduled refresh
+	loaded      map[string]*loadedKey
+	state       atomic.Pointer[keyState]
+	next        atomic.Int64 // unix nanos of the next scheduled refresh
 }
 
 func newKeyManager(st store.SigningKeyStore, issuer, alg string, rotation, maxTTL time.Duration, now func() time.Time, log *slog.Logger) *keyManager {
