@@ -73,11 +73,12 @@ type keyManager struct {
 
 	mu     sync.Mutex // serialises refresh
 	closed bool       // retireAll ran: load nothing more
+	loaded map[string]*loadedKey
+	state  atomic.Pointer[keyState]
+	next   atomic.Int64 // unix nanos of the next scheduled refresh
+
 	// storedPrint is what pickUpStoredKeys last saw in the store.
 	storedPrint string
-	loaded      map[string]*loadedKey
-	state       atomic.Pointer[keyState]
-	next        atomic.Int64 // unix nanos of the next scheduled refresh
 }
 
 func newKeyManager(st store.SigningKeyStore, issuer, alg string, rotation, maxTTL time.Duration, now func() time.Time, log *slog.Logger) *keyManager {
