@@ -193,6 +193,9 @@ func (c *cli) issuerPath() (string, error) {
 		if _, err := c.call(http.MethodGet, "/authgate/issuers", nil, &list); err != nil {
 			return "", err
 		}
+		if len(list.Issuers) == 0 {
+			return "", &cliError{code: ExitNotFound, msg: "the running config has no authgate_issuer"}
+		}
 		if len(list.Issuers) != 1 {
 			var names []string
 			for _, i := range list.Issuers {
