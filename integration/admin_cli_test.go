@@ -440,6 +440,25 @@ func TestAdminAPINotOnSitePort(t *testing.T) {
 	if res.StatusCode != 200 || !bytes.Contains(body, []byte(`"client_id": "app"`)) {
 		t.Fatalf("admin endpoint: %d %s", res.StatusCode, body)
 	}
+	// Caddy's admin access controls guard the route: a cross-site page
+	// (another Origin, or no-cors) cannot drive it from a browser.
+	for h, v := range map[string]string{"Origin": "http://evil.example", "Sec-Fetch-Mode": "no-cors"} {
+		req, _ := http.NewRequest("POST", "http://"+admAddress+path, strings.NewReader(`{"name":"csrf"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(h, v)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 403 && res.StatusCode != 400 || bytes.Contains(body, []byte("client_secret")) {
+			t.Fatalf("%s: %s on the admin endpoint: %d %s", h, v, res.StatusCode, body)
+		}
+	}
+	if s := mustCLI(t, "client", "list").stdout; strings.Contains(s, "csrf") {
+		t.Fatalf("a cross-site request created a client: %q", s)
+	}
 	for _, method := range []string{"GET", "POST"} {
 		req, _ := http.NewRequest(method, admBase+path, strings.NewReader(`{"name":"x"}`))
 		req.Header.Set("Content-Type", "application/json")
