@@ -80,6 +80,11 @@ type IssuerHandler struct {
 	// removed from any other request. Default: none (the TLS connection's
 	// own client certificate).
 	ClientCertHeader string `json:"client_cert_header,omitempty"`
+	// RotatedSecretTTL is how long a client secret kept at a rotation
+	// through the admin API (`caddy authgate client rotate-secret
+	// --keep-current`) works when the rotation names no expiry. Default:
+	// 7 days.
+	RotatedSecretTTL caddy.Duration `json:"rotated_secret_ttl,omitempty"`
 	IssuerSignIn
 
 	iss     *issuer.Issuer
@@ -204,6 +209,7 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		DPoPNonce:      h.DPoPNonce,
 		DPoPAlgorithms: h.DPoPAlgorithms,
 
+		RotatedSecretTTL:      time.Duration(h.RotatedSecretTTL),
 		RefreshTokenTTL:       time.Duration(h.RefreshTokenTTL),
 		RefreshFamilyLifetime: time.Duration(h.RefreshFamilyLifetime),
 	}

@@ -42,6 +42,7 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		rate_limit <n>/<duration>|off
 //		dpop_nonce
 //		dpop_algorithms <alg>...
+//		rotated_secret_ttl <duration>
 //		refresh_token_ttl <duration>
 //		refresh_family_lifetime <duration>
 //		client <client_id> {
@@ -140,6 +141,10 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("%v", err)
 			}
 			h.DPoPAlgorithms = algs
+		case "rotated_secret_ttl":
+			if err := issDurationArg(d, &h.RotatedSecretTTL); err != nil {
+				return err
+			}
 		case "refresh_token_ttl":
 			if err := issDurationArg(d, &h.RefreshTokenTTL); err != nil {
 				return err

@@ -44,8 +44,9 @@ var (
 	bucketFamilies      = []byte("refresh_families") // family id -> RefreshFamily
 	bucketUsers         = []byte("users")            // name -> UserRecord
 	bucketMeta          = []byte("meta")
+	bucketNotBefore     = []byte("not_before")
 
-	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketRefresh, bucketFamilies, bucketUsers, bucketMeta}
+	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketRefresh, bucketFamilies, bucketUsers, bucketMeta, bucketNotBefore}
 
 	metaSchemaVersion = []byte("schema_version")
 )

@@ -75,6 +75,9 @@ func (b *Bolt) Purge(ctx context.Context, now time.Time) (int, error) {
 		if err := purge(bucketMarkers, func(e *expiring) time.Time { return e.Until }, nil); err != nil {
 			return err
 		}
+		if err := purge(bucketNotBefore, func(e *expiring) time.Time { return e.Until }, nil); err != nil {
+			return err
+		}
 		for _, name := range [][]byte{bucketSessions, bucketCodes, bucketFamilies} {
 			if err := purge(name, func(e *expiring) time.Time { return e.ExpiresAt }, nil); err != nil {
 				return err

@@ -298,7 +298,10 @@ func (b *Bolt) PutClient(ctx context.Context, c Client) error {
 		return err
 	}
 	return b.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketClients).Put([]byte(c.ID), data)
+		if err := tx.Bucket(bucketClients).Put([]byte(c.ID), data); err != nil {
+			return err
+		}
+		return bumpClientsVersion(tx)
 	})
 }
 
@@ -330,7 +333,14 @@ func (b *Bolt) DeleteClient(ctx context.Context, id string) error {
 		return err
 	}
 	return b.update(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketClients).Delete([]byte(id))
+		bkt := tx.Bucket(bucketClients)
+		if bkt.Get([]byte(id)) == nil {
+			return nil
+		}
+		if err := bkt.Delete([]byte(id)); err != nil {
+			return err
+		}
+		return bumpClientsVersion(tx)
 	})
 }
 

@@ -48,19 +48,52 @@ type Revocation struct {
 	Until time.Time `json:"until"`
 }
 
-// Client is a run-time registered API client.
+// Client is a run-time registered API client: every field the admin API
+// edits. What a field leaves empty takes the issuer's default.
 type Client struct {
-	ID           string       `json:"id"`
+	ID string `json:"id"`
+	// Issuer is the issuer URL the client belongs to; empty (records
+	// written before clients were per issuer) means every issuer.
+	Issuer       string       `json:"issuer,omitempty"`
 	Name         string       `json:"name,omitempty"`
 	SecretHashes []SecretHash `json:"secret_hashes,omitempty"`
-	Scopes       []string     `json:"scopes,omitempty"`
-	Audience     []string     `json:"audience,omitempty"`
-	GrantTypes   []string     `json:"grant_types,omitempty"`
-	Disabled     bool         `json:"disabled,omitempty"`
+	// AuthMethods are client authentication method names (RFC 7591).
+	AuthMethods []string `json:"auth_methods,omitempty"`
+	GrantTypes  []string `json:"grant_types,omitempty"`
+	// RedirectURIs and PostLogoutRedirectURIs are the exact URIs of the
+	// browser flows.
+	RedirectURIs           []string `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// Public clients have no secret (browser and native apps, PKCE).
+	Public      bool     `json:"public,omitempty"`
+	SkipConsent bool     `json:"skip_consent,omitempty"`
+	Scopes      []string `json:"scopes,omitempty"`
+	Audience    []string `json:"audience,omitempty"`
+	// AccessTokenTTL and RefreshTokenTTL are lifetimes in seconds (1 to
+	// 2147483647); 0 is the issuer's default.
+	AccessTokenTTL  int64 `json:"access_token_ttl,omitempty"`
+	RefreshTokenTTL int64 `json:"refresh_token_ttl,omitempty"`
+	// TokenFormat is jwt or opaque; empty is jwt.
+	TokenFormat string `json:"token_format,omitempty"`
+	// AllowIP and DenyIP are IP filter entries (IPs, CIDRs, ranges).
+	AllowIP  []string `json:"allow_ip,omitempty"`
+	DenyIP   []string `json:"deny_ip,omitempty"`
+	Disabled bool     `json:"disabled,omitempty"`
+	// JWKSURI is where a private_key_jwt client publishes its keys.
+	JWKSURI   string    `json:"jwks_uri,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // SecretHash is a hashed client secret with an optional expiry.
 type SecretHash struct {
-	Hash    string    `json:"hash"` // "sha256:<hex>", bcrypt "$2...", or argon2id "$argon2id$..."
-	Expires time.Time `json:"expires,omitempty"`
+	// ID names the secret in the admin API (never the secret itself).
+	ID          string `json:"id,omitempty"`
+	Hash        string `json:"hash"` // "sha256:<hex>", bcrypt "$2...", or argon2id "$argon2id$..."
+	Description string `json:"description,omitempty"`
+	// Current marks the secret last generated; the others are kept
+	// (rotated) secrets that work until they expire.
+	Current   bool      `json:"current,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	Expires   time.Time `json:"expires,omitempty"`
 }

@@ -11,7 +11,9 @@
 //	TokenStore        opaque access tokens, under a hash of their value
 //	RevocationStore   revoked JWT ids, with a feed (RevocationsSince)
 //	ReplayStore       single-use markers (assertion and DPoP jtis, codes)
-//	ClientStore       clients registered at run time
+//	ClientStore       clients registered at run time, edited atomically
+//	                  (UpdateClient), with a change counter (ClientsVersion)
+//	NotBeforeStore    per-client / per-user "not before" instants
 //	SessionStore      server-side browser sessions and consents (sessions.go)
 //	CodeStore         authorization codes, redeemed once (codes.go)
 //	RefreshStore      refresh-token families, rotated, revoked whole (refresh.go)
@@ -110,6 +112,18 @@ type ClientStore interface {
 	DeleteClient(ctx context.Context, id string) error
 	// Clients lists every client, ordered by ID.
 	Clients(ctx context.Context) ([]Client, error)
+	// UpdateClient runs fn on the client's current record (nil when there
+	// is none) inside one write transaction and stores its result: a
+	// concurrent update of the same client on any instance sharing the
+	// engine either sees this one's result or is seen by it. A nil result
+	// deletes the client; a result must keep the id. Returning an error
+	// aborts (nothing is written). fn must not call back into the store
+	// and may run more than once. UpdateClient returns what was stored.
+	UpdateClient(ctx context.Context, id string, fn func(current *Client) (*Client, error)) (*Client, error)
+	// ClientsVersion returns a number that changes whenever a client is
+	// stored, updated or deleted (by any instance sharing the engine), so
+	// a registry can tell cheaply that it must read the clients again.
+	ClientsVersion(ctx context.Context) (uint64, error)
 }
 
 // Engine is a storage engine: every role, and Close. Only module (which
@@ -121,6 +135,7 @@ type Engine interface {
 	RevocationStore
 	ReplayStore
 	ClientStore
+	NotBeforeStore
 	SessionStore
 	CodeStore
 	RefreshStore

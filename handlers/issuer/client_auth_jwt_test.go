@@ -76,7 +76,7 @@ func (e *testEnv) assertion(t testing.TB, key any, alg, kid, client string, muta
 	t.Helper()
 	now := e.clock.Now().Unix()
 	claims := map[string]any{"iss": client, "sub": client, "aud": testIss + "/oauth/token",
-		"exp": now + 60, "iat": now, "jti": randomHex(t)}
+		"exp": now + 60, "iat": now, "jti": testRandomID(t)}
 	if mutate != nil {
 		mutate(claims)
 	}
@@ -87,7 +87,7 @@ func (e *testEnv) assertion(t testing.TB, key any, alg, kid, client string, muta
 	return testutil.MustSignJWT(t, key, hdr, claims)
 }
 
-func randomHex(t testing.TB) string {
+func testRandomID(t testing.TB) string {
 	s, err := randomString(12)
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +181,7 @@ func TestPrivateKeyJWTRefusals(t *testing.T) {
 	for _, typ := range []string{"at+jwt", "application/AT+JWT", "dpop+jwt"} {
 		now := e.clock.Now().Unix()
 		a := testutil.MustSignJWT(t, k.ec, map[string]string{"alg": "ES256", "typ": typ},
-			map[string]any{"iss": "pk-ec", "sub": "pk-ec", "aud": testIss, "exp": now + 60, "jti": randomHex(t)})
+			map[string]any{"iss": "pk-ec", "sub": "pk-ec", "aud": testIss, "exp": now + 60, "jti": testRandomID(t)})
 		wantOAuthError(t, e.assertionToken(a, nil), http.StatusUnauthorized, errInvalidClient)
 	}
 	// alg none, malformed, oversized, other types.

@@ -14,9 +14,17 @@ import (
 	"github.com/authgate/caddy-authgate/store"
 )
 
-// ClientPollInterval is how often Run reads the store's clients: a client
-// registered, changed or removed at run time takes effect within it.
+// ClientPollInterval bounds how long a client registered, changed, disabled
+// or removed at run time (on any instance sharing the store) takes to take
+// effect here, and so does a per-client or per-user revocation: Run checks
+// the store's ClientsVersion and reads its not-before records every
+// clientCheckInterval, and reads every client again at least every
+// ClientPollInterval.
 const ClientPollInterval = time.Second
+
+// clientCheckInterval is how often Run asks the store whether any client
+// changed (one cheap read); a change is applied at once.
+const clientCheckInterval = ClientPollInterval / 4
 
 // clientSnapshot is an immutable view of every client, with what is derived
 // from them. Handlers load it once per request.
@@ -48,7 +56,13 @@ type clientRegistry struct {
 	meta   func(map[string]*client) ([]byte, error)
 	logger *slog.Logger
 
+	// issuer is the issuer URL: store clients of another issuer are not
+	// ours.
+	issuer string
+
 	mu       sync.Mutex // serialises sync
+	version  uint64     // the store's ClientsVersion at the last sync
+	synced   bool       // version is meaningful
 	stored   map[string]storedClient
 	shadowed map[string]bool // store ids hidden by a config client, logged once
 }
@@ -79,12 +93,27 @@ func (g *clientRegistry) publish(stored map[string]storedClient) error {
 // sync reads the store's clients and publishes a new snapshot when any was
 // added, changed or removed.
 func (g *clientRegistry) sync(ctx context.Context, st store.ClientStore) error {
-	recs, err := st.Clients(ctx)
+	// One sync at a time, from the read on: a sync that read the store
+	// earlier must not publish after one that read it later.
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	// The version is read first: a write after it bumps it again, so the
+	// next check reads the clients again.
+	version, err := st.ClientsVersion(ctx)
 	if err != nil {
 		return err
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	all, err := st.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	recs := all[:0:0]
+	for _, rec := range all {
+		if rec.Issuer == "" || rec.Issuer == g.issuer {
+			recs = append(recs, rec)
+		}
+	}
+	g.version, g.synced = version, true
 	next := make(map[string]storedClient, len(recs))
 	changed := len(recs) != len(g.stored)
 	for _, rec := range recs {
@@ -124,38 +153,55 @@ func (g *clientRegistry) sync(ctx context.Context, st store.ClientStore) error {
 	return nil
 }
 
-// storeClientConfig is the ClientConfig of a store client: what the record
-// does not say takes the issuer's defaults.
-func storeClientConfig(rec store.Client) ClientConfig {
-	cc := ClientConfig{
-		ID: rec.ID, Name: rec.Name, Scopes: rec.Scopes, Audience: rec.Audience,
-		GrantTypes: rec.GrantTypes, Disabled: rec.Disabled,
+// changed reports whether the store's clients changed since the last sync.
+func (g *clientRegistry) changed(ctx context.Context, st store.ClientStore) (bool, error) {
+	v, err := st.ClientsVersion(ctx)
+	if err != nil {
+		return false, err
 	}
-	for _, h := range rec.SecretHashes {
-		cc.Secrets = append(cc.Secrets, SecretConfig{Hash: h.Hash, Expires: h.Expires})
-	}
-	return cc
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.synced || v != g.version, nil
 }
 
-// pollClients keeps the snapshot in step with the store until ctx is done.
+// pollClients keeps the snapshot and the not-before records in step with
+// the store until ctx is done.
 func (i *Issuer) pollClients(ctx context.Context) {
-	t := time.NewTicker(ClientPollInterval)
+	t := time.NewTicker(clientCheckInterval)
 	defer t.Stop()
-	for {
+	const fullEvery = int(ClientPollInterval / clientCheckInterval)
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := i.clients.sync(ctx, i.store); err != nil && ctx.Err() == nil {
-				i.logger.LogAttrs(ctx, slog.LevelWarn, "reloading clients failed", slog.String("error", err.Error()))
+		}
+		// Revocations by jti (a cheap feed read) land as fast as the
+		// rest.
+		if err := i.loadRevocations(ctx); err != nil && ctx.Err() == nil {
+			i.logger.LogAttrs(ctx, slog.LevelWarn, "reloading revocations failed", slog.String("error", err.Error()))
+		}
+		if err := i.loadNotBefores(ctx); err != nil && ctx.Err() == nil {
+			i.logger.LogAttrs(ctx, slog.LevelWarn, "reloading revocations of clients and users failed", slog.String("error", err.Error()))
+		}
+		if n%fullEvery == 0 && i.keys != nil {
+			if err := i.keys.pickUpStoredKeys(ctx); err != nil && ctx.Err() == nil {
+				i.logger.LogAttrs(ctx, slog.LevelWarn, "reading the signing keys failed", slog.String("error", err.Error()))
 			}
+		}
+		changed, err := i.clients.changed(ctx, i.store)
+		if err == nil && !changed && n%fullEvery != 0 {
+			continue
+		}
+		if err := i.clients.sync(ctx, i.store); err != nil && ctx.Err() == nil {
+			i.logger.LogAttrs(ctx, slog.LevelWarn, "reloading clients failed", slog.String("error", err.Error()))
 		}
 	}
 }
 
-func newClientRegistry(config map[string]*client, build func(*ClientConfig) (*client, error),
+func newClientRegistry(issuer string, config map[string]*client, build func(*ClientConfig) (*client, error),
 	meta func(map[string]*client) ([]byte, error), logger *slog.Logger) (*clientRegistry, error) {
-	g := &clientRegistry{config: config, build: build, meta: meta, logger: logger, shadowed: map[string]bool{}}
+	g := &clientRegistry{issuer: issuer, config: config, build: build, meta: meta, logger: logger, shadowed: map[string]bool{}}
 	if err := g.publish(nil); err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}

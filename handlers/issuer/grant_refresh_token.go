@@ -52,6 +52,10 @@ func (refreshTokenGrant) request(ctx context.Context, i *Issuer, f form, c *clie
 		// Not spent: the caller does not hold the client's credentials.
 		return nil, refuse("issued to another client")
 	}
+	if i.notBefore.refuses(c.id, rec.Subject, rec.AuthTime.Unix()) {
+		// `revoke --client` / `--user` after this family's sign-in.
+		return nil, refuse("the client's or user's tokens were revoked after the sign-in")
+	}
 	user, err := i.lookupUser(ctx, rec.Subject)
 	if err != nil || user.Disabled {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -102,6 +102,10 @@ type Config struct {
 	// DPoPAlgorithms accepted in DPoP proofs; default
 	// token.DefaultDPoPAlgorithms.
 	DPoPAlgorithms []string
+	// RotatedSecretTTL is how long a secret kept at an admin API rotation
+	// works when the rotation names no expiry; default
+	// DefaultRotatedSecretTTL.
+	RotatedSecretTTL time.Duration
 	// SignInConfig configures sign-in for people (users, pages, sessions).
 	SignInConfig
 	// RefreshTokenTTL is the default lifetime of a refresh token (each one
@@ -145,6 +149,15 @@ type Issuer struct {
 	// each signed by its own key manager in algKeys (keys_per_alg.go).
 	clientAlgs []string
 	algKeys    map[string]*keyManager
+	// notBefore holds the per-client / per-user revocation instants.
+	notBefore notBeforeSet
+	// rotatedSecretTTL is how long a kept secret works by default.
+	rotatedSecretTTL time.Duration
+	// knownScopes are the scopes store clients may be given (admin API).
+	knownScopes []string
+	// adminUsers serialises the admin API's user edits (the user store
+	// has no atomic update).
+	adminUsers sync.Mutex
 
 	signInState    // people sign-in (signin_config.go)
 	refreshTTL     time.Duration
@@ -172,6 +185,11 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		logger:  cfg.Logger,
 		slow:    newSlowCache(5*time.Minute, 4096),
 		limiter: cfg.HashLimiter,
+
+		rotatedSecretTTL: cfg.RotatedSecretTTL,
+	}
+	for s := range cfg.ScopeDescriptions {
+		i.knownScopes = append(i.knownScopes, s)
 	}
 	if i.limiter == nil {
 		i.limiter = sharedHashLimiter
@@ -256,7 +274,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 	if err := i.initSignIn(&cfg.SignInConfig); err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
-	if i.clients, err = newClientRegistry(config, build, i.buildMetadata, i.logger); err != nil {
+	if i.clients, err = newClientRegistry(cfg.Issuer, config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}
 	if cfg.Store != nil {
@@ -286,6 +304,9 @@ func (i *Issuer) Open(ctx context.Context, st Store) error {
 	}
 	if err := i.loadRevocations(ctx); err != nil {
 		return fmt.Errorf("issuer: revocations: %w", err)
+	}
+	if err := i.loadNotBefores(ctx); err != nil {
+		return fmt.Errorf("issuer: revocations of clients and users: %w", err)
 	}
 	// Unreadable store clients only keep those clients out (Run retries);
 	// the config clients serve regardless.

@@ -76,6 +76,9 @@ type keyManager struct {
 	loaded map[string]*loadedKey
 	state  atomic.Pointer[keyState]
 	next   atomic.Int64 // unix nanos of the next scheduled refresh
+
+	// storedPrint is what pickUpStoredKeys last saw in the store.
+	storedPrint string
 }
 
 func newKeyManager(st store.SigningKeyStore, issuer, alg string, rotation, maxTTL time.Duration, now func() time.Time, log *slog.Logger) *keyManager {

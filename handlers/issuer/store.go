@@ -14,6 +14,7 @@ type Store interface {
 	store.RevocationStore
 	store.ClientStore
 	store.ReplayStore
+	store.NotBeforeStore
 	store.CodeStore
 	store.RefreshStore
 }

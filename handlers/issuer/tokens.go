@@ -124,11 +124,15 @@ func (t *tokenInfo) claims(iss string) *token.Claims {
 }
 
 // admissible reports why a verified token of ours may not be used now
-// (revoked, client removed or disabled, client no longer allowed one of
-// its scopes), or nil.
-func (i *Issuer) admissible(jti, clientID string, scopes []string, now int64) error {
+// (revoked by jti, or issued at iat before its client's or subject's
+// tokens were all revoked; client removed or disabled, client no longer
+// allowed one of its scopes), or nil.
+func (i *Issuer) admissible(jti, clientID, subject string, scopes []string, iat, now int64) error {
 	if jti != "" && i.revoked.has(jti, now) {
 		return ErrRevoked
+	}
+	if i.notBefore.refuses(clientID, subject, iat) {
+		return ErrRevokedBefore
 	}
 	c := i.clients.load().byID[clientID]
 	if c == nil {

@@ -50,6 +50,8 @@ type Store struct {
 	revSeq     uint64                       // feed sequence of the last Revoke
 	markers    map[string]time.Time         // key -> until
 	clients    map[string][]byte            // id -> Client
+	clientsVer uint64                       // ClientsVersion
+	notBefore  map[string]store.NotBefore   // NotBeforeKey -> record
 	tokenUntil map[string]time.Time         // hash -> ExpiresAt, for the sweep
 	sessions   map[string]expiring          // kind NUL id -> Session
 	codes      map[string]expiring          // hash -> CodeRecord
@@ -88,6 +90,7 @@ func New(opts Options) *Store {
 		revs:       make(map[string]revocation),
 		markers:    make(map[string]time.Time),
 		clients:    make(map[string][]byte),
+		notBefore:  make(map[string]store.NotBefore),
 		tokenUntil: make(map[string]time.Time),
 		sessions:   make(map[string]expiring),
 		codes:      make(map[string]expiring),
@@ -152,6 +155,11 @@ func (s *Store) sweep(now time.Time) {
 	for k, until := range s.markers {
 		if store.Expired(until, now) {
 			delete(s.markers, k)
+		}
+	}
+	for k, nb := range s.notBefore {
+		if store.Expired(nb.Until, now) {
+			delete(s.notBefore, k)
 		}
 	}
 	for _, keys := range s.keys {
@@ -375,6 +383,7 @@ func (s *Store) PutClient(ctx context.Context, c store.Client) error {
 	}
 	defer s.mu.Unlock()
 	s.clients[c.ID] = data
+	s.clientsVer++
 	return nil
 }
 
@@ -405,7 +414,10 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return err
 	}
 	defer s.mu.Unlock()
-	delete(s.clients, id)
+	if _, ok := s.clients[id]; ok {
+		delete(s.clients, id)
+		s.clientsVer++
+	}
 	return nil
 }
 

@@ -76,6 +76,7 @@ func Run(t *testing.T, f Factory) {
 		{"Revocations", revocationCases},
 		{"Replay", replayCases},
 		{"Clients", clientCases},
+		{"NotBefore", notBeforeCases},
 		{"Sessions", sessionCases},
 		{"Codes", codeCases},
 		{"Refresh", refreshCases},
