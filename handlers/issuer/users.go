@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -25,22 +24,9 @@ type User struct {
 	Disabled bool
 }
 
-// UserConfig is one user of the config or of a users file; its JSON form is
-// store.UserRecord's.
-type UserConfig struct {
-	// Name is the sign-in name and the tokens' `sub`.
-	Name string `json:"name"`
-	// PasswordHash is an argon2id PHC string or a bcrypt hash.
-	PasswordHash string `json:"password_hash"`
-	// Claims are released by scope in ID tokens and userinfo.
-	Claims map[string]any `json:"claims,omitempty"`
-	// Disabled users cannot sign in.
-	Disabled bool `json:"disabled,omitempty"`
-	// CreatedAt and UpdatedAt are informational (a store export carries
-	// them).
-	CreatedAt time.Time `json:"created_at,omitzero"`
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
-}
+// UserConfig is one user of the config or of a users file: the store's
+// record, so that the three sources share one shape (and one JSON form).
+type UserConfig = store.UserRecord
 
 // maxUserName bounds a user name (a login form field and a store key).
 const maxUserName = 256
