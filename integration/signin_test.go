@@ -49,6 +49,10 @@ func siCaddyfile(t *testing.T, db string) string {
 		}
 		return h
 	}
+	users := filepath.Join(filepath.Dir(db), "users.json")
+	if err := os.WriteFile(users, []byte(`[{"name":"fiona","password_hash":"`+hash("fiona-password")+`","claims":{"email":"fiona@example.com"}}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return fmt.Sprintf(`{
 	skip_install_trust
 	admin localhost:2999
@@ -73,6 +77,7 @@ http://127.0.0.1:9550 {
 		user bob {
 			password_hash %s
 		}
+		users_file %s
 		client web-app {
 			name "Orders Web"
 			secret web-secret
@@ -94,7 +99,7 @@ http://127.0.0.1:9550 {
 		respond "site"
 	}
 }
-`, db, siBase, hash("alice-password"), hash("hanako-password"), hash("bob-password"), siCallback, siBase, siBase)
+`, db, siBase, hash("alice-password"), hash("hanako-password"), hash("bob-password"), users, siCallback, siBase, siBase)
 }
 
 // siRP is the relying party's callback: it records what the issuer sends.
@@ -372,6 +377,10 @@ func TestSignInForms(t *testing.T) {
 	// Another user from the same address is not locked out by bob's.
 	if r := post(url.Values{"csrf": {csrf}, "request": {request}, "username": {"alice"}, "password": {"alice-password"}}); r.status != 200 {
 		t.Fatalf("alice: %d", r.status)
+	}
+	// A user of the users file signs in too.
+	if r := post(url.Values{"csrf": {csrf}, "request": {request}, "username": {"fiona"}, "password": {"fiona-password"}}); r.status != 200 || !strings.Contains(r.raw, `value="allow"`) {
+		t.Fatalf("users_file user: %d", r.status)
 	}
 	// The failures are counted in Prometheus.
 	m := issDo(t, http.DefaultClient, mustReq(t, http.MethodGet, "http://localhost:2999/metrics"))
