@@ -287,6 +287,7 @@ func TestSignInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(siAuthorizeURL(map[string]string{"redirect_uri": "http://127.0.0.1:9551/elsewhere"})), chromedp.WaitVisible(`.alert`)); err != nil {
 		t.Fatal(err)
 	}
+	siShot(t, ctx, "error-en.png")
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	msg, _ := chromedp.Run(ctx, chromedp.Text(`.card`))
 	if !strings.HasPrefix(loc, siBase+"/oauth/authorize") || !strings.Contains(msg, "not registered") {
@@ -300,7 +301,11 @@ func TestSignInBrowser(t *testing.T) {
 
 	// Sign out (the confirmation page, then the registered target).
 	if err := chromedp.Do(ctx, chromedp.Navigate(siBase+"/oauth/logout?client_id=web-app&post_logout_redirect_uri="+url.QueryEscape("http://127.0.0.1:9551/")),
-		chromedp.WaitVisible(`button[name=confirm]`), chromedp.Click(`button[name=confirm]`), chromedp.WaitVisible(`#rp`)); err != nil {
+		chromedp.WaitVisible(`button[name=confirm]`)); err != nil {
+		t.Fatal(err)
+	}
+	siShot(t, ctx, "logout-en.png")
+	if err := chromedp.Do(ctx, chromedp.Click(`button[name=confirm]`), chromedp.WaitVisible(`#rp`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(siAuthorizeURL(nil)), chromedp.WaitVisible(`input[name=password]`)); err != nil {
