@@ -116,8 +116,8 @@ type userDirectory struct {
 	watch  *usersFile // nil without users_file
 	// dummy is what a sign-in for an unknown or disabled user is checked
 	// against: a random hash of the same kind and parameters as the first
-	// configured user's (default argon2id otherwise), so that it costs what
-	// a wrong password costs.
+	// configured user's (else the users file's first, else the default
+	// argon2id), so that it costs what a wrong password costs.
 	dummy secretHash
 }
 
@@ -134,8 +134,12 @@ func newUserDirectory(cfg *SignInConfig, logger *slog.Logger) (*userDirectory, e
 		}
 	}
 	like := defaultDummyPasswordHash()
-	if names := slices.Sorted(maps.Keys(d.config)); len(names) > 0 {
-		like = d.config[names[0]].hash
+	from := d.config
+	if m := d.file.Load(); len(from) == 0 && m != nil {
+		from = *m
+	}
+	if names := slices.Sorted(maps.Keys(from)); len(names) > 0 {
+		like = from[names[0]].hash
 	}
 	if d.dummy, err = randomLike(&like); err != nil {
 		return nil, err
