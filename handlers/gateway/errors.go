@@ -27,7 +27,13 @@ type Error struct {
 	Subject, ClientID string
 	// Rule names the IP rule that refused the address (ip_denied only).
 	Rule string
-	Err  error
+	// LoginRequired: no usable browser session; a browser navigation is
+	// sent to sign in (login), anything else gets the 401.
+	LoginRequired bool
+	// Session: the refused identity came from a browser session (a rule
+	// refusal is answered with the 403 page).
+	Session bool
+	Err           error
 }
 
 // publicDescriptions are the only error_description texts a client sees:
