@@ -33,7 +33,7 @@ type Error struct {
 	// Session: the refused identity came from a browser session (a rule
 	// refusal is answered with the 403 page).
 	Session bool
-	Err           error
+	Err     error
 }
 
 // publicDescriptions are the only error_description texts a client sees:

@@ -152,7 +152,9 @@ func (l *Login) refreshUnavailable(rec *sessionRecord, now time.Time, err error)
 }
 
 // overlay returns identity with the claims of a newer ID token on top.
-func overlay(identity json.RawMessage, idc interface{ Raw() (map[string]any, error) }) (json.RawMessage, error) {
+func overlay(identity json.RawMessage, idc interface {
+	Raw() (map[string]any, error)
+}) (json.RawMessage, error) {
 	var m map[string]any
 	dec := json.NewDecoder(bytesReader(identity))
 	dec.UseNumber()
