@@ -47,6 +47,9 @@ func parseGatewayCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		deny_ip <entry>...
 //		allow_ip_file <path>
 //		deny_ip_file <path>
+//		login <issuer> { ... }     (gateway_login_caddyfile.go)
+//		pass_access_token
+//		identity_header <Header-Name> [<audience>]
 //	}
 //
 // Repeatable subdirectives append; the others may appear once. Values are
@@ -192,6 +195,14 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if path, err = argOne(d); err == nil {
 				g.AllowIPFiles = append(g.AllowIPFiles, path)
 			}
+		case "login":
+			if err = g.parseLogin(d); err == nil && jwkscache.Cleartext(g.Login.Issuer) {
+				cleartext = append(cleartext, lineURL{at, g.Login.Issuer})
+			}
+		case "pass_access_token":
+			err = argNone(d, func() { g.PassAccessToken = true })
+		case "identity_header":
+			err = g.parseIdentityHeader(d)
 		case "deny_ip_file":
 			var path string
 			if path, err = argOne(d); err == nil {
@@ -204,6 +215,7 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
+	g.defaultLoginIssuer()
 	if len(g.Issuers) == 0 && len(g.JWKS) == 0 && len(g.Keys) == 0 && g.HMACSecret == "" {
 		return errAt(directive, errNoKeySource)
 	}

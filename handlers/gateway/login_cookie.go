@@ -92,3 +92,15 @@ func cookieValue(r *http.Request, name string) (string, bool) {
 	}
 	return found, true
 }
+
+// SetCookie sends a (resealed) session cookie value.
+func (l *Login) SetCookie(w http.ResponseWriter, r *http.Request, value string) {
+	l.setSessionCookie(w, r, value, l.cfg.SessionTTL)
+}
+
+// ClearCookie removes a session cookie that no longer names a session.
+func (l *Login) ClearCookie(w http.ResponseWriter, r *http.Request) {
+	if _, ok := cookieValue(r, l.sessionCookieName(r)); ok {
+		l.clearSessionCookie(w, r)
+	}
+}
