@@ -112,7 +112,7 @@ func (l *Login) serveCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.errCode != "" {
 		l.cfg.Logger.Info("sign-in: provider answered an error", "error", p.errCode, "description", p.errDesc)
-		l.renderProviderError(w, r, p.errCode, p.errDesc)
+		l.renderProviderError(w, r, p.errCode, p.errDesc, a.Return)
 		return
 	}
 	ep, err := l.cfg.Provider(r.Context())

@@ -74,12 +74,15 @@ func (l *Login) renderError(w http.ResponseWriter, r *http.Request, status int, 
 	l.render(w, r, status, pageData{Title: t.title, Message: t.message, Link: "/", LinkText: "Start again"})
 }
 
-func (l *Login) renderProviderError(w http.ResponseWriter, r *http.Request, code, desc string) {
+func (l *Login) renderProviderError(w http.ResponseWriter, r *http.Request, code, desc, ret string) {
 	t, ok := providerErrors[code]
 	if !ok {
 		t = pageText{"Sign-in failed", "The identity provider refused the sign-in."}
 	}
-	d := pageData{Title: t.title, Message: t.message, Link: "/", LinkText: "Start again"}
+	if !safeReturn(ret) {
+		ret = "/"
+	}
+	d := pageData{Title: t.title, Message: t.message, Link: ret, LinkText: "Start again"}
 	if desc != "" && printableASCII(desc) {
 		d.Detail = code + ": " + desc // html/template escapes it
 	}
