@@ -150,9 +150,7 @@ func (l *Login) serveCallback(w http.ResponseWriter, r *http.Request) {
 		AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
 		Obtained: now.Unix(), Created: now.Unix(), Expires: now.Add(l.cfg.SessionTTL).Unix(), LastSeen: now.Unix(),
 	}
-	if !tok.Expiry.IsZero() {
-		rec.AccessExpiry = tok.Expiry.Unix()
-	}
+	rec.AccessExpiry = accessExpiry(tok, now)
 	// A new ticket at every sign-in (no fixation); a session the browser
 	// had before is ended.
 	if old, ok := cookieValue(r, l.sessionCookieName(r)); ok {

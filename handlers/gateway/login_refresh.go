@@ -113,10 +113,7 @@ func (l *Login) doRefresh(ctx context.Context, r *http.Request, s *liveSession, 
 	next := *rec
 	next.V++
 	next.AccessToken, next.Obtained = tok.AccessToken, now.Unix()
-	next.AccessExpiry = 0
-	if !tok.Expiry.IsZero() {
-		next.AccessExpiry = tok.Expiry.Unix()
-	}
+	next.AccessExpiry = accessExpiry(tok, now)
 	if tok.RefreshToken != "" {
 		next.RefreshToken = tok.RefreshToken // rotated
 	}
@@ -169,4 +166,16 @@ func overlay(identity json.RawMessage, idc interface {
 		m[k] = v
 	}
 	return json.Marshal(m)
+}
+
+// accessExpiry is when the access token expires on our clock (expires_in
+// counted from now), 0 when the provider did not say.
+func accessExpiry(tok *oauth2.Token, now time.Time) int64 {
+	if tok.ExpiresIn > 0 {
+		return now.Unix() + tok.ExpiresIn
+	}
+	if !tok.Expiry.IsZero() {
+		return tok.Expiry.Unix()
+	}
+	return 0
 }

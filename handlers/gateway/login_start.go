@@ -56,7 +56,7 @@ func (l *Login) Challenge(w http.ResponseWriter, r *http.Request) bool {
 // and query, so always on this origin.
 func returnPath(r *http.Request) string {
 	p := r.RequestURI // as the browser sent it, before any rewrite
-	if p == "" {
+	if !strings.HasPrefix(p, "/") { // absolute-form or unset
 		p = r.URL.RequestURI()
 	}
 	if !safeReturn(p) {
