@@ -55,7 +55,7 @@ func (l *Login) Challenge(w http.ResponseWriter, r *http.Request) bool {
 // returnPath is where the browser goes after sign-in: the request's own path
 // and query, so always on this origin.
 func returnPath(r *http.Request) string {
-	p := r.RequestURI // as the browser sent it, before any rewrite
+	p := r.RequestURI               // as the browser sent it, before any rewrite
 	if !strings.HasPrefix(p, "/") { // absolute-form or unset
 		p = r.URL.RequestURI()
 	}

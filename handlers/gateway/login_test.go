@@ -50,8 +50,16 @@ func TestLoginOnlyBrowserNavigationsAreRedirected(t *testing.T) {
 	for name, r := range map[string]*http.Request{
 		"api":  httptest.NewRequest("GET", "http://app.example/x", nil),
 		"post": func() *http.Request { r := browserGet("http://app.example/x"); r.Method = "POST"; return r }(),
-		"xhr":  func() *http.Request { r := browserGet("http://app.example/x"); r.Header.Set("Sec-Fetch-Mode", "cors"); return r }(),
-		"json": func() *http.Request { r := browserGet("http://app.example/x"); r.Header.Set("Accept", "application/json"); return r }(),
+		"xhr": func() *http.Request {
+			r := browserGet("http://app.example/x")
+			r.Header.Set("Sec-Fetch-Mode", "cors")
+			return r
+		}(),
+		"json": func() *http.Request {
+			r := browserGet("http://app.example/x")
+			r.Header.Set("Accept", "application/json")
+			return r
+		}(),
 	} {
 		if w := f.serve(r); w.Code != http.StatusUnauthorized {
 			t.Errorf("%s: %d, want 401", name, w.Code)
@@ -133,13 +141,13 @@ func TestLoginCallbackAttacks(t *testing.T) {
 		noSession(t, w)
 	})
 	for name, spoil := range map[string]func(map[string]any){
-		"at_hash mismatch": func(m map[string]any) { m["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA" },
-		"other audience":   func(m map[string]any) { m["aud"] = "someone-else" },
-		"azp of another":   func(m map[string]any) { m["aud"] = []string{"portal", "x"}; m["azp"] = "x" },
+		"at_hash mismatch":    func(m map[string]any) { m["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA" },
+		"other audience":      func(m map[string]any) { m["aud"] = "someone-else" },
+		"azp of another":      func(m map[string]any) { m["aud"] = []string{"portal", "x"}; m["azp"] = "x" },
 		"several aud, no azp": func(m map[string]any) { m["aud"] = []string{"portal", "x"} },
-		"other issuer":     func(m map[string]any) { m["iss"] = "https://evil.example" },
-		"expired":          func(m map[string]any) { m["exp"] = gwNow.Unix() - 3600 },
-		"no nonce":         func(m map[string]any) { delete(m, "nonce") },
+		"other issuer":        func(m map[string]any) { m["iss"] = "https://evil.example" },
+		"expired":             func(m map[string]any) { m["exp"] = gwNow.Unix() - 3600 },
+		"no nonce":            func(m map[string]any) { delete(m, "nonce") },
 	} {
 		t.Run(name, func(t *testing.T) {
 			q, c := start()
