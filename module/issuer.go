@@ -55,8 +55,17 @@ type IssuerHandler struct {
 	// average; n 1 to 1000000, duration 1s to 24h) or "off". Default:
 	// 600/1m. Beyond it the token endpoint answers 429 with Retry-After.
 	RateLimit string `json:"rate_limit,omitempty"`
+	// RefreshTokenTTL is the default lifetime of each refresh token (they
+	// are single use: every refresh returns a new one). Default: 60 days.
+	RefreshTokenTTL caddy.Duration `json:"refresh_token_ttl,omitempty"`
+	// RefreshFamilyLifetime is the absolute lifetime of the refresh tokens
+	// of one sign-in: however often they are rotated, none is valid longer
+	// than this after the authorization code was issued; then the person
+	// signs in again. Default: 180 days.
+	RefreshFamilyLifetime caddy.Duration `json:"refresh_family_lifetime,omitempty"`
 	// Clients are the registered API clients.
 	Clients []*IssuerClient `json:"clients,omitempty"`
+	IssuerSignIn
 
 	iss     *issuer.Issuer
 	app     *App
@@ -103,6 +112,26 @@ type IssuerClient struct {
 	// RateLimit overrides the issuer's rate_limit for this client:
 	// "<n>/<duration>" or "off".
 	RateLimit string `json:"rate_limit,omitempty"`
+	// Public marks a client that cannot keep a secret (native or browser
+	// app): no secret, auth method none, PKCE required, never
+	// client_credentials or token exchange. Its default grant is
+	// authorization_code.
+	Public bool `json:"public,omitempty"`
+	// RedirectURIs are the registered redirect_uri values: absolute, no
+	// fragment, compared exactly (loopback redirects of native apps may
+	// vary the port, RFC 8252 §7.3). Required for the authorization_code
+	// and implicit grants.
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back to.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// SkipConsent skips the consent page (first-party apps).
+	SkipConsent bool `json:"skip_consent,omitempty"`
+	// IDTokenSignedResponseAlg is the algorithm of the client's ID tokens:
+	// RS256 (default) or the issuer's signing_alg when it is asymmetric.
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
+	// RefreshTokenTTL overrides the issuer's refresh_token_ttl.
+	RefreshTokenTTL caddy.Duration `json:"refresh_token_ttl,omitempty"`
 }
 
 // IssuerSecret is one accepted client secret.
@@ -148,6 +177,9 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		AccessTokenTTL: time.Duration(h.AccessTokenTTL),
 		Audience:       h.Audience,
 		Logger:         ctx.Slogger(),
+
+		RefreshTokenTTL:       time.Duration(h.RefreshTokenTTL),
+		RefreshFamilyLifetime: time.Duration(h.RefreshFamilyLifetime),
 	}
 	if h.RateLimit != "" {
 		rl, err := issuer.ParseRateLimit(h.RateLimit, caddy.ParseDuration)
@@ -157,6 +189,9 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		cfg.RateLimit = &rl
 	}
 	repl := caddy.NewReplacer()
+	if cfg.SignInConfig, err = h.signInConfig(ctx, repl); err != nil {
+		return fmt.Errorf("authgate_issuer: %w", err)
+	}
 	for _, c := range h.Clients {
 		if c == nil {
 			return errors.New("authgate_issuer: empty client")
@@ -173,6 +208,14 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 			AllowIP:        c.AllowIP,
 			DenyIP:         c.DenyIP,
 			Disabled:       c.Disabled,
+			PeopleConfig: issuer.PeopleConfig{
+				Public:                   c.Public,
+				RedirectURIs:             c.RedirectURIs,
+				PostLogoutRedirectURIs:   c.PostLogoutRedirectURIs,
+				SkipConsent:              c.SkipConsent,
+				IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
+				RefreshTokenTTL:          time.Duration(c.RefreshTokenTTL),
+			},
 		}
 		if c.RateLimit != "" {
 			rl, err := issuer.ParseRateLimit(c.RateLimit, caddy.ParseDuration)

@@ -39,6 +39,8 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //		access_token_ttl <duration>
 //		audience <aud>...
 //		rate_limit <n>/<duration>|off
+//		refresh_token_ttl <duration>
+//		refresh_family_lifetime <duration>
 //		client <client_id> {
 //			name <name>
 //			secret <value> [expires <RFC3339>]
@@ -53,6 +55,12 @@ func parseIssuerCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, 
 //			deny_ip <ip|cidr|range>...
 //			disabled
 //			rate_limit <n>/<duration>|off
+//			public
+//			redirect_uri <uri>
+//			post_logout_redirect_uri <uri>
+//			skip_consent
+//			id_token_signed_response_alg <alg>
+//			refresh_token_ttl <duration>
 //		}
 //	}
 func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -64,7 +72,7 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	clientIDs := map[string]bool{}
 	for d.NextBlock(0) {
 		name := d.Val()
-		if name != "client" {
+		if !issRepeatable[name] {
 			if seen[name] {
 				return d.Errf("duplicate subdirective %q", name)
 			}
@@ -99,6 +107,14 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := issRateLimitArg(d, &h.RateLimit); err != nil {
 				return err
 			}
+		case "refresh_token_ttl":
+			if err := issDurationArg(d, &h.RefreshTokenTTL); err != nil {
+				return err
+			}
+		case "refresh_family_lifetime":
+			if err := issDurationArg(d, &h.RefreshFamilyLifetime); err != nil {
+				return err
+			}
 		case "client":
 			c, err := unmarshalIssuerClient(d)
 			if err != nil {
@@ -110,6 +126,12 @@ func (h *IssuerHandler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			clientIDs[c.ClientID] = true
 			h.Clients = append(h.Clients, c)
 		default:
+			if ok, err := h.unmarshalSignIn(d, name); ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			return d.Errf("unknown subdirective %q", name)
 		}
 	}
@@ -132,7 +154,7 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
 		switch name {
-		case "secret", "secret_hash", "allow_ip", "deny_ip":
+		case "secret", "secret_hash", "allow_ip", "deny_ip", "redirect_uri", "post_logout_redirect_uri":
 		default:
 			if seen[name] {
 				return nil, d.Errf("client %q: duplicate subdirective %q", c.ClientID, name)
@@ -202,6 +224,8 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 			c.Disabled = true
 		case "rate_limit":
 			err = issRateLimitArg(d, &c.RateLimit)
+		case "public", "skip_consent", "redirect_uri", "post_logout_redirect_uri", "id_token_signed_response_alg", "refresh_token_ttl":
+			err = unmarshalPeopleClient(d, c, name)
 		default:
 			return nil, d.Errf("client %q: unknown subdirective %q", c.ClientID, name)
 		}
@@ -209,8 +233,11 @@ func unmarshalIssuerClient(d *caddyfile.Dispenser) (*IssuerClient, error) {
 			return nil, err
 		}
 	}
-	if len(c.Secrets) == 0 && !c.Disabled {
-		return nil, d.Errf("client %q: needs at least one secret or secret_hash", c.ClientID)
+	if c.Public && len(c.Secrets) > 0 {
+		return nil, d.Errf("client %q: a public client has no secret", c.ClientID)
+	}
+	if len(c.Secrets) == 0 && !c.Disabled && !c.Public {
+		return nil, d.Errf("client %q: needs at least one secret or secret_hash (or public)", c.ClientID)
 	}
 	return c, nil
 }

@@ -38,11 +38,14 @@ var (
 	bucketRevocationLog = []byte("revocation_log") // feed sequence -> jti
 	bucketMarkers       = []byte("markers")
 	bucketClients       = []byte("clients")
-	bucketSessions      = []byte("sessions") // kind NUL id -> Session
-	bucketCodes         = []byte("codes")    // code hash -> CodeRecord
+	bucketSessions      = []byte("sessions")         // kind NUL id -> Session
+	bucketCodes         = []byte("codes")            // code hash -> CodeRecord
+	bucketRefresh       = []byte("refresh_tokens")   // refresh token hash -> RefreshRecord
+	bucketFamilies      = []byte("refresh_families") // family id -> RefreshFamily
+	bucketUsers         = []byte("users")            // name -> UserRecord
 	bucketMeta          = []byte("meta")
 
-	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketMeta}
+	allBuckets = [][]byte{bucketSigningKeys, bucketTokens, bucketRevocations, bucketRevocationLog, bucketMarkers, bucketClients, bucketSessions, bucketCodes, bucketRefresh, bucketFamilies, bucketUsers, bucketMeta}
 
 	metaSchemaVersion = []byte("schema_version")
 )
@@ -128,6 +131,9 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		}
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
+	// Batched writes (codes, refresh tokens) wait at most this long for
+	// company before committing.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	if err := db.Update(initSchema); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)

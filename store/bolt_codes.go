@@ -24,14 +24,16 @@ func (b *Bolt) PutCode(ctx context.Context, rec CodeRecord) error {
 }
 
 // RedeemCode implements CodeStore: the read and the write of the redeemed
-// flag happen in one write transaction, which bbolt serialises.
+// flag happen in one write transaction, which bbolt serialises (batched
+// with concurrent redemptions and rotations, see batch).
 func (b *Bolt) RedeemCode(ctx context.Context, hash []byte) (CodeRecord, bool, error) {
 	if err := CheckKey("code hash", hash); err != nil {
 		return CodeRecord{}, false, err
 	}
 	var rec CodeRecord
 	first := false
-	err := b.update(ctx, func(tx *bolt.Tx) error {
+	err := b.batch(ctx, func(tx *bolt.Tx) error {
+		rec, first = CodeRecord{}, false
 		bkt := tx.Bucket(bucketCodes)
 		v := bkt.Get(hash)
 		if v == nil {

@@ -9,7 +9,7 @@ import (
 )
 
 // Purge deletes, in one write transaction, tokens, revocations (with their
-// feed entries), markers, sessions and codes whose expiry is at or before
+// feed entries), markers, sessions, codes, refresh tokens and families whose expiry is at or before
 // now, and signing keys whose non-zero ExpiresAt is. It returns how many records it removed.
 // The engine's purger calls it; records that cannot be decoded are left
 // alone (and keep failing loudly in the getters) rather than silently
@@ -58,8 +58,10 @@ func (b *Bolt) Purge(ctx context.Context, now time.Time) (int, error) {
 			n += len(doomed)
 			return nil
 		}
-		if err := purge(bucketTokens, func(e *expiring) time.Time { return e.Exp }, nil); err != nil {
-			return err
+		for _, name := range [][]byte{bucketTokens, bucketRefresh} {
+			if err := purge(name, func(e *expiring) time.Time { return e.Exp }, nil); err != nil {
+				return err
+			}
 		}
 		dropFeedEntry := func(e *expiring) error {
 			if e.Seq == 0 {
@@ -73,7 +75,7 @@ func (b *Bolt) Purge(ctx context.Context, now time.Time) (int, error) {
 		if err := purge(bucketMarkers, func(e *expiring) time.Time { return e.Until }, nil); err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketSessions, bucketCodes} {
+		for _, name := range [][]byte{bucketSessions, bucketCodes, bucketFamilies} {
 			if err := purge(name, func(e *expiring) time.Time { return e.ExpiresAt }, nil); err != nil {
 				return err
 			}

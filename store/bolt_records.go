@@ -188,20 +188,23 @@ func (b *Bolt) Revoke(ctx context.Context, jti string, until time.Time) error {
 	if err := CheckExpiring("revocation", "jti", jti, until); err != nil {
 		return err
 	}
+	return b.update(ctx, func(tx *bolt.Tx) error { return b.revokeTx(tx, jti, until) })
+}
+
+// revokeTx is Revoke inside a write transaction.
+func (b *Bolt) revokeTx(tx *bolt.Tx, jti string, until time.Time) error {
 	encode := func(v any) ([]byte, error) { return Encode("revocation", v, b.maxRecord) }
-	return b.update(ctx, func(tx *bolt.Tx) error {
-		r := boltRevocation{JTI: jti, Until: until}
-		if v := tx.Bucket(bucketRevocations).Get([]byte(jti)); v != nil {
-			var old boltRevocation
-			if json.Unmarshal(v, &old) == nil {
-				if !old.Until.Before(until) {
-					return nil
-				}
-				r.Seq = old.Seq
+	r := boltRevocation{JTI: jti, Until: until}
+	if v := tx.Bucket(bucketRevocations).Get([]byte(jti)); v != nil {
+		var old boltRevocation
+		if json.Unmarshal(v, &old) == nil {
+			if !old.Until.Before(until) {
+				return nil
 			}
+			r.Seq = old.Seq
 		}
-		return putRevocation(tx, r, encode)
-	})
+	}
+	return putRevocation(tx, r, encode)
 }
 
 // RevocationsSince implements RevocationStore. The cursor is the decimal

@@ -32,6 +32,9 @@ type TokenRecord struct {
 	Audience  []string  `json:"aud,omitempty"`
 	IssuedAt  time.Time `json:"iat"`
 	ExpiresAt time.Time `json:"exp"`
+	// AuthTime is when the token's user signed in; zero for a client's own
+	// token.
+	AuthTime time.Time `json:"auth_time,omitzero"`
 }
 
 // Revocation is a revoked JWT id and when its record may be forgotten.

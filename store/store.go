@@ -14,6 +14,8 @@
 //	ClientStore       clients registered at run time
 //	SessionStore      server-side browser sessions and consents (sessions.go)
 //	CodeStore         authorization codes, redeemed once (codes.go)
+//	RefreshStore      refresh-token families, rotated, revoked whole (refresh.go)
+//	UserStore         people registered at run time (users.go)
 //
 // New roles join the same scheme, each as its own interface in its own file
 // here, added to Engine, implemented by every engine and specified in
@@ -121,6 +123,8 @@ type Engine interface {
 	ClientStore
 	SessionStore
 	CodeStore
+	RefreshStore
+	UserStore
 	// Close stops the engine's background work and releases it (the bbolt
 	// file lock). Calling it again is a no-op.
 	io.Closer

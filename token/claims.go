@@ -22,6 +22,9 @@ type Claims struct {
 	ClientID  string
 	// Scopes merges "scope" (space-delimited) and "scp" (array or string).
 	Scopes []string
+	// AuthTime is "auth_time" (RFC 9068 §2.2.1: when the user signed in);
+	// 0 when absent, as in tokens issued to clients for themselves.
+	AuthTime int64
 
 	// Alg is the algorithm that signed the token ("" for opaque tokens).
 	Alg string
@@ -65,6 +68,8 @@ func parseClaims(payload []byte) (*Claims, *Error) {
 			c.NotBefore, err = numericDate(value)
 		case "iat":
 			c.IssuedAt, err = numericDate(value)
+		case "auth_time":
+			c.AuthTime, err = numericDate(value)
 		case "jti":
 			c.JTI, err = stringClaim(value)
 		case "client_id":
@@ -188,6 +193,9 @@ func (c *Claims) registered() map[string]any {
 	}
 	if c.NotBefore != 0 {
 		m["nbf"] = json.Number(itoa(c.NotBefore))
+	}
+	if c.AuthTime != 0 {
+		m["auth_time"] = json.Number(itoa(c.AuthTime))
 	}
 	return m
 }

@@ -38,6 +38,7 @@ type clientCredentials struct {
 var clientAuthRegistry = []clientAuthMethod{
 	clientSecretBasic{},
 	clientSecretPost{},
+	clientAuthNone{},
 }
 
 // clientAuthMethodByName returns the registered method of that name, or nil.

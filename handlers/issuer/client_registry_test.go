@@ -136,7 +136,7 @@ func toStrings(v any) []string {
 // grant_types_supported and token_endpoint_auth_methods_supported come from
 // the registries.
 func TestMetadataFromRegistries(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, func(c *Config) { c.Clients = append(c.Clients, peopleClients()...) })
 	md := e.do("GET", PathASMetadata, nil, "", "")
 	var grants, auth []string
 	for _, g := range grantRegistry {

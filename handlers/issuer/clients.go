@@ -15,12 +15,19 @@ import (
 const (
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
+	// AuthNone is a public client's method: client_id only (RFC 7591).
+	AuthNone = "none"
 )
 
 // Grant types.
 const (
 	GrantClientCredentials = "client_credentials"
 	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	// GrantImplicit is the legacy implicit grant (response_type=token at
+	// the authorization endpoint); never served by the token endpoint.
+	GrantImplicit = "implicit"
 	// DefaultGrantType is the grant of a client that names none; it is
 	// always listed in grant_types_supported.
 	DefaultGrantType = GrantClientCredentials
@@ -62,6 +69,8 @@ type ClientConfig struct {
 	// RateLimit overrides the issuer's issuance limit for this client; nil
 	// means the issuer's, the zero RateLimit none.
 	RateLimit *RateLimit
+	// People sign-in (client_people.go).
+	PeopleConfig
 }
 
 // SecretConfig is one accepted client secret: either Plain (hashed by New,
@@ -88,6 +97,7 @@ type client struct {
 	filter      *ipfilter.Filter
 	disabled    bool
 	issuance    *bucket // nil: no rate limit
+	people              // sign-in settings (client_people.go)
 }
 
 // CheckTokenFormat refuses anything but jwt and opaque (the Caddyfile parser
@@ -131,12 +141,18 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		h.expires = s.Expires
 		c.secrets = append(c.secrets, h)
 	}
-	if len(c.secrets) == 0 && !cc.Disabled {
+	if err := c.people.build(cc); err != nil {
+		return nil, fmt.Errorf("client %q: %w", cc.ID, err)
+	}
+	if len(c.secrets) == 0 && !cc.Disabled && !cc.Public {
 		return nil, fmt.Errorf("client %q: no secret", cc.ID)
 	}
 	methods := cc.AuthMethods
 	if len(methods) == 0 {
 		methods = []string{AuthClientSecretBasic, AuthClientSecretPost}
+		if cc.Public {
+			methods = []string{AuthNone}
+		}
 	}
 	for _, m := range methods {
 		if clientAuthMethodByName(m) == nil {
@@ -149,6 +165,9 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 	grants := cc.GrantTypes
 	if len(grants) == 0 {
 		grants = []string{DefaultGrantType}
+		if cc.Public {
+			grants = []string{GrantAuthorizationCode}
+		}
 	}
 	for _, g := range grants {
 		if grantByType(g) == nil {
@@ -157,6 +176,9 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 		if !slices.Contains(c.grantTypes, g) {
 			c.grantTypes = append(c.grantTypes, g)
 		}
+	}
+	if err := c.people.check(c.authMethods, c.grantTypes); err != nil {
+		return nil, fmt.Errorf("client %q: %w", cc.ID, err)
 	}
 	c.scopeSet = make(map[string]struct{}, len(cc.Scopes))
 	for _, s := range cc.Scopes {

@@ -26,6 +26,9 @@ type grant interface {
 var grantRegistry = []grant{
 	clientCredentialsGrant{},
 	tokenExchangeGrant{},
+	authorizationCodeGrant{},
+	refreshTokenGrant{},
+	implicitGrant{},
 }
 
 // grantByType returns the registered grant of that grant_type, or nil.

@@ -55,6 +55,11 @@ func (tokenExchangeGrant) request(ctx context.Context, i *Issuer, f form, c *cli
 	if info.clientID != c.id {
 		return nil, i.invalidSubject(c, "issued to another client", info.jti)
 	}
+	if info.authTime != 0 {
+		// A user's token belongs to a family that would not hold the new
+		// token: revoking the family must leave nothing behind.
+		return nil, i.invalidSubject(c, "a user's token cannot be exchanged", info.jti)
+	}
 	// The most the new token may carry: the subject token's scopes that the
 	// client still holds.
 	var allowed []string

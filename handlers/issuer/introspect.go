@@ -22,9 +22,14 @@ func (i *Issuer) serveIntrospect(w http.ResponseWriter, r *http.Request, ip neti
 		writeError(w, newError(http.StatusServiceUnavailable, "temporarily_unavailable", "token store unavailable"), i.realm)
 		return
 	}
+	if c.public {
+		writeError(w, newError(http.StatusBadRequest, errUnauthorizedClient, "public clients may not introspect"), i.realm)
+		return
+	}
 	now := i.now().Unix()
 	active := err == nil &&
 		i.admissible(info.jti, info.clientID, info.scopes, now) == nil &&
+		(info.authTime == 0 || i.userAdmissible(info.subject) == nil) &&
 		(info.clientID == c.id || slices.Contains(info.audience, c.id))
 	if !active {
 		writeJSON(w, http.StatusOK, introspectionResponse{})
@@ -33,6 +38,6 @@ func (i *Issuer) serveIntrospect(w http.ResponseWriter, r *http.Request, ip neti
 	writeJSON(w, http.StatusOK, introspectionResponse{Active: true, activeToken: &activeToken{
 		Scope: spaceJoined(info.scopes), ClientID: info.clientID, Subject: info.subject,
 		Audience: info.audience, Issuer: i.iss, ExpiresAt: info.expiresAt, IssuedAt: info.issuedAt,
-		JTI: info.jti, TokenType: "Bearer",
+		JTI: info.jti, TokenType: "Bearer", Username: info.username(),
 	}})
 }

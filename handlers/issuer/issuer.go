@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -30,6 +31,11 @@ const (
 	DefaultSigningAlg     = token.ES256
 	DefaultKeyRotation    = 30 * 24 * time.Hour
 	DefaultAccessTokenTTL = time.Hour
+	// DefaultRefreshTokenTTL is how long an unused refresh token lives.
+	DefaultRefreshTokenTTL = 60 * 24 * time.Hour
+	// DefaultRefreshFamilyLifetime is how long refresh tokens keep one
+	// sign-in alive in all, however often they are rotated.
+	DefaultRefreshFamilyLifetime = 180 * 24 * time.Hour
 	// MinKeyRotation is the shortest key rotation period.
 	MinKeyRotation = 2 * time.Second
 )
@@ -87,6 +93,15 @@ type Config struct {
 	// RateLimit is the default issuance limit of each client; nil means
 	// DefaultRateLimit, the zero RateLimit no limit.
 	RateLimit *RateLimit
+	// SignInConfig configures sign-in for people (users, pages, sessions).
+	SignInConfig
+	// RefreshTokenTTL is the default lifetime of a refresh token (each one
+	// of a rotation); default 60 days.
+	RefreshTokenTTL time.Duration
+	// RefreshFamilyLifetime is the absolute lifetime of a refresh-token
+	// family: no token of the family outlives the sign-in by more;
+	// default 180 days.
+	RefreshFamilyLifetime time.Duration
 }
 
 // Issuer serves the OAuth endpoints and is the gateway's in-process issuer.
@@ -109,10 +124,18 @@ type Issuer struct {
 	limiter *HashLimiter
 	flight  singleflight.Group
 	// hashHook, when set (tests), runs before each slow hash computation.
-	hashHook func()
-	keys     *keyManager
-	revoked  revocationSet
-	revFeed  revocationFeed
+	hashHook  func()
+	keys      *keyManager
+	idKeys    *keyManager // RS256 ID-token keys next to another signing_alg (id_keys.go); nil when not needed
+	jwksCache atomic.Pointer[jwksMemo]
+	revoked   revocationSet
+	revFeed   revocationFeed
+
+	users          *userDirectory
+	throttle       *loginThrottle
+	onLogin        func(result string)
+	refreshTTL     time.Duration
+	familyLifetime time.Duration
 
 	runOnce sync.Once
 }
@@ -203,7 +226,19 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 			i.maxTTL = c.ttl
 		}
 	}
+	if err := i.setRefreshLifetimes(cfg.RefreshTokenTTL, cfg.RefreshFamilyLifetime); err != nil {
+		return nil, err
+	}
+	for _, c := range config {
+		if err := i.resolveIDTokenAlg(c, alg); err != nil {
+			return nil, fmt.Errorf("issuer: client %q: %w", c.id, err)
+		}
+	}
 	i.alg, i.rotation = alg, rotation
+	if i.users, err = newUserDirectory(cfg, i.logger); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	i.throttle, i.onLogin = newLoginThrottle(), cfg.OnLogin
 	if i.clients, err = newClientRegistry(config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}
@@ -225,6 +260,9 @@ func (i *Issuer) Open(ctx context.Context, st Store) error {
 	i.keys = newKeyManager(st, i.iss, i.alg, i.rotation, i.maxTTL, i.now, i.logger)
 	if err := i.keys.refresh(ctx); err != nil {
 		return fmt.Errorf("issuer: signing keys: %w", err)
+	}
+	if err := i.openIDKeys(ctx, st); err != nil {
+		return fmt.Errorf("issuer: ID-token keys: %w", err)
 	}
 	if err := i.loadRevocations(ctx); err != nil {
 		return fmt.Errorf("issuer: revocations: %w", err)
@@ -264,7 +302,13 @@ func (i *Issuer) Run(ctx context.Context) {
 		return
 	}
 	go i.keys.run(ctx)
+	if i.idKeys != nil {
+		go i.idKeys.run(ctx)
+	}
 	go i.pollClients(ctx)
+	if i.users.watch != nil {
+		go i.users.watch.run(ctx, UsersFileInterval)
+	}
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {
@@ -294,6 +338,7 @@ const (
 	epRevoke
 	epMetadata
 	epJWKS
+	epUserinfo
 )
 
 func (i *Issuer) route(path string) (endpoint, bool) {
@@ -305,6 +350,8 @@ func (i *Issuer) route(path string) (endpoint, bool) {
 			return epIntrospect, true
 		case "/revoke":
 			return epRevoke, true
+		case "/userinfo":
+			return epUserinfo, true
 		}
 	}
 	switch path {
@@ -329,7 +376,7 @@ func (i *Issuer) jwksPath() string { return i.issPath + PathJWKS }
 // issuers that share an origin.
 func (i *Issuer) Paths() []string {
 	p := []string{
-		i.prefix + "/token", i.prefix + "/introspect", i.prefix + "/token/verify", i.prefix + "/revoke",
+		i.prefix + "/token", i.prefix + "/introspect", i.prefix + "/token/verify", i.prefix + "/revoke", i.prefix + "/userinfo",
 		i.jwksPath(), PathASMetadata + i.issPath, i.issPath + PathOIDCMetadata,
 	}
 	if i.issPath != "" {
@@ -358,6 +405,9 @@ func (i *Issuer) Handle(w http.ResponseWriter, r *http.Request, clientIP netip.A
 		return false
 	}
 	switch ep {
+	case epUserinfo:
+		i.serveUserinfo(w, r)
+		return true
 	case epToken, epIntrospect, epRevoke:
 		if r.Method != http.MethodPost {
 			writeMethodNotAllowed(w, http.MethodPost)

@@ -37,7 +37,8 @@ func (i *Issuer) LookupOpaque(ctx context.Context, tok string) (*token.Claims, e
 	return info.claims(i.iss), nil
 }
 
-// Admit refuses revoked tokens, tokens of removed or disabled clients,
+// Admit refuses revoked tokens, tokens of removed or disabled clients or
+// users,
 // tokens that carry a scope their client no longer has, and requests from
 // addresses outside the client's IP filter. It is in-memory only.
 func (i *Issuer) Admit(c *token.Claims, addr netip.Addr) error {
@@ -47,6 +48,11 @@ func (i *Issuer) Admit(c *token.Claims, addr netip.Addr) error {
 	now := i.now().Unix()
 	if err := i.admissible(c.JTI, c.ClientID, c.Scopes, now); err != nil {
 		return err
+	}
+	if c.AuthTime != 0 {
+		if err := i.userAdmissible(c.Subject); err != nil {
+			return err
+		}
 	}
 	if !i.clients.load().byID[c.ClientID].ipAllowed(addr.Unmap()) {
 		return ErrIPNotAllowed
@@ -71,5 +77,8 @@ func (i *Issuer) AddressBound(c *token.Claims) bool {
 func (i *Issuer) RetireKeys() {
 	if i.keys != nil { // nil before Open
 		i.keys.retireAll()
+	}
+	if i.idKeys != nil {
+		i.idKeys.retireAll()
 	}
 }

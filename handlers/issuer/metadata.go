@@ -58,6 +58,7 @@ func (i *Issuer) buildMetadata(clients map[string]*client) ([]byte, error) {
 	if len(scopes) > 0 {
 		doc["scopes_supported"] = scopes
 	}
+	i.peopleMetadata(doc, base, clients)
 	return json.Marshal(doc)
 }
 
@@ -74,7 +75,7 @@ func (i *Issuer) serveMetadata(w http.ResponseWriter, r *http.Request) {
 // serveJWKS publishes the asymmetric keys (pending, active and retired but
 // not yet expired). Its max-age equals the publication lead of new keys.
 func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	doc := i.keys.current(context.WithoutCancel(r.Context())).jwks
+	doc := i.jwksDoc(context.WithoutCancel(r.Context()))
 	h := w.Header()
 	h.Set("Content-Type", "application/jwk-set+json")
 	h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(i.keys.lead.Seconds())))

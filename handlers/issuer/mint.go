@@ -30,14 +30,17 @@ type mintRequest struct {
 	// issuedTokenType, when set, is the RFC 8693 issued_token_type of the
 	// answer.
 	issuedTokenType string
+	// person, when set, makes this a token of a signed-in user: it gets
+	// auth_time, and mint records its family and issues the refresh token
+	// and ID token asked for (mint_people.go).
+	person *personGrant
 }
 
 // mint is the one place tokens are issued: it applies the client's rate
 // limit and issues the access token (a signed JWT or an opaque token stored
-// hashed). Refresh tokens and ID tokens belong here too, after the access
-// token, as fields of tokenResponse: a grant asks for them in its
-// mintRequest, and mint issues them with the same jti source, clock and
-// signer.
+// hashed). For a user's token (m.person) it first records the token family
+// (a code exchange starts one, a refresh rotates it), then issues the
+// refresh token and the ID token the grant asked for (mint_people.go).
 func (i *Issuer) mint(ctx context.Context, m *mintRequest, now time.Time) (*tokenResponse, *oauthError) {
 	// Every issuance counts against the client's rate limit (opaque tokens
 	// grow the store; JWTs cost a signature).
@@ -51,6 +54,13 @@ func (i *Issuer) mint(ctx context.Context, m *mintRequest, now time.Time) (*toke
 	jti, err := randomJTI()
 	if err != nil {
 		return nil, serverError()
+	}
+	var family *familyResult
+	if m.person != nil {
+		var e *oauthError
+		if family, e = i.recordFamily(ctx, m, jti, exp, now); e != nil {
+			return nil, e
+		}
 	}
 	var tok string
 	switch m.format {
@@ -77,13 +87,19 @@ func (i *Issuer) mint(ctx context.Context, m *mintRequest, now time.Time) (*toke
 			return nil, serverError()
 		}
 	}
-	return &tokenResponse{
+	resp := &tokenResponse{
 		AccessToken:     tok,
 		TokenType:       "Bearer",
 		ExpiresIn:       exp - iat,
 		Scope:           spaceJoined(m.scopes),
 		IssuedTokenType: m.issuedTokenType,
-	}, nil
+	}
+	if m.person != nil {
+		if e := i.finishPerson(ctx, m, family, resp, now); e != nil {
+			return nil, e
+		}
+	}
+	return resp, nil
 }
 
 // mintOpaque creates a random token and stores its record under its hash.
@@ -98,6 +114,9 @@ func (i *Issuer) mintOpaque(ctx context.Context, m *mintRequest, jti string, iat
 		Scopes: m.scopes, Audience: m.audience,
 		IssuedAt: time.Unix(iat, 0), ExpiresAt: time.Unix(exp, 0),
 	}
+	if m.person != nil {
+		rec.AuthTime = m.person.authTime
+	}
 	return tok, i.store.PutToken(ctx, rec)
 }
 
@@ -111,17 +130,23 @@ type accessClaims struct {
 	JTI      string   `json:"jti"`
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope,omitempty"`
+	// AuthTime marks a user's token (RFC 9068 §2.2.1).
+	AuthTime int64 `json:"auth_time,omitempty"`
 }
 
 // accessClaimNames are accessClaims' names, which extra claims may not use.
-var accessClaimNames = []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "nbf"}
+var accessClaimNames = []string{"iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope", "nbf", "auth_time"}
 
 // encodeAccessClaims encodes the claims of m, extra claims last (sorted).
 func encodeAccessClaims(iss string, m *mintRequest, jti string, iat, exp int64) ([]byte, error) {
-	b, err := json.Marshal(accessClaims{
+	ac := accessClaims{
 		Issuer: iss, Subject: m.subject, Audience: m.audience, Expires: exp, IssuedAt: iat,
 		JTI: jti, ClientID: m.client.id, Scope: spaceJoined(m.scopes),
-	})
+	}
+	if m.person != nil {
+		ac.AuthTime = m.person.authTime.Unix()
+	}
+	b, err := json.Marshal(ac)
 	if err != nil || len(m.extra) == 0 {
 		return b, err
 	}

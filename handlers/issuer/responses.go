@@ -15,6 +15,8 @@ type tokenResponse struct {
 	ExpiresIn       int64  `json:"expires_in"`
 	Scope           string `json:"scope,omitempty"`
 	IssuedTokenType string `json:"issued_token_type,omitempty"`
+	RefreshToken    string `json:"refresh_token,omitempty"`
+	IDToken         string `json:"id_token,omitempty"`
 }
 
 // introspectionResponse is the RFC 7662 §2.2 answer; an inactive token is
@@ -35,6 +37,8 @@ type activeToken struct {
 	IssuedAt  int64    `json:"iat"`
 	JTI       string   `json:"jti"`
 	TokenType string   `json:"token_type"`
+	// Username is the signed-in user of a user's token.
+	Username string `json:"username,omitempty"`
 }
 
 // errorResponse is the RFC 6749 §5.2 error answer.

@@ -21,6 +21,16 @@ func (i *Issuer) serveRevoke(w http.ResponseWriter, r *http.Request, ip netip.Ad
 	if !ok {
 		return
 	}
+	if handled, err := i.revokeRefresh(r.Context(), c, tok); handled || err != nil {
+		if err != nil {
+			i.logger.LogAttrs(r.Context(), slog.LevelError, "refresh token revocation failed", slog.String("error", err.Error()))
+			writeError(w, newError(http.StatusServiceUnavailable, "temporarily_unavailable", "revocation could not be recorded"), i.realm)
+			return
+		}
+		setNoStore(w.Header())
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	info, err := i.resolveWithin(r.Context(), tok, token.MaxLeeway)
 	switch {
 	case errors.Is(err, errNotOurs):

@@ -258,6 +258,16 @@ func (i *Issuer) verifyHashes(clientID string, hashes []secretHash, secret strin
 // slowVerify computes one slow hash within the limiter's budget and caches a
 // success.
 func (i *Issuer) slowVerify(h *secretHash, secret string, k [sha256.Size]byte, now time.Time) (bool, error) {
+	ok, err := i.slowCompare(h, secret)
+	if ok {
+		i.slow.add(k, now)
+	}
+	return ok, err
+}
+
+// slowCompare computes one slow hash within the limiter's budget (no cache:
+// passwords go through it directly).
+func (i *Issuer) slowCompare(h *secretHash, secret string) (bool, error) {
 	w := h.weightKiB()
 	if !i.limiter.tryAcquire(w) {
 		return false, errHashBusy
@@ -284,9 +294,6 @@ func (i *Issuer) slowVerify(h *secretHash, secret string, k [sha256.Size]byte, n
 			// budget admits the next one, which then reuses the pages.
 			runtime.GC()
 		}
-	}
-	if ok {
-		i.slow.add(k, now)
 	}
 	return ok, nil
 }

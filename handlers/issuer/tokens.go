@@ -30,6 +30,7 @@ type tokenInfo struct {
 	audience  []string
 	issuedAt  int64
 	expiresAt int64
+	authTime  int64 // a user's token: when the user signed in; 0 for a client's own
 }
 
 // resolve verifies a JWT of ours with our own keys, or looks an opaque token
@@ -66,6 +67,7 @@ func (i *Issuer) resolveWithin(ctx context.Context, tok string, grace time.Durat
 		return &tokenInfo{
 			opaque: true, hash: sum, jti: rec.JTI, clientID: rec.ClientID, subject: rec.Subject,
 			scopes: rec.Scopes, audience: rec.Audience, issuedAt: rec.IssuedAt.Unix(), expiresAt: rec.ExpiresAt.Unix(),
+			authTime: unixOrZero(rec.AuthTime),
 		}, nil
 	}
 	info, err := i.verifyJWT(ctx, tok)
@@ -83,9 +85,13 @@ func (i *Issuer) resolveWithin(ctx context.Context, tok string, grace time.Durat
 // one store, so the issuer is part of the key: an issuer never resolves (and
 // so never accepts, introspects or revokes) an opaque token that another
 // issuer minted for a client with the same client_id.
-func (i *Issuer) opaqueHash(tok string) []byte {
+func (i *Issuer) opaqueHash(tok string) []byte { return i.storedHash("authgate-opaque-v1", tok) }
+
+// storedHash is SHA-256 over label, NUL, the issuer URL, NUL and tok.
+func (i *Issuer) storedHash(label, tok string) []byte {
 	h := sha256.New()
-	h.Write([]byte("authgate-opaque-v1\x00"))
+	h.Write([]byte(label))
+	h.Write([]byte{0})
 	h.Write([]byte(i.iss))
 	h.Write([]byte{0})
 	h.Write([]byte(tok))
@@ -103,7 +109,7 @@ func (i *Issuer) verifyJWT(ctx context.Context, tok string) (*tokenInfo, error) 
 	}
 	return &tokenInfo{
 		jti: c.JTI, clientID: c.ClientID, subject: c.Subject, scopes: c.Scopes,
-		audience: c.Audience, issuedAt: c.IssuedAt, expiresAt: c.ExpiresAt,
+		audience: c.Audience, issuedAt: c.IssuedAt, expiresAt: c.ExpiresAt, authTime: c.AuthTime,
 	}, nil
 }
 
@@ -111,7 +117,7 @@ func (i *Issuer) verifyJWT(ctx context.Context, tok string) (*tokenInfo, error) 
 func (t *tokenInfo) claims(iss string) *token.Claims {
 	return &token.Claims{
 		Issuer: iss, Subject: t.subject, Audience: t.audience, ExpiresAt: t.expiresAt,
-		IssuedAt: t.issuedAt, JTI: t.jti, ClientID: t.clientID, Scopes: t.scopes,
+		IssuedAt: t.issuedAt, JTI: t.jti, ClientID: t.clientID, Scopes: t.scopes, AuthTime: t.authTime,
 	}
 }
 

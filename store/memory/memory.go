@@ -53,6 +53,9 @@ type Store struct {
 	tokenUntil map[string]time.Time         // hash -> ExpiresAt, for the sweep
 	sessions   map[string]expiring          // kind NUL id -> Session
 	codes      map[string]expiring          // hash -> CodeRecord
+	refresh    map[string]expiring          // hash -> RefreshRecord
+	families   map[string]expiring          // id -> RefreshFamily
+	users      map[string][]byte            // name -> UserRecord
 }
 
 // expiring is an encoded record with its expiry, for the sweep.
@@ -88,6 +91,9 @@ func New(opts Options) *Store {
 		tokenUntil: make(map[string]time.Time),
 		sessions:   make(map[string]expiring),
 		codes:      make(map[string]expiring),
+		refresh:    make(map[string]expiring),
+		families:   make(map[string]expiring),
+		users:      make(map[string][]byte),
 	}
 }
 
@@ -136,7 +142,7 @@ func (s *Store) sweep(now time.Time) {
 			delete(s.revs, jti)
 		}
 	}
-	for _, m := range []map[string]expiring{s.sessions, s.codes} {
+	for _, m := range []map[string]expiring{s.sessions, s.codes, s.refresh, s.families} {
 		for k, r := range m {
 			if store.Expired(r.until, now) {
 				delete(m, k)
@@ -285,12 +291,17 @@ func (s *Store) Revoke(ctx context.Context, jti string, until time.Time) error {
 		return err
 	}
 	defer s.mu.Unlock()
+	s.revokeLocked(jti, until)
+	return nil
+}
+
+// revokeLocked is Revoke with the mutex held.
+func (s *Store) revokeLocked(jti string, until time.Time) {
 	if old, ok := s.revs[jti]; ok && !old.until.Before(until) {
-		return nil
+		return
 	}
 	s.revSeq++
 	s.revs[jti] = revocation{until: until, seq: s.revSeq}
-	return nil
 }
 
 // RevocationsSince implements store.RevocationStore: the cursor is the

@@ -78,6 +78,8 @@ func Run(t *testing.T, f Factory) {
 		{"Clients", clientCases},
 		{"Sessions", sessionCases},
 		{"Codes", codeCases},
+		{"Refresh", refreshCases},
+		{"Users", userCases},
 		{"Limits", limitCases},
 		{"Lifecycle", lifecycleCases},
 	}
