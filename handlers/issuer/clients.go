@@ -86,6 +86,7 @@ type SecretConfig struct {
 // client is a provisioned client; immutable.
 type client struct {
 	id          string
+	name        string // shown to people on the consent page
 	secrets     []secretHash
 	authMethods []string // names of clientAuthMethods (client_auth.go)
 	grantTypes  []string // grant types of grantRegistry (grant.go)
@@ -123,7 +124,7 @@ func buildClient(cc *ClientConfig, defAud []string, defTTL time.Duration, defLim
 	if !utf8Valid(cc.ID) || strings.ContainsAny(cc.ID, ":\x00") || len(cc.ID) > 255 {
 		return nil, fmt.Errorf("client %q: id must be at most 255 characters without ':'", cc.ID)
 	}
-	c := &client{id: cc.ID, disabled: cc.Disabled}
+	c := &client{id: cc.ID, name: cc.Name, disabled: cc.Disabled}
 	for j := range cc.Secrets {
 		s := &cc.Secrets[j]
 		if (s.Plain == "") == (s.Hash == "") {

@@ -131,9 +131,7 @@ type Issuer struct {
 	revoked   revocationSet
 	revFeed   revocationFeed
 
-	users          *userDirectory
-	throttle       *loginThrottle
-	onLogin        func(result string)
+	signInState    // people sign-in (signin_config.go)
 	refreshTTL     time.Duration
 	familyLifetime time.Duration
 
@@ -235,10 +233,9 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 		}
 	}
 	i.alg, i.rotation = alg, rotation
-	if i.users, err = newUserDirectory(cfg, i.logger); err != nil {
+	if err := i.initSignIn(&cfg.SignInConfig); err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
-	i.throttle, i.onLogin = newLoginThrottle(), cfg.OnLogin
 	if i.clients, err = newClientRegistry(config, build, i.buildMetadata, i.logger); err != nil {
 		return nil, err
 	}
@@ -343,6 +340,9 @@ const (
 
 func (i *Issuer) route(path string) (endpoint, bool) {
 	if strings.HasPrefix(path, i.prefix) {
+		if ep, ok := routeSignIn(path[len(i.prefix):]); ok {
+			return ep, true
+		}
 		switch path[len(i.prefix):] {
 		case "/token":
 			return epToken, true
@@ -382,6 +382,7 @@ func (i *Issuer) Paths() []string {
 	if i.issPath != "" {
 		p = append(p, PathOIDCMetadata+i.issPath)
 	}
+	p = append(p, i.signInPaths()...)
 	return p
 }
 
@@ -403,6 +404,10 @@ func (i *Issuer) Handle(w http.ResponseWriter, r *http.Request, clientIP netip.A
 	ep, ok := i.route(r.URL.Path)
 	if !ok {
 		return false
+	}
+	if ep >= epAuthorize {
+		i.serveSignIn(w, r, ep, clientIP)
+		return true
 	}
 	switch ep {
 	case epUserinfo:

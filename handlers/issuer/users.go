@@ -135,7 +135,7 @@ type userDirectory struct {
 	dummy secretHash
 }
 
-func newUserDirectory(cfg Config, logger *slog.Logger) (*userDirectory, error) {
+func newUserDirectory(cfg *SignInConfig, logger *slog.Logger) (*userDirectory, error) {
 	d := &userDirectory{}
 	var err error
 	if d.config, err = buildUsers(cfg.Users); err != nil {

@@ -31,7 +31,7 @@ func cheapHash(t testing.TB, password string) string {
 	return fmt.Sprintf("$argon2id$v=19$m=8,t=1,p=1$%s$%s", base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
-func userEnv(t *testing.T, mutate func(*Config)) *testEnv {
+func userEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
 	return newEnv(t, func(c *Config) {
 		c.HashLimiter = NewHashLimiter(DefaultHashMemoryKiB, 4)
@@ -314,3 +314,7 @@ func TestUsersFileReload(t *testing.T) {
 }
 
 func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+func storeUser(t testing.TB, name, password string, disabled bool) store.UserRecord {
+	return store.UserRecord{Name: name, PasswordHash: cheapHash(t, password), Disabled: disabled}
+}
