@@ -165,11 +165,17 @@ func lgWaitAt(t *testing.T, ctx context.Context, prefix, sel string) {
 		if err == nil && strings.HasPrefix(loc, prefix) {
 			state, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.readyState"))
 			if err == nil && state == "complete" {
+				found, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf("document.querySelector(%q) !== null", sel)))
+				if !found {
+					body, _ := chromedp.Run(ctx, chromedp.Text("body"))
+					t.Fatalf("page %s has no %s: %.500s", loc, sel, body)
+				}
 				break
 			}
 		}
 		if i == 400 {
-			t.Fatalf("page never reached %s (at %s, %v)", prefix, loc, err)
+			body, _ := chromedp.Run(ctx, chromedp.Text("body"))
+			t.Fatalf("page never reached %s (at %s, %v): %.500s", prefix, loc, err, body)
 		}
 		time.Sleep(50 * time.Millisecond) // polling the browser's navigation, not a timer
 	}

@@ -146,10 +146,10 @@ func (h *Gateway) loginKeys(app *App, routing *keyRouting, cache *jwkscache.Cach
 	}
 	return func() (token.KeyResolver, error) {
 		if l := routing.ByURL(iss); l != nil {
-			return l, nil
+			return localIDTokenKeys(l), nil
 		}
 		if l, ok := app.LocalIssuer(iss); ok {
-			return l, nil
+			return localIDTokenKeys(l), nil
 		}
 		return d, nil
 	}, nil
@@ -383,4 +383,24 @@ func (h *Gateway) setSessionCookie(w http.ResponseWriter, r *http.Request, d gat
 	if d.SetCookie != "" && h.login != nil {
 		h.login.SetCookie(w, r, d.SetCookie)
 	}
+}
+
+// idTokenKeys resolves an in-process issuer's ID-token keys (never used
+// for access tokens).
+type idTokenKeys struct{ h *IssuerHandler }
+
+func (k idTokenKeys) ResolveKeys(ctx context.Context, kid, alg string) ([]*token.Key, error) {
+	if err := k.h.open(); err != nil {
+		return nil, fmt.Errorf("%w: %v", token.ErrKeysUnavailable, err)
+	}
+	return k.h.iss.ResolveIDTokenKeys(ctx, kid, alg)
+}
+
+// localIDTokenKeys is the ID-token resolver of an in-process issuer, or l
+// itself for another LocalIssuer.
+func localIDTokenKeys(l gateway.LocalIssuer) token.KeyResolver {
+	if li, ok := l.(localIssuer); ok {
+		return idTokenKeys{li.h}
+	}
+	return l
 }
