@@ -351,10 +351,10 @@ func (h *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return err
 		}
 	}
-	if handled := h.servesOwnPath(w, r); handled {
+	client, _ := clientIP(r)
+	if h.servesOwnPath(w, r, client) {
 		return nil
 	}
-	client, _ := clientIP(r)
 	d, e := h.gw.Authorize(r, client)
 	if e != nil {
 		h.metrics.refused(e)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -345,8 +346,15 @@ func (h *Gateway) defaultLoginIssuer() {
 }
 
 // servesOwnPath answers the sign-in callback, logout and the assertion JWKS,
-// which never go upstream.
-func (h *Gateway) servesOwnPath(w http.ResponseWriter, r *http.Request) bool {
+// which never go upstream; an address the IP lists refuse gets none of them
+// (Authorize then refuses it).
+func (h *Gateway) servesOwnPath(w http.ResponseWriter, r *http.Request, client netip.Addr) bool {
+	if h.login == nil && h.assert == nil {
+		return false
+	}
+	if h.ipf != nil && !h.ipf.Allowed(client) {
+		return false
+	}
 	if h.login != nil && h.login.Paths(r) {
 		h.login.ServeHTTP(w, r)
 		return true
