@@ -181,3 +181,25 @@ func lgWaitAt(t *testing.T, ctx context.Context, prefix, sel string) {
 	}
 	lgDo(t, ctx, "wait for "+sel, chromedp.WaitVisible(sel))
 }
+
+// lgLoggedOut waits for the browser to land on site's /bye after logout,
+// then checks that the session's old cookie no longer works (401).
+func lgLoggedOut(t *testing.T, ctx context.Context, site, cookie string) {
+	t.Helper()
+	for i := 0; i < 100 && !strings.HasPrefix(lgLocation(t, ctx), site+"/bye"); i++ {
+		time.Sleep(50 * time.Millisecond) // the redirect chain is in flight
+	}
+	if loc := lgLocation(t, ctx); !strings.HasPrefix(loc, site+"/bye") {
+		t.Fatalf("after logout at %s", loc)
+	}
+	req, _ := http.NewRequest("GET", site+"/api/x", nil)
+	req.Header.Set("Cookie", "authgate_session="+cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the ended session's cookie still works: %d", resp.StatusCode)
+	}
+}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/authgate/caddy-authgate/handlers/gateway"
 )
 
 // parseLogin reads
@@ -105,7 +107,7 @@ func (g *Gateway) parseLogin(d *caddyfile.Dispenser) error {
 				}
 			}
 		case "cookie_name":
-			if lc.CookieName, err = argOne(d); err == nil && !validCookieToken(lc.CookieName) {
+			if lc.CookieName, err = argOne(d); err == nil && !gateway.ValidCookieName(lc.CookieName) {
 				return d.Errf("cookie_name %q is not a valid cookie name", lc.CookieName)
 			}
 		case "session":
@@ -153,19 +155,6 @@ func (g *Gateway) parseIdentityHeader(d *caddyfile.Dispenser) error {
 type errString string
 
 func (e errString) Error() string { return string(e) }
-
-func validCookieToken(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= 0x20 || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

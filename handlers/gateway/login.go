@@ -154,7 +154,7 @@ func NewLogin(cfg LoginConfig) (*Login, error) {
 	if cfg.CookieName == "" {
 		cfg.CookieName = DefaultCookieName
 	}
-	if !validCookieName(cfg.CookieName) {
+	if !ValidCookieName(cfg.CookieName) {
 		return nil, fmt.Errorf("cookie_name %q is not a valid cookie name", cfg.CookieName)
 	}
 	if cfg.HTTPClient == nil {
@@ -209,8 +209,9 @@ func (l *Login) gatewaySecret(ctx context.Context) ([]byte, error) {
 	return s, nil
 }
 
-// validCookieName: an RFC 6265 token.
-func validCookieName(s string) bool {
+// ValidCookieName reports an RFC 6265 cookie name (a token) of at most 64
+// bytes.
+func ValidCookieName(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
 	}
