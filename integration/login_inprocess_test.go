@@ -117,6 +117,8 @@ func TestLoginOwnIssuerInChromium(t *testing.T) {
 
 	// Logout ends the session here and at the issuer.
 	lgDo(t, ctx, "logout", chromedp.Navigate(lgOwnSite+"/_authgate/logout"))
+	// The id_token_hint names the signed-in person: our issuer signs out
+	// at once and sends the browser to post_logout_redirect.
 	lgLoggedOut(t, ctx, lgOwnSite, cookie)
 
 	// Two tabs signing in at once.

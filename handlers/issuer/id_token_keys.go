@@ -21,3 +21,11 @@ func (i *Issuer) ResolveIDTokenKeys(ctx context.Context, kid, alg string) ([]*to
 	}
 	return i.ResolveKeys(ctx, kid, alg)
 }
+
+// idTokenResolver is ResolveIDTokenKeys as a token.KeyResolver (for an
+// id_token_hint, say).
+type idTokenResolver struct{ i *Issuer }
+
+func (r idTokenResolver) ResolveKeys(ctx context.Context, kid, alg string) ([]*token.Key, error) {
+	return r.i.ResolveIDTokenKeys(ctx, kid, alg)
+}
