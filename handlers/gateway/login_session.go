@@ -251,7 +251,12 @@ func (l *Login) storeExpiry(rec *sessionRecord) time.Time {
 	return end
 }
 
-func (l *Login) aad(id string) []byte { return []byte(l.kind + "\x00" + id) }
+// aad binds a stored record to its id and to this login's provider and
+// client: another login config sharing the store (another issuer or
+// client on the same host) cannot open it.
+func (l *Login) aad(id string) []byte {
+	return []byte(l.kind + "\x00" + l.cfg.Issuer + "\x00" + l.cfg.ClientID + "\x00" + id)
+}
 
 // saveNew stores a fresh session under a new ticket and returns the cookie
 // value.

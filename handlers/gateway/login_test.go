@@ -541,3 +541,21 @@ func TestLoginBearerTokensStillWork(t *testing.T) {
 }
 
 var _ = memory.New
+
+// A session of one login config (provider + client) is not a session of
+// another that shares the store and the host.
+func TestLoginSessionsAreBoundToTheirLoginConfig(t *testing.T) {
+	f := newLoginFixture(t, nil)
+	c := f.signIn(t, "/")
+	other := newLoginFixtureOn(t, f.clock, f.store, f.op, func(lc *LoginConfig, _ *Config) { lc.ClientID = "other-client" })
+	r := httptest.NewRequest("GET", "http://app.example/api", nil)
+	r.AddCookie(c)
+	if w := other.serve(r); w.Code != 401 {
+		t.Fatalf("another client's login accepted the session: %d", w.Code)
+	}
+	r = httptest.NewRequest("GET", "http://app.example/api", nil)
+	r.AddCookie(c)
+	if w := f.serve(r); w.Code != 200 {
+		t.Fatalf("own login: %d", w.Code)
+	}
+}
