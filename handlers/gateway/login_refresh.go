@@ -20,8 +20,11 @@ const (
 	// refreshLease is how long one instance holds the right to refresh a
 	// session; the others wait for its result meanwhile.
 	refreshLease = 15 * time.Second
-	// leasePoll is how often a waiting instance looks for that result.
+	// leasePoll is how often a waiting instance looks for that result;
+	// leaseWait how long it waits before it serves the still-valid access
+	// token (or answers 503 once it expired).
 	leasePoll = 25 * time.Millisecond
+	leaseWait = 3 * time.Second
 	// refreshRetry is the pause after a refresh the provider could not
 	// answer, while the access token is still valid.
 	refreshRetry = 5 * time.Second
@@ -48,20 +51,24 @@ func (l *Login) accessExpired(rec *sessionRecord, now time.Time) bool {
 // version moves on. Re-reading after the lock is what makes a single-use
 // refresh token safe: nobody refreshes with a token already spent.
 func (l *Login) refresh(ctx context.Context, r *http.Request, s *liveSession, rec *sessionRecord, now time.Time) (*sessionRecord, *Error) {
-	deadline := time.Now().Add(refreshLease)
+	deadline := time.Now().Add(leaseWait)
 	for {
 		if !l.needsRefresh(rec, now) {
 			return rec, nil // refreshed elsewhere
 		}
-		// Per session version and lease period: a refresher that failed
-		// (or died) hands over to the next period's.
-		period := strconv.FormatInt(now.Unix()/int64(refreshLease/time.Second), 10)
-		leaseKey := "gateway-refresh:" + l.leaseID(s, rec) + ":" + strconv.Itoa(rec.V) + ":" + period
+		// One lease per session version, held for refreshLease: every
+		// instance asks for the same key, so exactly one refreshes; a
+		// refresher that failed (or died) frees it when it expires.
+		leaseKey := "gateway-refresh:" + l.leaseID(s, rec) + ":" + strconv.Itoa(rec.V)
+		if s.leaseV == rec.V && now.Before(s.leaseUntil) {
+			return l.doRefresh(ctx, r, s, rec, now) // our lease still: a retry after a failure
+		}
 		first, err := l.cfg.Markers.MarkUsed(ctx, leaseKey, now.Add(refreshLease))
 		if err != nil {
 			return nil, &Error{Status: http.StatusServiceUnavailable, Reason: ReasonStoreDown, Description: "session store is unavailable", RetryAfter: 5, Err: err}
 		}
 		if first {
+			s.leaseV, s.leaseUntil = rec.V, now.Add(refreshLease)
 			return l.doRefresh(ctx, r, s, rec, now)
 		}
 		if l.cfg.CookieSessions || time.Now().After(deadline) {

@@ -54,6 +54,10 @@ type liveSession struct {
 	key    [32]byte // record key
 	mu     sync.Mutex
 	state  atomic.Pointer[liveState]
+	// The refresh lease this process holds (under mu): for version leaseV
+	// until leaseUntil.
+	leaseV     int
+	leaseUntil time.Time
 }
 
 type liveState struct {

@@ -423,6 +423,15 @@ func TestLoginRefreshFailure(t *testing.T) {
 	if w := g.serve(r); w.Code != 200 {
 		t.Fatalf("provider down, token valid: %d", w.Code)
 	}
+	// Back up: the next attempt (after the retry pause) refreshes, with the
+	// lease this instance still holds.
+	n := g.op.refreshN.Load()
+	g.clock.Advance(refreshRetry + time.Second)
+	r = httptest.NewRequest("GET", "http://app.example/api", nil)
+	r.AddCookie(c)
+	if w := g.serve(r); w.Code != 200 || g.op.refreshN.Load() != n+1 {
+		t.Fatalf("after the outage: %d, refreshes %d", w.Code, g.op.refreshN.Load()-n)
+	}
 }
 
 // One refresh for 20 concurrent requests at the access token's expiry, in
