@@ -248,7 +248,11 @@ func TestPeopleTokensConcurrency(t *testing.T) {
 	if st, _ := ptAPIStatus(t, c, w.body["access_token"].(string)); st != 401 {
 		t.Fatalf("winner's access token after 49 replays: %d", st)
 	}
-	issWantError(t, ptRefresh(t, c, w.body["refresh_token"].(string)), 400, "invalid_grant")
+	// (When a replay came while the winner was served, its answer has no
+	// refresh token: none was stored.)
+	if rt, ok := w.body["refresh_token"].(string); ok {
+		issWantError(t, ptRefresh(t, c, rt), 400, "invalid_grant")
+	}
 
 	// A fresh family for the refresh race (a second Caddy start on the file).
 	tester.InitServer(`{

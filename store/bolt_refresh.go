@@ -11,12 +11,18 @@ import (
 
 // StartFamily implements RefreshStore.
 func (b *Bolt) StartFamily(ctx context.Context, fam RefreshFamily, first *RefreshRecord) error {
-	return b.batch(ctx, func(tx *bolt.Tx) error {
+	late := false
+	err := b.batch(ctx, func(tx *bolt.Tx) error {
 		stored, err := b.family(tx, fam.ID)
 		if err != nil {
 			return err
 		}
+		late = false
 		if err := StartFamilyPlan(fam, first, stored); err != nil {
+			if err == ErrFamilyRevoked {
+				late = true
+				return b.writeRotation(tx, LateStartPlan(fam, *stored, b.now()))
+			}
 			return err
 		}
 		fam.Revoked = false
@@ -30,6 +36,10 @@ func (b *Bolt) StartFamily(ctx context.Context, fam RefreshFamily, first *Refres
 		rec.Spent = false
 		return b.putJSON(tx, bucketRefresh, rec.Hash, "refresh token", rec)
 	})
+	if err == nil && late {
+		return ErrFamilyRevoked
+	}
+	return err
 }
 
 // RotateRefresh implements RefreshStore: the read, the checks and every

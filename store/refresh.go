@@ -18,9 +18,11 @@ import (
 type RefreshStore interface {
 	// StartFamily stores a new family (fam.Access lists the access token
 	// the code exchange issued) and, when first is not nil, its first
-	// refresh token (first.FamilyID must be fam.ID). ErrFamilyRevoked when
-	// the family was revoked before it started (the code was replayed
-	// between its redemption and here); nothing is stored then.
+	// refresh token (first.FamilyID must be fam.ID). When the family was
+	// revoked before it started (the code was replayed between its
+	// redemption and here) it revokes fam.Access in the same transaction,
+	// stores no refresh token and returns ErrFamilyRevoked: the outcome is
+	// the same as if the replay had come after.
 	StartFamily(ctx context.Context, fam RefreshFamily, first *RefreshRecord) error
 	// RotateRefresh spends the refresh token with this hash and stores its
 	// successor, atomically; of concurrent callers (across instances) at
@@ -157,6 +159,17 @@ func StartFamilyPlan(fam RefreshFamily, first *RefreshRecord, stored *RefreshFam
 		return fmt.Errorf("store: family %q exists", fam.ID)
 	}
 	return nil
+}
+
+// LateStartPlan is what StartFamily writes for a family revoked before it
+// started: the tombstone keeps its revocation, and the access tokens the
+// exchange issued are revoked.
+func LateStartPlan(fam RefreshFamily, stored RefreshFamily, now time.Time) Rotation {
+	rot := RevokePlan(RefreshFamily{ID: stored.ID, ExpiresAt: stored.ExpiresAt, Access: fam.Access}, now)
+	if rot.Family.ExpiresAt.Before(fam.ExpiresAt) {
+		rot.Family.ExpiresAt = fam.ExpiresAt
+	}
+	return rot
 }
 
 // Rotation is what RotateRefresh writes.

@@ -17,7 +17,7 @@ import (
 	"time"
 )
 
-const testVerifier = "dBjftJeZ4CVP-mJ92ZOxqo5ghGkcbC2rb2kkiKu7Jv3"
+const signInVerifier = "dBjftJeZ4CVP-mJ92ZOxqo5ghGkcbC2rb2kkiKu7Jv3"
 
 func s256(v string) string {
 	sum := sha256.Sum256([]byte(v))
@@ -63,7 +63,7 @@ func newSignInEnv(t testing.TB, mutate func(*Config)) *signInEnv {
 
 func authzQuery(overrides map[string]string) string {
 	v := url.Values{"response_type": {"code"}, "client_id": {"webapp"}, "redirect_uri": {"https://app.example/cb"},
-		"scope": {"openid email"}, "state": {"st-1"}, "nonce": {"n-1"}, "code_challenge": {s256(testVerifier)},
+		"scope": {"openid email"}, "state": {"st-1"}, "nonce": {"n-1"}, "code_challenge": {s256(signInVerifier)},
 		"code_challenge_method": {"S256"}}
 	for k, val := range overrides {
 		if val == "" {
@@ -183,7 +183,7 @@ func TestAuthorizeCodeFlow(t *testing.T) {
 	if err != nil || !first {
 		t.Fatal(err)
 	}
-	if rec.ClientID != "webapp" || rec.Subject != "alice" || rec.RedirectURI != "https://app.example/cb" || rec.CodeChallenge != s256(testVerifier) ||
+	if rec.ClientID != "webapp" || rec.Subject != "alice" || rec.RedirectURI != "https://app.example/cb" || rec.CodeChallenge != s256(signInVerifier) ||
 		rec.Nonce != "n-1" || strings.Join(rec.Scopes, " ") != "openid email" || rec.FamilyID == "" || rec.SessionID == "" ||
 		!rec.RedeemBy.Equal(e.clock.Now().Add(60*time.Second)) || !rec.ExpiresAt.After(rec.RedeemBy) || !rec.AuthTime.Equal(e.clock.Now()) {
 		t.Fatalf("code record %+v", rec)
@@ -286,7 +286,7 @@ func TestAuthorizeErrorPages(t *testing.T) {
 func TestAuthorizeRedirectErrors(t *testing.T) {
 	e := newSignInEnv(t, nil)
 	for name, c := range map[string]struct{ q, code string }{
-		"plain pkce":         {authzQuery(map[string]string{"code_challenge_method": "plain", "code_challenge": testVerifier}), "invalid_request"},
+		"plain pkce":         {authzQuery(map[string]string{"code_challenge_method": "plain", "code_challenge": signInVerifier}), "invalid_request"},
 		"no method":          {authzQuery(map[string]string{"code_challenge_method": ""}), "invalid_request"},
 		"no challenge":       {authzQuery(map[string]string{"code_challenge": ""}), "invalid_request"},
 		"short challenge":    {authzQuery(map[string]string{"code_challenge": "abc"}), "invalid_request"},
@@ -477,7 +477,7 @@ func (e *signInEnv) exchange(t *testing.T, code, verifier, redirectURI string) (
 func TestAuthorizeCodeExchange(t *testing.T) {
 	e := newSignInEnv(t, nil)
 	code := e.codeFor(t, nil)
-	if st, body := e.exchange(t, code, testVerifier, "https://app.example/cb"); st != 200 || body["access_token"] == nil || body["id_token"] == nil {
+	if st, body := e.exchange(t, code, signInVerifier, "https://app.example/cb"); st != 200 || body["access_token"] == nil || body["id_token"] == nil {
 		t.Fatalf("exchange: %d %v", st, body)
 	}
 	code2 := e.codeFor(t, nil)
@@ -486,7 +486,7 @@ func TestAuthorizeCodeExchange(t *testing.T) {
 	}
 	code3 := e.codeFor(t, nil)
 	e.clock.Advance(codeRedeemWindow + time.Second)
-	if st, body := e.exchange(t, code3, testVerifier, "https://app.example/cb"); st != 400 || body["error"] != "invalid_grant" {
+	if st, body := e.exchange(t, code3, signInVerifier, "https://app.example/cb"); st != 400 || body["error"] != "invalid_grant" {
 		t.Fatalf("late code: %d %v", st, body)
 	}
 }

@@ -28,7 +28,7 @@ func (e *testEnv) admit(tok string) error {
 func (e *testEnv) mustExchange(client, code string) resp {
 	e.t.Helper()
 	redirect := map[string]string{"web": "https://app.example/cb", "mobile": "http://127.0.0.1/cb"}[client]
-	r := e.exchange(client, code, testVerifier, redirect)
+	r := e.exchange(client, code, tokensVerifier, redirect)
 	if r.status != 200 {
 		e.t.Fatalf("exchange: %d %s", r.status, r.raw)
 	}
@@ -110,7 +110,7 @@ func TestCodeReplayRevokesItsTokens(t *testing.T) {
 	code := e.putCode(codeOpts{})
 	r := e.mustExchange("web", code)
 	at, rt := str(r.body, "access_token"), str(r.body, "refresh_token")
-	again := e.exchange("web", code, testVerifier, "https://app.example/cb")
+	again := e.exchange("web", code, tokensVerifier, "https://app.example/cb")
 	wantOAuthError(t, again, 400, errInvalidGrant)
 	if err := e.admit(at); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("access token of a replayed code: %v", err)
@@ -138,7 +138,7 @@ func TestCodeChecks(t *testing.T) {
 		"verifier bad char": {verifier: strings.Repeat("a", 42) + "+", status: 400, want: errInvalidRequest},
 		// A code whose challenge is the verifier itself (method plain) never
 		// matches: only S256 is computed.
-		"plain challenge":      {opts: codeOpts{challenge: testVerifier}, status: 400, want: errInvalidGrant},
+		"plain challenge":      {opts: codeOpts{challenge: tokensVerifier}, status: 400, want: errInvalidGrant},
 		"wrong redirect":       {redirect: "https://app.example/cb2", status: 400, want: errInvalidGrant},
 		"missing redirect":     {redirect: "-", status: 400, want: errInvalidGrant},
 		"other client":         {opts: codeOpts{client: "mobile"}, client: "web", status: 400, want: errInvalidGrant},
@@ -171,7 +171,7 @@ func TestCodeChecks(t *testing.T) {
 			}
 			v, rd, cl := tc.verifier, tc.redirect, tc.client
 			if v == "" {
-				v = testVerifier
+				v = tokensVerifier
 			} else if v == "-" {
 				v = ""
 			}
@@ -199,7 +199,7 @@ func TestCodeExpiresAfter60s(t *testing.T) {
 	e := peopleEnv(t, nil)
 	code := e.putCode(codeOpts{})
 	e.clock.Advance(60 * time.Second)
-	wantOAuthError(t, e.exchange("web", code, testVerifier, "https://app.example/cb"), 400, errInvalidGrant)
+	wantOAuthError(t, e.exchange("web", code, tokensVerifier, "https://app.example/cb"), 400, errInvalidGrant)
 	code = e.putCode(codeOpts{})
 	e.clock.Advance(59 * time.Second)
 	e.mustExchange("web", code)
@@ -210,9 +210,12 @@ func TestCodeExpiresAfter60s(t *testing.T) {
 func TestCodeConcurrentRedemption(t *testing.T) {
 	e := peopleEnv(t, nil)
 	code := e.putCode(codeOpts{})
-	winner := race50(t, func() resp { return e.exchange("web", code, testVerifier, "https://app.example/cb") })
+	winner := race50(t, func() resp { return e.exchange("web", code, tokensVerifier, "https://app.example/cb") })
 	if err := e.admit(str(winner.body, "access_token")); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("the winner's token after 49 replays: %v", err)
+	}
+	if rt := str(winner.body, "refresh_token"); rt != "" {
+		wantOAuthError(t, e.refresh("web", rt, nil), 400, errInvalidGrant)
 	}
 }
 
@@ -225,7 +228,7 @@ func TestPublicClient(t *testing.T) {
 	}
 	// A confidential client cannot authenticate with client_id alone.
 	code = e.putCode(codeOpts{})
-	f := url.Values{"grant_type": {GrantAuthorizationCode}, "code": {code}, "code_verifier": {testVerifier},
+	f := url.Values{"grant_type": {GrantAuthorizationCode}, "code": {code}, "code_verifier": {tokensVerifier},
 		"redirect_uri": {"https://app.example/cb"}, "client_id": {"web"}}
 	wantOAuthError(t, e.do("POST", "/oauth/token", f, "", ""), 401, errInvalidClient)
 	// Nor does an unknown one.
@@ -255,6 +258,13 @@ func TestRefreshRotates(t *testing.T) {
 	_, ic := decodeJWT(t, str(r2.body, "id_token"))
 	if _, ok := ic["nonce"]; ok || ic["auth_time"] != float64(e.clock.Now().Add(-2*time.Minute).Unix()) {
 		t.Fatalf("refreshed ID token: %v", ic)
+	}
+	// A refresh token is no access token: not introspectable, not a bearer.
+	if in := e.introspect(rt2, "web", "web-secret"); in["active"] != false {
+		t.Fatalf("introspection of a refresh token: %v", in)
+	}
+	if err := e.admit(rt2); err == nil {
+		t.Fatal("a refresh token admitted as an access token")
 	}
 	// The previous access token is revoked, the new one works.
 	if err := e.admit(at1); !errors.Is(err, ErrRevoked) {
@@ -594,5 +604,16 @@ func TestMintImplicit(t *testing.T) {
 	mobile := e.iss.clients.load().byID["mobile"]
 	if _, oe := e.iss.mintImplicit(context.Background(), mobile, u, nil, now, now); oe == nil || oe.Code != errUnauthorizedClient {
 		t.Fatalf("implicit for a client without the grant: %v", oe)
+	}
+}
+
+// TestIDTokenHintVerifies: an ID token signed with the RS256 ID-token key
+// (next to the ES256 signing key) is a valid id_token_hint.
+func TestIDTokenHintVerifies(t *testing.T) {
+	e := peopleEnv(t, nil)
+	idt := str(e.mustExchange("web", e.putCode(codeOpts{})).body, "id_token")
+	c, err := e.iss.verifyIDTokenHint(context.Background(), idt)
+	if err != nil || c.Subject != "alice" {
+		t.Fatalf("id_token_hint: %v %v", c, err)
 	}
 }

@@ -66,3 +66,21 @@ func (i *Issuer) jwksDoc(ctx context.Context) []byte {
 	i.jwksCache.Store(&jwksMemo{a: a, b: b, doc: doc})
 	return doc
 }
+
+// idTokenKeys resolves the keys an ID token of ours may be signed with: the
+// signing keys and the RS256 ID-token keys (an id_token_hint at logout is
+// checked with it; access tokens never are).
+func (i *Issuer) idTokenKeys() token.KeyResolver { return idTokenResolver{i} }
+
+type idTokenResolver struct{ i *Issuer }
+
+func (r idTokenResolver) ResolveKeys(ctx context.Context, kid, alg string) ([]*token.Key, error) {
+	if r.i.idKeys != nil && alg == token.RS256 {
+		if st := r.i.idKeys.current(ctx); st != nil {
+			if keys, err := st.set.ResolveKeys(ctx, kid, alg); err == nil && len(keys) > 0 {
+				return keys, nil
+			}
+		}
+	}
+	return r.i.ResolveKeys(ctx, kid, alg)
+}

@@ -107,5 +107,5 @@ func (i *Issuer) serveLogout(w http.ResponseWriter, r *http.Request) {
 // expiry: a hint is often an old token).
 func (i *Issuer) verifyIDTokenHint(ctx context.Context, hint string) (*token.Claims, error) {
 	policy := token.Policy{Issuers: []string{i.iss}}
-	return token.VerifySignature(ctx, hint, &policy, func(string) (token.KeyResolver, error) { return idTokenResolver{i}, nil }) // RS256 ID-token keys too
+	return token.VerifySignature(ctx, hint, &policy, func(string) (token.KeyResolver, error) { return i.idTokenKeys(), nil })
 }

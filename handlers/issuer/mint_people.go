@@ -119,9 +119,15 @@ func (i *Issuer) recordFamily(ctx context.Context, m *mintRequest, jti string, e
 		case err == nil:
 			return res, nil
 		case errors.Is(err, store.ErrFamilyRevoked):
-			i.logger.LogAttrs(ctx, slog.LevelWarn, "code exchange refused: the code was replayed meanwhile",
+			// The code was replayed while this (first) redemption ran:
+			// the replay revoked the family, and the store revoked this
+			// access token too. The answer is the one a replay coming a
+			// moment later would leave: tokens that are already revoked
+			// (and no refresh token, which was not stored).
+			i.revokeInMemory(fam.Access)
+			i.logger.LogAttrs(ctx, slog.LevelWarn, "code replayed during its exchange: the tokens issued are revoked",
 				slog.String("client_id", m.client.id))
-			return nil, invalidGrant("invalid authorization code")
+			return &familyResult{}, nil
 		default:
 			i.logger.LogAttrs(ctx, slog.LevelError, "storing the token family failed", slog.String("error", err.Error()))
 			return nil, serverError()

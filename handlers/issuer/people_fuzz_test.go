@@ -35,7 +35,7 @@ func FuzzPeopleGrants(f *testing.F) {
 		}
 		goodVerifier := verifier == "@v"
 		if goodVerifier {
-			verifier = testVerifier
+			verifier = tokensVerifier
 		}
 		presented := rt
 		if rt == "@rt" {

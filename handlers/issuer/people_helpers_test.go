@@ -40,7 +40,7 @@ func peopleEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	})
 }
 
-const testVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+const tokensVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
 // codeOpts describe a code to put into the store.
 type codeOpts struct {
@@ -70,7 +70,7 @@ func (e *testEnv) putCode(o codeOpts) string {
 		o.scopes = []string{"openid", "profile", "email", "read"}
 	}
 	if o.challenge == "" {
-		o.challenge = PKCEChallenge(testVerifier)
+		o.challenge = PKCEChallenge(tokensVerifier)
 	}
 	now := e.clock.Now()
 	fam, _ := randomJTI()

@@ -20,6 +20,11 @@ func (s *Store) StartFamily(ctx context.Context, fam store.RefreshFamily, first 
 		return err
 	}
 	if err := store.StartFamilyPlan(fam, first, stored); err != nil {
+		if err == store.ErrFamilyRevoked {
+			if werr := s.writeRotation(store.LateStartPlan(fam, *stored, s.now())); werr != nil {
+				return werr
+			}
+		}
 		return err
 	}
 	fam.Revoked = false

@@ -223,6 +223,16 @@ var refreshCases = map[string]func(*testing.T, *env){
 		if _, err := e.GetRefresh(e.ctx, hashOf("l1")); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("refused start stored its token: %v", err)
 		}
+		// Its access token is revoked as if the replay had come after.
+		if got := revokedJTIs(t, e); !slices.Equal(got, []string{"at1", "atl"}) {
+			t.Fatalf("revoked %v, want the late family's access token too", got)
+		}
+		if _, err := e.RevokeFamily(e.ctx, "late", T0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.StartFamily(e.ctx, testFamily("late", "atl"), nil); !errors.Is(err, store.ErrFamilyRevoked) {
+			t.Fatalf("a second late start: %v", err)
+		}
 	},
 	"StartWithoutRefreshToken": func(t *testing.T, e *env) {
 		if err := e.StartFamily(e.ctx, testFamily("f1", "at1"), nil); err != nil {
