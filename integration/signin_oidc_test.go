@@ -79,10 +79,28 @@ func TestSignInGoOIDC(t *testing.T) {
 	if err != nil || info.Subject != "alice" || info.Email != "alice@example.com" {
 		t.Fatalf("userinfo: %+v %v", info, err)
 	}
-	// The library's view of a wrong verifier: the exchange fails.
+	// RP-initiated logout with the ID token as hint: signed out at once,
+	// back at the registered target with the state.
+	var meta struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := provider.Claims(&meta); err != nil || meta.EndSession != siBase+"/oauth/logout" {
+		t.Fatalf("end_session_endpoint %q %v", meta.EndSession, err)
+	}
+	// (First a code for the wrong-verifier check below, while signed in.)
 	authURL2 := conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
 	again := issDo(t, browser, mustReq(t, http.MethodGet, authURL2))
 	loc2, _ := url.Parse(again.header.Get("Location"))
+	out := issDo(t, browser, mustReq(t, http.MethodGet, meta.EndSession+"?"+url.Values{"id_token_hint": {raw},
+		"post_logout_redirect_uri": {"http://127.0.0.1:9551/"}, "state": {"bye"}}.Encode()))
+	if out.status != http.StatusFound || out.header.Get("Location") != "http://127.0.0.1:9551/?state=bye" {
+		t.Fatalf("logout: %d %q", out.status, out.header.Get("Location"))
+	}
+	after := issDo(t, browser, mustReq(t, http.MethodGet, conf.AuthCodeURL("s3", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("prompt", "none"))))
+	if l, _ := url.Parse(after.header.Get("Location")); l == nil || l.Query().Get("error") != "login_required" {
+		t.Fatalf("after logout: %d %q", after.status, after.header.Get("Location"))
+	}
+	// The library's view of a wrong verifier: the exchange fails.
 	if _, err := conf.Exchange(ctx, loc2.Query().Get("code"), oauth2.VerifierOption(verifier)); err == nil {
 		t.Fatal("a code exchanged with another request's verifier")
 	}

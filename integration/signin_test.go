@@ -49,6 +49,10 @@ func siCaddyfile(t *testing.T, db string) string {
 		}
 		return h
 	}
+	users := filepath.Join(filepath.Dir(db), "users.json")
+	if err := os.WriteFile(users, []byte(`[{"name":"fiona","password_hash":"`+hash("fiona-password")+`","claims":{"email":"fiona@example.com"}}]`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return fmt.Sprintf(`{
 	skip_install_trust
 	admin localhost:2999
@@ -73,6 +77,7 @@ http://127.0.0.1:9550 {
 		user bob {
 			password_hash %s
 		}
+		users_file %s
 		client web-app {
 			name "Orders Web"
 			secret web-secret
@@ -94,7 +99,7 @@ http://127.0.0.1:9550 {
 		respond "site"
 	}
 }
-`, db, siBase, hash("alice-password"), hash("hanako-password"), hash("bob-password"), siCallback, siBase, siBase)
+`, db, siBase, hash("alice-password"), hash("hanako-password"), hash("bob-password"), users, siCallback, siBase, siBase)
 }
 
 // siRP is the relying party's callback: it records what the issuer sends.
@@ -282,6 +287,7 @@ func TestSignInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(siAuthorizeURL(map[string]string{"redirect_uri": "http://127.0.0.1:9551/elsewhere"})), chromedp.WaitVisible(`.alert`)); err != nil {
 		t.Fatal(err)
 	}
+	siShot(t, ctx, "error-en.png")
 	loc, _ := chromedp.Run(ctx, chromedp.Location())
 	msg, _ := chromedp.Run(ctx, chromedp.Text(`.card`))
 	if !strings.HasPrefix(loc, siBase+"/oauth/authorize") || !strings.Contains(msg, "not registered") {
@@ -295,7 +301,11 @@ func TestSignInBrowser(t *testing.T) {
 
 	// Sign out (the confirmation page, then the registered target).
 	if err := chromedp.Do(ctx, chromedp.Navigate(siBase+"/oauth/logout?client_id=web-app&post_logout_redirect_uri="+url.QueryEscape("http://127.0.0.1:9551/")),
-		chromedp.WaitVisible(`button[name=confirm]`), chromedp.Click(`button[name=confirm]`), chromedp.WaitVisible(`#rp`)); err != nil {
+		chromedp.WaitVisible(`button[name=confirm]`)); err != nil {
+		t.Fatal(err)
+	}
+	siShot(t, ctx, "logout-en.png")
+	if err := chromedp.Do(ctx, chromedp.Click(`button[name=confirm]`), chromedp.WaitVisible(`#rp`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(siAuthorizeURL(nil)), chromedp.WaitVisible(`input[name=password]`)); err != nil {
@@ -372,6 +382,10 @@ func TestSignInForms(t *testing.T) {
 	// Another user from the same address is not locked out by bob's.
 	if r := post(url.Values{"csrf": {csrf}, "request": {request}, "username": {"alice"}, "password": {"alice-password"}}); r.status != 200 {
 		t.Fatalf("alice: %d", r.status)
+	}
+	// A user of the users file signs in too.
+	if r := post(url.Values{"csrf": {csrf}, "request": {request}, "username": {"fiona"}, "password": {"fiona-password"}}); r.status != 200 || !strings.Contains(r.raw, `value="allow"`) {
+		t.Fatalf("users_file user: %d", r.status)
 	}
 	// The failures are counted in Prometheus.
 	m := issDo(t, http.DefaultClient, mustReq(t, http.MethodGet, "http://localhost:2999/metrics"))

@@ -240,4 +240,8 @@ func median(v []float64) float64 {
 }
 
 func minOf(v []float64) float64 { s := append([]float64(nil), v...); sort.Float64s(s); return s[0] }
-func maxOf(v []float64) float64 { s := append([]float64(nil), v...); sort.Float64s(s); return s[len(s)-1] }
+func maxOf(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)-1]
+}

@@ -22,24 +22,9 @@ const (
 // serveAuthorize is GET|POST <prefix>/authorize (RFC 6749 §4.1.1, §4.2.1;
 // OpenID Connect Core §3.1.2).
 func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	var vals url.Values
-	if r.Method == http.MethodPost {
-		f, oe := parseForm(w, r)
-		if oe != nil {
-			i.errorPage(w, r, oe.Status, oe.Code, oe.Description)
-			return
-		}
-		vals = f.values
-	} else {
-		if len(r.URL.RawQuery) > maxAuthorizeQuery {
-			i.errorPage(w, r, http.StatusRequestURITooLong, errInvalidRequest, "the request is too large")
-			return
-		}
-		var err error
-		if vals, err = url.ParseQuery(r.URL.RawQuery); err != nil {
-			i.errorPage(w, r, http.StatusBadRequest, errInvalidRequest, "malformed query")
-			return
-		}
+	vals, ok := i.pageParams(w, r)
+	if !ok {
+		return
 	}
 	req, ok := i.checkAuthorize(w, r, vals)
 	if !ok {
@@ -47,6 +32,29 @@ func (i *Issuer) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, user := i.currentSession(r.Context(), r)
 	i.continueAuthorize(w, r, req, sess, user, false, false)
+}
+
+// pageParams reads the parameters of a GET (query) or POST (form body) to
+// a page endpoint; on error it has shown the error page.
+func (i *Issuer) pageParams(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	if r.Method == http.MethodPost {
+		f, oe := parseForm(w, r)
+		if oe != nil {
+			i.errorPage(w, r, oe.Status, oe.Code, oe.Description)
+			return nil, false
+		}
+		return f.values, true
+	}
+	if len(r.URL.RawQuery) > maxAuthorizeQuery {
+		i.errorPage(w, r, http.StatusRequestURITooLong, errInvalidRequest, "the request is too large")
+		return nil, false
+	}
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		i.errorPage(w, r, http.StatusBadRequest, errInvalidRequest, "malformed query")
+		return nil, false
+	}
+	return vals, true
 }
 
 // checkAuthorize parses the request; on error it has answered (page or

@@ -513,3 +513,91 @@ func TestAuthorizeImplicit(t *testing.T) {
 		t.Fatalf("token in query: %s", l)
 	}
 }
+
+func TestSignInHostileInput(t *testing.T) {
+	e := newSignInEnv(t, nil)
+	p := e.get(t, "/oauth/authorize?"+authzQuery(nil))
+	post := func(path, ct, body string) page {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		return e.send(t, req)
+	}
+	form := "application/x-www-form-urlencoded"
+	good := url.Values{"csrf": {p.hidden("csrf")}, "request": {p.hidden("request")}, "username": {"alice"}, "password": {"alice-pw"}}.Encode()
+	for name, c := range map[string]struct {
+		path, ct, body string
+		status         int
+	}{
+		"oversized body":     {"/oauth/login", form, good + "&x=" + strings.Repeat("a", MaxFormBytes), http.StatusRequestEntityTooLarge},
+		"json body":          {"/oauth/login", "application/json", `{"username":"alice"}`, 400},
+		"repeated password":  {"/oauth/login", form, good + "&password=other", 400},
+		"no request":         {"/oauth/login", form, "csrf=" + url.QueryEscape(p.hidden("csrf")) + "&username=alice&password=alice-pw", 400},
+		"malformed request":  {"/oauth/login", form, "request=%25zz&csrf=x", 400},
+		"consent no request": {"/oauth/consent", form, "decision=allow", 400},
+		"invalid utf-8":      {"/oauth/login", form, good + "&username=%ff", 400},
+	} {
+		r := post(c.path, c.ct, c.body)
+		if r.status != c.status || r.header.Get("Location") != "" {
+			t.Errorf("%s: %d (want %d) Location %q", name, r.status, c.status, r.header.Get("Location"))
+		}
+		checkPageHeaders(t, r)
+	}
+	// A long user name is not echoed beyond the bound, and costs one hash.
+	r := e.post(t, "/oauth/login", url.Values{"csrf": {p.hidden("csrf")}, "request": {p.hidden("request")}, "username": {strings.Repeat("n", 4000)}, "password": {"x"}})
+	if r.status != 401 || strings.Contains(r.body, strings.Repeat("n", 300)) {
+		t.Fatalf("long name: %d", r.status)
+	}
+	// A forged session cookie is nobody.
+	jar, _ := cookiejar.New(nil)
+	jar.SetCookies(mustURL(e.srv.URL), []*http.Cookie{{Name: ssoCookie, Value: strings.Repeat("A", 43)}})
+	e2 := &signInEnv{testEnv: e.testEnv, srv: e.srv, hc: &http.Client{Jar: jar, CheckRedirect: e.hc.CheckRedirect}}
+	if r := e2.get(t, "/oauth/authorize?"+authzQuery(map[string]string{"prompt": "none"})); r.location(t).Query().Get("error") != "login_required" {
+		t.Fatalf("forged cookie: %s", r.location(t))
+	}
+	// Methods.
+	for path, method := range map[string]string{"/oauth/login": http.MethodGet, "/oauth/consent": http.MethodGet, "/oauth/authorize": http.MethodPut, "/oauth/logout": http.MethodDelete} {
+		req, _ := http.NewRequest(method, e.srv.URL+path, nil)
+		if r := e.send(t, req); r.status != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s: %d", method, path, r.status)
+		}
+	}
+}
+
+func TestSignInCookiesOnHTTPS(t *testing.T) {
+	e := newSignInEnv(t, func(c *Config) { c.Issuer = "https://issuer.test" })
+	rec := httptest.NewRecorder()
+	e.iss.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/oauth/authorize?"+authzQuery(nil), nil))
+	p := page{rec.Code, rec.Header(), rec.Body.String()}
+	var csrf *http.Cookie
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "__Host-"+csrfCookie {
+			csrf = c
+		}
+	}
+	if csrf == nil || !csrf.Secure || !csrf.HttpOnly || csrf.SameSite != http.SameSiteStrictMode || csrf.Path != "/" {
+		t.Fatalf("CSRF cookie %+v", csrf)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/oauth/login", strings.NewReader(url.Values{"csrf": {p.hidden("csrf")}, "request": {p.hidden("request")},
+		"username": {"alice"}, "password": {"alice-pw"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(csrf)
+	rec = httptest.NewRecorder()
+	e.iss.ServeHTTP(rec, req)
+	var sso *http.Cookie
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "__Host-"+ssoCookie {
+			sso = c
+		}
+	}
+	if rec.Code != 200 || sso == nil || !sso.Secure || !sso.HttpOnly || sso.SameSite != http.SameSiteLaxMode || sso.Path != "/" || sso.Domain != "" ||
+		!sso.Expires.Equal(e.clock.Now().Add(DefaultSessionTTL).Truncate(time.Second)) {
+		t.Fatalf("session cookie %+v (status %d)", sso, rec.Code)
+	}
+	// The store holds a hash of the cookie, never the cookie.
+	if _, err := e.store.GetSession(context.Background(), kindSSO, sso.Value); err == nil {
+		t.Fatal("session stored under the cookie value")
+	}
+	if _, err := e.store.GetSession(context.Background(), kindSSO, e.iss.hashID(kindSSO, sso.Value)); err != nil {
+		t.Fatalf("session record: %v", err)
+	}
+}

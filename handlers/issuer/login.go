@@ -12,12 +12,7 @@ import (
 // token and the password, starts a new session and carries on with the
 // authorization request the form carries.
 func (i *Issuer) serveLogin(w http.ResponseWriter, r *http.Request, clientIP netip.Addr) {
-	f, oe := parseForm(w, r)
-	if oe != nil {
-		i.errorPage(w, r, oe.Status, oe.Code, oe.Description)
-		return
-	}
-	req, ok := i.formRequest(w, r, f)
+	f, req, ok := i.formRequest(w, r)
 	if !ok {
 		return
 	}
@@ -59,31 +54,32 @@ func (i *Issuer) serveLogin(w http.ResponseWriter, r *http.Request, clientIP net
 	i.continueAuthorize(w, r, req, sess, user, true, false)
 }
 
-// formRequest re-checks the authorization request a login or consent form
-// carries; on error it has answered.
-func (i *Issuer) formRequest(w http.ResponseWriter, r *http.Request, f form) (*authzRequest, bool) {
+// formRequest reads a login or consent form and re-checks the
+// authorization request it carries; on error it has answered.
+func (i *Issuer) formRequest(w http.ResponseWriter, r *http.Request) (form, *authzRequest, bool) {
+	f, oe := parseForm(w, r)
+	if oe != nil {
+		i.errorPage(w, r, oe.Status, oe.Code, oe.Description)
+		return f, nil, false
+	}
 	raw := f.get("request")
 	if raw == "" || len(raw) > maxAuthorizeQuery {
 		i.errorPage(w, r, http.StatusBadRequest, errInvalidRequest, "the form carries no authorization request")
-		return nil, false
+		return f, nil, false
 	}
 	inner, oe := parseFormBody(raw)
 	if oe != nil {
 		i.errorPage(w, r, http.StatusBadRequest, errInvalidRequest, "malformed authorization request")
-		return nil, false
+		return f, nil, false
 	}
-	return i.checkAuthorize(w, r, inner.values)
+	req, ok := i.checkAuthorize(w, r, inner.values)
+	return f, req, ok
 }
 
 // serveConsent is POST <prefix>/consent: Allow remembers the consent for
 // consent_ttl and answers the client; Deny answers access_denied.
 func (i *Issuer) serveConsent(w http.ResponseWriter, r *http.Request) {
-	f, oe := parseForm(w, r)
-	if oe != nil {
-		i.errorPage(w, r, oe.Status, oe.Code, oe.Description)
-		return
-	}
-	req, ok := i.formRequest(w, r, f)
+	f, req, ok := i.formRequest(w, r)
 	if !ok {
 		return
 	}

@@ -16,24 +16,9 @@ import (
 // with nobody signed in) signs out at once; any other asks for
 // confirmation first (a cross-site link must not sign people out).
 func (i *Issuer) serveLogout(w http.ResponseWriter, r *http.Request) {
-	var vals url.Values
-	if r.Method == http.MethodPost {
-		f, oe := parseForm(w, r)
-		if oe != nil {
-			i.errorPage(w, r, oe.Status, oe.Code, oe.Description)
-			return
-		}
-		vals = f.values
-	} else {
-		if len(r.URL.RawQuery) > maxAuthorizeQuery {
-			i.errorPage(w, r, http.StatusRequestURITooLong, errInvalidRequest, "the request is too large")
-			return
-		}
-		var err error
-		if vals, err = url.ParseQuery(r.URL.RawQuery); err != nil {
-			i.errorPage(w, r, http.StatusBadRequest, errInvalidRequest, "malformed query")
-			return
-		}
+	vals, ok := i.pageParams(w, r)
+	if !ok {
+		return
 	}
 	for _, k := range []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state", "csrf", "confirm"} {
 		if len(vals[k]) > 1 {

@@ -111,3 +111,11 @@ type throttledError struct{ retryAfter time.Duration }
 func (e *throttledError) Error() string {
 	return fmt.Sprintf("too many failed sign-ins; try again in %s", e.retryAfter.Round(time.Second))
 }
+
+// CheckPasswordHash reports whether s is a password hash the issuer accepts
+// (argon2id or bcrypt within the slow-hash bounds), for tools that register
+// users.
+func CheckPasswordHash(s string) error {
+	_, err := parsePasswordHash(s)
+	return err
+}

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -25,22 +24,9 @@ type User struct {
 	Disabled bool
 }
 
-// UserConfig is one user of the config or of a users file; its JSON form is
-// store.UserRecord's.
-type UserConfig struct {
-	// Name is the sign-in name and the tokens' `sub`.
-	Name string `json:"name"`
-	// PasswordHash is an argon2id PHC string or a bcrypt hash.
-	PasswordHash string `json:"password_hash"`
-	// Claims are released by scope in ID tokens and userinfo.
-	Claims map[string]any `json:"claims,omitempty"`
-	// Disabled users cannot sign in.
-	Disabled bool `json:"disabled,omitempty"`
-	// CreatedAt and UpdatedAt are informational (a store export carries
-	// them).
-	CreatedAt time.Time `json:"created_at,omitzero"`
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
-}
+// UserConfig is one user of the config or of a users file: the store's
+// record, so that the three sources share one shape (and one JSON form).
+type UserConfig = store.UserRecord
 
 // maxUserName bounds a user name (a login form field and a store key).
 const maxUserName = 256
@@ -130,8 +116,8 @@ type userDirectory struct {
 	watch  *usersFile // nil without users_file
 	// dummy is what a sign-in for an unknown or disabled user is checked
 	// against: a random hash of the same kind and parameters as the first
-	// configured user's (default argon2id otherwise), so that it costs what
-	// a wrong password costs.
+	// configured user's (else the users file's first, else the default
+	// argon2id), so that it costs what a wrong password costs.
 	dummy secretHash
 }
 
@@ -148,8 +134,12 @@ func newUserDirectory(cfg *SignInConfig, logger *slog.Logger) (*userDirectory, e
 		}
 	}
 	like := defaultDummyPasswordHash()
-	if names := slices.Sorted(maps.Keys(d.config)); len(names) > 0 {
-		like = d.config[names[0]].hash
+	from := d.config
+	if m := d.file.Load(); len(from) == 0 && m != nil {
+		from = *m
+	}
+	if names := slices.Sorted(maps.Keys(from)); len(names) > 0 {
+		like = from[names[0]].hash
 	}
 	if d.dummy, err = randomLike(&like); err != nil {
 		return nil, err

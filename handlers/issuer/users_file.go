@@ -21,16 +21,17 @@ const UsersFileInterval = 5 * time.Second
 const maxUsersFile = 16 << 20
 
 // usersFile is a JSON file of users (an array of UserConfig, the same
-// records as store.UserRecord), polled for changes: a changed file that
-// parses replaces the previous users whole; one that does not is logged
-// once and the previous users stay.
+// records as store.UserRecord), polled for changes: a changed content read
+// by two polls in a row that parses replaces the previous users whole; one
+// that does not is logged once and the previous users stay.
 type usersFile struct {
 	path   string
 	logger *slog.Logger
 	dir    *userDirectory
 
 	mu      sync.Mutex
-	sum     [sha256.Size]byte // content last loaded or rejected
+	sum     [sha256.Size]byte  // content last loaded or rejected
+	pending *[sha256.Size]byte // a changed content seen once, not loaded yet
 	lastErr string
 }
 
@@ -61,8 +62,17 @@ func (f *usersFile) poll() bool {
 	}
 	sum := sha256.Sum256(data)
 	if sum == f.sum {
+		f.pending = nil
 		return false
 	}
+	// Like IP list files: a changed content is loaded once two polls in
+	// a row read it, so a file being rewritten is never loaded (nor
+	// reported) half-written.
+	if f.pending == nil || *f.pending != sum {
+		f.pending = &sum
+		return false
+	}
+	f.pending = nil
 	m, err := parseUsersFile(data)
 	if err != nil {
 		f.report(err)

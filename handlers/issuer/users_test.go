@@ -269,7 +269,7 @@ func TestUsersFileReload(t *testing.T) {
 	// A bad file keeps the previous users, and is logged once.
 	for _, bad := range []string{`[{"name":"frank"`, `[{"name":"frank","password_hash":"plain"}]`, `[{"name":"x","pasword_hash":"typo"}]`, `{}`} {
 		write(bad)
-		if e.iss.users.watch.poll() {
+		if e.iss.users.watch.poll() || e.iss.users.watch.poll() {
 			t.Fatalf("%s: loaded", bad)
 		}
 		if _, err := e.iss.lookupUser(ctx, "frank"); err != nil {
@@ -284,6 +284,9 @@ func TestUsersFileReload(t *testing.T) {
 		t.Fatalf("the same bad content was reported again")
 	}
 	write(fmt.Sprintf(`[{"name":"gina","password_hash":%q,"disabled":true,"created_at":"2030-01-01T00:00:00Z"}]`, cheapHash(t, "g")))
+	if e.iss.users.watch.poll() {
+		t.Fatal("a changed file loaded at its first sight (it may be half-written)")
+	}
 	if !e.iss.users.watch.poll() {
 		t.Fatal("changed file not reloaded")
 	}
@@ -293,15 +296,30 @@ func TestUsersFileReload(t *testing.T) {
 	if u, err := e.iss.lookupUser(ctx, "gina"); err != nil || !u.Disabled {
 		t.Fatalf("gina: %+v %v", u, err)
 	}
+	// A file caught half-written is neither loaded nor reported.
+	before := strings.Count(logs.String(), "users file not reloaded")
+	full := fmt.Sprintf(`[{"name":"hana","password_hash":%q}]`, cheapHash(t, "h"))
+	write(full[:len(full)/2])
+	e.iss.users.watch.poll()
+	write(full)
+	if e.iss.users.watch.poll() || !e.iss.users.watch.poll() {
+		t.Fatal("the completed file was not loaded on its second sight")
+	}
+	if strings.Count(logs.String(), "users file not reloaded") != before {
+		t.Fatal("a half-written file was reported")
+	}
+	if _, err := e.iss.lookupUser(ctx, "hana"); err != nil {
+		t.Fatal(err)
+	}
 	// The config's users win over the file's and stay.
 	if _, err := e.iss.lookupUser(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(path)
-	if e.iss.users.watch.poll() {
+	if e.iss.users.watch.poll() || e.iss.users.watch.poll() {
 		t.Fatal("missing file loaded")
 	}
-	if _, err := e.iss.lookupUser(ctx, "gina"); err != nil {
+	if _, err := e.iss.lookupUser(ctx, "hana"); err != nil {
 		t.Fatalf("a missing file dropped the users: %v", err)
 	}
 	// At start, a bad file is a config error.
