@@ -60,7 +60,7 @@ func (l *Login) clearAttemptCookie(w http.ResponseWriter, r *http.Request, state
 }
 
 // maxCookieHeader bounds the Cookie header bytes scanned for one cookie.
-const maxCookieHeader = 16 << 10
+const maxCookieHeader = 64 << 10
 
 // cookieValue finds the one cookie named name without parsing (and
 // allocating) every cookie of the header. Two cookies of that name (one

@@ -42,7 +42,7 @@ const sessionRecheck = time.Second
 
 // maxLiveSessions bounds the in-memory session cache; it is emptied when
 // full (the store stays the source of truth).
-const maxLiveSessions = 100_000
+const maxLiveSessions = 20_000
 
 // liveSession is the in-memory view of one ticket's session. The fast path
 // reads state with one atomic load; mu serialises the slow path (re-reading
