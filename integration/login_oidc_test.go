@@ -51,8 +51,7 @@ func lgStartProvider(t *testing.T) *oidcprovider.Provider {
 	})
 }
 
-func lgCaddyfile(t *testing.T, provider string, extra string) string {
-	signer := gwNewSigner(t)
+func lgCaddyfile(t *testing.T, provider string, signer *gwSigner) string {
 	return fmt.Sprintf(`
 {
 	admin localhost:2999
@@ -82,11 +81,13 @@ http://localhost:%d {
 			header X-Email email
 			pass_access_token
 			identity_header X-Authgate-Assertion
-			%s
 		}
-		reverse_proxy %s
+		reverse_proxy %s {
+			header_up X-Auth-Id {http.auth.user.id}
+			header_up X-Auth-Groups {http.auth.user.groups}
+		}
 	}
-}`, lgCaddyPort, filepath.Join(t.TempDir(), "authgate.db"), lgCaddyPort, provider, lgSecret, lgSite, signer.pemPath, extra, lgUpstreamAddr)
+}`, lgCaddyPort, filepath.Join(t.TempDir(), "authgate.db"), lgCaddyPort, provider, lgSecret, lgSite, signer.pemPath, lgUpstreamAddr)
 }
 
 // TestLoginExternalProviderInChromium signs a real Chromium in through a
@@ -97,7 +98,8 @@ func TestLoginExternalProviderInChromium(t *testing.T) {
 	p := lgStartProvider(t)
 	up := lgNewUpstream(t, lgUpstreamAddr)
 	tester := caddytest.NewTester(t)
-	tester.InitServer(lgCaddyfile(t, p.Issuer(), ""), "caddyfile")
+	signer := gwNewSigner(t)
+	tester.InitServer(lgCaddyfile(t, p.Issuer(), signer), "caddyfile")
 	shots := os.Getenv("AUTHGATE_SCREENSHOTS") // e.g. ../docs/screenshots
 
 	ctx := browser.New(t, browser.Options{Timeout: 90 * time.Second})
@@ -122,13 +124,16 @@ func TestLoginExternalProviderInChromium(t *testing.T) {
 		if got := h.Values("X-User"); len(got) != 1 || got[0] != "alice" {
 			t.Fatalf("X-User upstream: %q", got)
 		}
+		if id, g := h.Get("X-Auth-Id"), h.Get("X-Auth-Groups"); id != "alice" || g != "staff,dev" {
+			t.Fatalf("placeholders upstream: id %q groups %q", id, g)
+		}
 		if a := h.Get("Authorization"); !strings.HasPrefix(a, "Bearer ") || len(a) < 20 {
 			t.Fatalf("pass_access_token: Authorization %q", a)
 		}
 		if c := h.Get("Cookie"); strings.Contains(c, "authgate_session") {
 			t.Fatalf("the session cookie went upstream: %q", c)
 		}
-		lgCheckAssertion(t, h.Get("X-Authgate-Assertion"), "alice")
+		lgCheckAssertion(t, h.Get("X-Authgate-Assertion"), "alice", "alice@example.com")
 	})
 
 	cookie := lgCookie(t, ctx, lgSite, "authgate_session")
@@ -186,8 +191,14 @@ func TestLoginExternalProviderInChromium(t *testing.T) {
 	})
 
 	t.Run("bearer tokens keep working on the same route", func(t *testing.T) {
-		// Covered by the key file: a JWT it signs is a bearer token here.
-		resp, _ := gwDo(t, tester, "GET", lgSite+"/api/bearer", map[string][]string{"Accept": {"application/json"}})
+		// A JWT the route's key file verifies is a bearer token here.
+		tok := signer.token(t, map[string]any{"sub": "svc-reports", "groups": []string{"staff"}})
+		resp, body := gwDo(t, tester, "GET", lgSite+"/api/bearer", map[string][]string{"Authorization": {"Bearer " + tok}, "X-User": {"root"}})
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="user">svc-reports<`) {
+			t.Fatalf("bearer: %d %s", resp.StatusCode, body)
+		}
+		lgCheckAssertion(t, up.last(t).Get("X-Authgate-Assertion"), "svc-reports", "alice@example.com")
+		resp, _ = gwDo(t, tester, "GET", lgSite+"/api/bearer", map[string][]string{"Accept": {"application/json"}})
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("API call without credentials: %d, want 401 (no redirect)", resp.StatusCode)
 		}
@@ -264,7 +275,7 @@ func TestLoginExternalProviderInChromium(t *testing.T) {
 
 // lgCheckAssertion verifies an identity_header JWT with the keys the
 // gateway publishes.
-func lgCheckAssertion(t *testing.T, jwt, sub string) {
+func lgCheckAssertion(t *testing.T, jwt, sub, email string) {
 	t.Helper()
 	if jwt == "" || jwt == "forged" {
 		t.Fatalf("identity assertion upstream: %q", jwt)
@@ -287,7 +298,7 @@ func lgCheckAssertion(t *testing.T, jwt, sub string) {
 	if te := p.Check(c, time.Now()); te != nil || c.Subject != sub {
 		t.Fatalf("assertion: %v sub %q", te, c.Subject)
 	}
-	if e, _ := c.Claim("email"); e != "alice@example.com" {
+	if e, _ := c.Claim("email"); e != email {
 		t.Fatalf("assertion email %v", e)
 	}
 }
