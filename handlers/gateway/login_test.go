@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -566,5 +567,39 @@ func TestLoginSessionsAreBoundToTheirLoginConfig(t *testing.T) {
 	r.AddCookie(c)
 	if w := f.serve(r); w.Code != 200 {
 		t.Fatalf("own login: %d", w.Code)
+	}
+}
+
+// On https the cookies are Secure and prefixed: __Host- for the session
+// (host-only, Path=/), __Secure- for the attempts (scoped to the callback).
+func TestLoginCookiesOnHTTPS(t *testing.T) {
+	f := newLoginFixture(t, nil)
+	tlsGet := func(target string, cookies ...*http.Cookie) *http.Request {
+		r := browserGet(target, cookies...)
+		r.TLS = &tls.ConnectionState{HandshakeComplete: true}
+		return r
+	}
+	w := f.serve(tlsGet("https://app.example/x"))
+	attempt := findCookie(t, w, "__Secure-authgate_session_login_")
+	if !attempt.Secure || !attempt.HttpOnly || attempt.Path != "/_authgate/callback" || attempt.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("attempt cookie %+v", attempt)
+	}
+	loc, _ := url.Parse(w.Header().Get("Location"))
+	if loc.Query().Get("redirect_uri") != "https://app.example/_authgate/callback" {
+		t.Fatalf("redirect_uri %q", loc.Query().Get("redirect_uri"))
+	}
+	cb := f.op.authorize(t, loc.String())
+	w = f.serve(tlsGet("https://app.example/_authgate/callback?"+cb.Encode(), attempt))
+	s := findCookie(t, w, "__Host-authgate_session")
+	if !s.Secure || !s.HttpOnly || s.Path != "/" || s.Domain != "" || s.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("session cookie %+v", s)
+	}
+	if w := f.serve(tlsGet("https://app.example/x", s)); w.Code != 200 {
+		t.Fatalf("%d", w.Code)
+	}
+	// The unprefixed name is not the session on https (a sibling domain
+	// or a plain-http page could set that one).
+	if w := f.serve(tlsGet("https://app.example/x", &http.Cookie{Name: "authgate_session", Value: s.Value})); w.Code != http.StatusFound {
+		t.Fatalf("unprefixed cookie on https: %d", w.Code)
 	}
 }
