@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/authgate/caddy-authgate/internal/testutil"
+	"github.com/authgate/caddy-authgate/store"
 	"github.com/authgate/caddy-authgate/store/memory"
 	"github.com/authgate/caddy-authgate/token"
 )
@@ -162,7 +163,7 @@ func (op *fakeOP) serve(w http.ResponseWriter, r *http.Request) {
 type loginFixture struct {
 	op    *fakeOP
 	clock *testutil.Clock
-	store *memory.Store
+	store loginStore
 	gw    *Gateway
 	login *Login
 }
@@ -176,7 +177,13 @@ func newLoginFixture(t testing.TB, edit func(*LoginConfig, *Config)) *loginFixtu
 
 var fixedSecret = []byte("0123456789abcdef0123456789abcdef")
 
-func newLoginFixtureOn(t testing.TB, clock *testutil.Clock, st *memory.Store, op *fakeOP, edit func(*LoginConfig, *Config)) *loginFixture {
+// loginStore is what sign-in needs of an engine.
+type loginStore interface {
+	store.SessionStore
+	store.ReplayStore
+}
+
+func newLoginFixtureOn(t testing.TB, clock *testutil.Clock, st loginStore, op *fakeOP, edit func(*LoginConfig, *Config)) *loginFixture {
 	t.Helper()
 	lc := LoginConfig{
 		Issuer: fakeIss, Provider: op.endpoints,

@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/authgate/caddy-authgate/internal/testutil"
+	"github.com/authgate/caddy-authgate/store"
 	"github.com/authgate/caddy-authgate/store/memory"
 )
 
@@ -436,10 +439,26 @@ func TestLoginRefreshFailure(t *testing.T) {
 }
 
 // One refresh for 20 concurrent requests at the access token's expiry, in
-// one instance and across two sharing a store.
+// one instance and across two sharing a store (memory, and a real bbolt
+// file).
 func TestLoginSingleFlightRefresh(t *testing.T) {
-	f := newLoginFixture(t, nil)
-	other := newLoginFixtureOn(t, f.clock, f.store, f.op, nil) // a second instance, same store
+	t.Run("memory", func(t *testing.T) {
+		f := newLoginFixture(t, nil)
+		singleFlight(t, f, newLoginFixtureOn(t, f.clock, f.store, f.op, nil))
+	})
+	t.Run("bolt", func(t *testing.T) {
+		clock := testutil.NewClock(gwNow)
+		db, err := store.OpenBolt(filepath.Join(t.TempDir(), "gw.db"), store.BoltOptions{Now: clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		op := newFakeOP(t, clock)
+		singleFlight(t, newLoginFixtureOn(t, clock, db, op, nil), newLoginFixtureOn(t, clock, db, op, nil))
+	})
+}
+
+func singleFlight(t *testing.T, f, other *loginFixture) {
 	c := f.signIn(t, "/")
 	for round := 0; round < 3; round++ {
 		f.clock.Advance(5 * time.Minute)
