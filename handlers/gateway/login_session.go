@@ -156,7 +156,15 @@ func (l *Login) forget(s *liveSession) {
 // requests wait for one refresh and then see its result), refreshes the
 // tokens when due, and records activity for idle_timeout.
 func (l *Login) slowSession(r *http.Request, s *liveSession, now time.Time) (*liveState, string, *Error) {
-	s.mu.Lock()
+	if !s.mu.TryLock() {
+		// Another request is refreshing (or re-reading) this session: while
+		// the access token is still valid, it serves this one too.
+		if st := s.state.Load(); st != nil && st.rec.Host == r.Host && l.valid(st.rec, now) &&
+			now.Before(st.checked.Add(sessionRecheck)) && !l.accessExpired(st.rec, now) {
+			return st, "", nil
+		}
+		s.mu.Lock()
+	}
 	defer s.mu.Unlock()
 	if st := s.state.Load(); st != nil && l.fresh(st, now) && st.rec.Host == r.Host {
 		return st, "", nil // another request did the work while we waited
