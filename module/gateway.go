@@ -136,8 +136,25 @@ type Gateway struct {
 	// required (plain Bearer tokens are refused) or off (the DPoP scheme
 	// is not read; DPoP-bound tokens are refused).
 	DPoP string `json:"dpop,omitempty"`
+	// Login enables browser sign-in (authorization code + PKCE, sessions,
+	// refresh, logout) for requests without a bearer token.
+	Login *LoginConfig `json:"login,omitempty"`
+	// PassAccessToken sends a browser session's access token upstream as
+	// `Authorization: Bearer <token>` (bearer requests keep theirs unless
+	// strip_token).
+	PassAccessToken bool `json:"pass_access_token,omitempty"`
+	// IdentityHeader names a request header that carries a short-lived
+	// ES256 JWT of the caller's identity (iss the gateway's origin, aud the
+	// request host, sub and the claims of `header` mappings), for sessions
+	// and bearer tokens alike; its keys are published at
+	// /.well-known/authgate/jwks.json.
+	IdentityHeader string `json:"identity_header,omitempty"`
+	// IdentityAudience is the assertion's aud. Default: the request host.
+	IdentityAudience string `json:"identity_audience,omitempty"`
 
 	gw      *gateway.Gateway
+	login   *gateway.Login
+	assert  *gateway.Assertion
 	ipf     *ipfilter.Dynamic // nil without IP lists
 	logger  *zap.Logger
 	metrics *gatewayMetrics
@@ -209,6 +226,7 @@ func (h *Gateway) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	h.defaultLoginIssuer()
 	h.metrics, err = newGatewayMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
 		return err
@@ -278,6 +296,10 @@ func (h *Gateway) Provision(ctx caddy.Context) error {
 	for _, hd := range h.Headers {
 		cfg.Headers = append(cfg.Headers, gateway.HeaderMapping{Name: hd.Name, Claim: hd.Claim})
 	}
+	if err := h.provisionLogin(ctx, app, routing, &cfg); err != nil {
+		return err
+	}
+	h.login, h.assert = cfg.Login, cfg.Assertion
 	h.gw, err = gateway.New(cfg)
 	if err != nil {
 		return fmt.Errorf("authgate: %w", err)
@@ -367,14 +389,21 @@ func (h *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
+	if h.servesOwnPath(w, r, client) {
+		return nil
+	}
 	d, e := h.gw.Authorize(r, client)
 	if e != nil {
 		h.metrics.refused(e)
 		h.logRefusal(r, client, e)
+		if h.answersBrowser(w, r, e) {
+			return nil
+		}
 		e.SetHeaders(w.Header(), h.realm(r))
 		return caddyhttp.Error(e.Status, e)
 	}
 	h.metrics.allowed(d)
+	h.setSessionCookie(w, r, d)
 	setUserPlaceholders(r, d.Claims)
 	return next.ServeHTTP(w, r)
 }

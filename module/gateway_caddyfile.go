@@ -49,6 +49,9 @@ func parseGatewayCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		deny_ip <entry>...
 //		allow_ip_file <path>
 //		deny_ip_file <path>
+//		login <issuer> { ... }     (gateway_login_caddyfile.go)
+//		pass_access_token
+//		identity_header <Header-Name> [<audience>]
 //	}
 //
 // Repeatable subdirectives append; the others may appear once. Values are
@@ -210,6 +213,14 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Errf("dpop must be required, optional or off, got %q", g.DPoP)
 				}
 			}
+		case "login":
+			if err = g.parseLogin(d); err == nil && jwkscache.Cleartext(g.Login.Issuer) {
+				cleartext = append(cleartext, lineURL{at, g.Login.Issuer})
+			}
+		case "pass_access_token":
+			err = argNone(d, func() { g.PassAccessToken = true })
+		case "identity_header":
+			err = g.parseIdentityHeader(d)
 		case "deny_ip_file":
 			var path string
 			if path, err = argOne(d); err == nil {
@@ -222,6 +233,7 @@ func (g *Gateway) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 	}
+	g.defaultLoginIssuer()
 	if len(g.Issuers) == 0 && len(g.JWKS) == 0 && len(g.Keys) == 0 && g.HMACSecret == "" && g.Introspect == nil {
 		return errAt(directive, errNoKeySource)
 	}

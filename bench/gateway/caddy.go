@@ -47,7 +47,16 @@ func freePort() (int, error) {
 
 // caddyfileFor is the one config under test: both sites proxy to the same
 // upstream; only the gated one runs authgate first. No access logs.
-func caddyfileFor(portA, portB int, upstream, keyFile string) string {
+func caddyfileFor(portA, portB int, upstream, keyFile, siteB string) string {
+	if siteB == "" {
+		siteB = fmt.Sprintf(`authgate {
+		key %s
+		issuer %s
+		audience %s
+		scope %s
+		header X-User sub
+	}`, keyFile, benchIssuer, benchAudience, benchScope)
+	}
 	return fmt.Sprintf(`{
 	admin off
 	auto_https off
@@ -63,21 +72,15 @@ http://127.0.0.1:%d {
 }
 
 http://127.0.0.1:%d {
-	authgate {
-		key %s
-		issuer %s
-		audience %s
-		scope %s
-		header X-User sub
-	}
+	%s
 	reverse_proxy %s
 }
-`, portA, upstream, portB, keyFile, benchIssuer, benchAudience, benchScope, upstream)
+`, portA, upstream, portB, siteB, upstream)
 }
 
 // startCaddy points Caddy's data and config dirs at dir (so nothing is
 // written to $HOME), adapts the Caddyfile and loads it in-process.
-func startCaddy(dir, upstream, keyFile string) (sites, error) {
+func startCaddy(dir, upstream, keyFile, siteB string) (sites, error) {
 	os.Setenv("XDG_DATA_HOME", dir)
 	os.Setenv("XDG_CONFIG_HOME", dir)
 	portA, err := freePort()
@@ -89,7 +92,7 @@ func startCaddy(dir, upstream, keyFile string) (sites, error) {
 		return sites{}, err
 	}
 	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(
-		[]byte(caddyfileFor(portA, portB, upstream, keyFile)), nil)
+		[]byte(caddyfileFor(portA, portB, upstream, keyFile, siteB)), nil)
 	if err != nil {
 		return sites{}, fmt.Errorf("adapt Caddyfile: %w", err)
 	}

@@ -25,6 +25,11 @@ type loader struct {
 }
 
 func newLoader(addr, tok string, conns int) (*loader, error) {
+	return newLoaderWith(addr, "Authorization", "Bearer "+tok, conns)
+}
+
+// newLoaderWith sends header name: value on every request.
+func newLoaderWith(addr, name, value string, conns int) (*loader, error) {
 	l := &loader{}
 	for range conns {
 		req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
@@ -32,7 +37,7 @@ func newLoader(addr, tok string, conns int) (*loader, error) {
 			return nil, err
 		}
 		// Same header on both sites, so both do the same I/O.
-		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set(name, value)
 		l.clients = append(l.clients, &http.Client{Transport: &http.Transport{
 			MaxIdleConns:        conns * 2,
 			MaxIdleConnsPerHost: conns * 2,

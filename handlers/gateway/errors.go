@@ -33,7 +33,13 @@ type Error struct {
 	// DPoPAlgs, when set, are the algs of the route's DPoP challenge; a
 	// Bearer challenge then has a DPoP challenge beside it.
 	DPoPAlgs string
-	Err      error
+	// LoginRequired: no usable browser session; a browser navigation is
+	// sent to sign in (login), anything else gets the 401.
+	LoginRequired bool
+	// Session: the refused identity came from a browser session (a rule
+	// refusal is answered with the 403 page).
+	Session bool
+	Err     error
 }
 
 // publicDescriptions are the only error_description texts a client sees:

@@ -61,6 +61,11 @@ type Config struct {
 	Now func() time.Time
 	// DPoP: sender-constrained tokens (binding_dpop.go).
 	DPoP DPoPConfig
+	// Login enables browser sign-in: a request without a token is
+	// authorized by its session (login*.go, session_authorize.go).
+	Login *Login
+	// Assertion, when set, sends a signed JWT of the identity upstream.
+	Assertion *Assertion
 }
 
 // Gateway authorizes requests for one route. It is safe for concurrent use.
@@ -109,6 +114,14 @@ func New(cfg Config) (*Gateway, error) {
 		g.cfg.Headers[i].Name = name
 		g.strip = append(g.strip, name)
 	}
+	if cfg.Assertion != nil {
+		name := http.CanonicalHeaderKey(cfg.Assertion.Header)
+		if name == "" || seen[name] {
+			return nil, fmt.Errorf("identity_header %q is empty or also mapped from a claim", cfg.Assertion.Header)
+		}
+		g.cfg.Assertion.Header = name
+		g.strip = append(g.strip, name)
+	}
 	for _, rule := range cfg.Rules.Claims {
 		if rule.Path == "" || len(rule.Values) == 0 {
 			return nil, errors.New("a claim rule needs a path and at least one value")
@@ -125,6 +138,11 @@ type Decision struct {
 	Cached bool
 	// VerifyTime is the time spent verifying (zero on a cache hit).
 	VerifyTime time.Duration
+	// Session: the identity came from a browser session.
+	Session bool
+	// SetCookie, when set, is a new session cookie value to send back
+	// (`session cookie` after a refresh).
+	SetCookie string
 }
 
 // Authorize runs the pipeline for r from client address client. On success
@@ -157,6 +175,10 @@ func (g *Gateway) authorize(r *http.Request, client netip.Addr, f *found) (Decis
 		return Decision{}, e
 	}
 	if f.src == nil {
+		if g.cfg.Login != nil {
+			d, e := g.authorizeSession(r, client)
+			return g.withAssertion(r, d, e)
+		}
 		if g.cfg.Optional {
 			return Decision{}, nil
 		}
@@ -230,7 +252,7 @@ func (g *Gateway) authorize(r *http.Request, client netip.Addr, f *found) (Decis
 		f.strip(r)
 	}
 	d.Claims = claims
-	return d, nil
+	return g.withAssertion(r, d, nil)
 }
 
 // earlyData reports a TLS 0-RTT request, whose source address is not
