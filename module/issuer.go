@@ -261,11 +261,6 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 		if cc.StrongAuth, err = c.strongAuth(); err != nil {
 			return fmt.Errorf("authgate_issuer: client %q: %w", c.ClientID, err)
 		}
-		if c.JWKSURI != "" && cfg.JWKS == nil {
-			if err := h.shareJWKSCache(ctx, &cfg); err != nil {
-				return err
-			}
-		}
 		for _, s := range c.Secrets {
 			if s == nil {
 				continue
@@ -293,6 +288,11 @@ func (h *IssuerHandler) Provision(ctx caddy.Context) error {
 			cc.Secrets = append(cc.Secrets, sc)
 		}
 		cfg.Clients = append(cfg.Clients, cc)
+	}
+	// Config clients and clients added at run time (admin API) may name a
+	// jwks_uri: the issuer always gets the process's shared JWKS cache.
+	if err := h.shareJWKSCache(ctx, &cfg); err != nil {
+		return err
 	}
 	iss, err := issuer.New(ctx, cfg)
 	for i := range cfg.Clients {

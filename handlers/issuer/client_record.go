@@ -7,8 +7,7 @@ import (
 )
 
 // storeClientConfig is the ClientConfig of a store client: what the record
-// does not say takes the issuer's defaults. jwks_uri is kept in the store
-// and shown by the admin API; it takes effect once ClientConfig has it.
+// does not say takes the issuer's defaults.
 func storeClientConfig(rec store.Client) ClientConfig {
 	cc := ClientConfig{
 		ID: rec.ID, Name: rec.Name, Scopes: rec.Scopes, Audience: rec.Audience,
@@ -19,6 +18,7 @@ func storeClientConfig(rec store.Client) ClientConfig {
 			Public: rec.Public, RedirectURIs: rec.RedirectURIs, PostLogoutRedirectURIs: rec.PostLogoutRedirectURIs,
 			SkipConsent: rec.SkipConsent, RefreshTokenTTL: time.Duration(rec.RefreshTokenTTL) * time.Second,
 		},
+		StrongAuth: StrongAuth{JWKSURI: rec.JWKSURI},
 	}
 	for _, h := range rec.SecretHashes {
 		cc.Secrets = append(cc.Secrets, SecretConfig{Hash: h.Hash, Expires: h.Expires})
