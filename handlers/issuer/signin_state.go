@@ -35,6 +35,10 @@ type ssoSession struct {
 	// Clients are the clients that got codes or tokens from this session
 	// (for logout).
 	Clients []string `json:"clients,omitempty"`
+	// SignInFor is the digest of the authorization request the sign-in
+	// answered (requestDigest): its consent form may stand for the fresh
+	// sign-in that request's prompt=login or max_age asked for.
+	SignInFor string `json:"sign_in_for,omitempty"`
 }
 
 // errNoSessionStore means the store cannot keep sessions: sign-in is off.
@@ -112,7 +116,7 @@ func (i *Issuer) currentSession(ctx context.Context, r *http.Request) (*ssoSessi
 
 // startSession creates a new session (a new id at every sign-in) and sets
 // its cookie. An earlier session of the browser is ended.
-func (i *Issuer) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, user string, now time.Time) (*ssoSession, error) {
+func (i *Issuer) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, user, signInFor string, now time.Time) (*ssoSession, error) {
 	ss, err := i.sessionStore()
 	if err != nil {
 		return nil, err
@@ -122,7 +126,7 @@ func (i *Issuer) startSession(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return nil, err
 	}
-	s := &ssoSession{ID: i.hashID(kindSSO, v), Subject: user, AuthTime: now.Truncate(time.Second)}
+	s := &ssoSession{ID: i.hashID(kindSSO, v), Subject: user, AuthTime: now.Truncate(time.Second), SignInFor: signInFor}
 	if err := i.saveSession(ctx, ss, s); err != nil {
 		return nil, err
 	}
