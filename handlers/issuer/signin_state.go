@@ -86,7 +86,8 @@ func (i *Issuer) hashID(kind, v string) string {
 }
 
 // currentSession returns the signed-in person's session, or nil. A session
-// of a user who was removed or disabled since is ended.
+// of a user who was removed or disabled since, or whose tokens were revoked
+// after the sign-in, is ended.
 func (i *Issuer) currentSession(ctx context.Context, r *http.Request) (*ssoSession, *User) {
 	c, err := r.Cookie(i.cookieName(ssoCookie))
 	if err != nil || len(c.Value) < 20 || len(c.Value) > 100 {
@@ -107,7 +108,9 @@ func (i *Issuer) currentSession(ctx context.Context, r *http.Request) (*ssoSessi
 	}
 	s.ID = id
 	u, err := i.lookupUser(ctx, s.Subject)
-	if err != nil || u.Disabled {
+	if err != nil || u.Disabled || i.notBefore.refuses("", s.Subject, s.AuthTime.Unix()) {
+		// Removed, disabled, or the user's tokens were revoked after this
+		// sign-in (`revoke --user`): the browser signs in again.
 		_ = ss.DeleteSession(ctx, kindSSO, id)
 		return nil, nil
 	}
