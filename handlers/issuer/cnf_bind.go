@@ -32,3 +32,10 @@ func (i *Issuer) bindCertificate(r *http.Request, c *client, m *mintRequest) *oa
 func WriteInvalidRequest(w http.ResponseWriter, desc string) {
 	writeError(w, invalidRequest(desc), "")
 }
+
+// senderConstrained reports whether every token of c must be bound (dpop
+// required, or certificate_bound_tokens): the implicit grant, which has
+// nothing to bind to, is then refused.
+func (c *client) senderConstrained() bool {
+	return c.dpopRequired || c.strong != nil && c.strong.certBound
+}

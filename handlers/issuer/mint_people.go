@@ -209,6 +209,11 @@ func (i *Issuer) mintImplicit(ctx context.Context, c *client, user *User, scopes
 	if !c.allowsGrant(GrantImplicit) {
 		return nil, newError(http.StatusBadRequest, errUnauthorizedClient, "client may not use the implicit grant")
 	}
+	if c.senderConstrained() {
+		// No proof or certificate comes with the authorization request:
+		// the token could only be a Bearer token.
+		return nil, newError(http.StatusBadRequest, errUnauthorizedClient, "this client's tokens must be sender-constrained; use response_type code")
+	}
 	if user == nil || user.Disabled {
 		return nil, newError(http.StatusBadRequest, "access_denied", "user may not sign in")
 	}
