@@ -97,7 +97,7 @@ func (i *Issuer) recordFamily(ctx context.Context, m *mintRequest, jti string, e
 			Scopes: p.refreshScopes, Audience: m.audience, AuthTime: p.authTime, SessionID: p.sessionID,
 			IssuedAt: now, ExpiresAt: end, FamilyEndsAt: p.familyEnd,
 			AccessJTI: jti, AccessRevokeUntil: access.RevokeUntil,
-			JKT: refreshBinding(m),
+			JKT: refreshBinding(m), X5TS256: refreshCertBinding(m),
 		}
 		if !end.After(now) {
 			return nil, invalidGrant("the sign-in has reached its lifetime; sign in again")
