@@ -23,18 +23,25 @@ func TestImplicitRefusesSenderConstrainedClients(t *testing.T) {
 					}
 				}
 			})
-			p := e.get(t, "/oauth/authorize?"+authzQuery(map[string]string{"client_id": "spa", "response_type": "token", "scope": "read",
-				"code_challenge": "", "code_challenge_method": ""}))
-			if strings.Contains(p.body, `name="password"`) {
-				p = e.login(t, p, "alice", "alice-pw")
-			}
-			if strings.Contains(p.body, `value="allow"`) {
-				p = e.post(t, "/oauth/consent", url.Values{"csrf": {p.hidden("csrf")}, "request": {p.hidden("request")}, "decision": {"allow"}})
-			}
-			frag, _ := url.ParseQuery(p.location(t).Fragment)
+			frag, _ := url.ParseQuery(e.implicitAsAlice(t).Fragment)
 			if frag.Get("access_token") != "" || frag.Get("error") != errUnauthorizedClient {
 				t.Fatalf("implicit response of a sender-constrained client: %v", frag)
 			}
 		})
 	}
+}
+
+// implicitAsAlice runs the spa client's implicit request as alice (signing
+// in and consenting as asked) and returns the redirect.
+func (e *signInEnv) implicitAsAlice(t *testing.T) *url.URL {
+	t.Helper()
+	p := e.get(t, "/oauth/authorize?"+authzQuery(map[string]string{"client_id": "spa", "response_type": "token", "scope": "read",
+		"code_challenge": "", "code_challenge_method": ""}))
+	if strings.Contains(p.body, `name="password"`) {
+		p = e.login(t, p, "alice", "alice-pw")
+	}
+	if strings.Contains(p.body, `value="allow"`) {
+		p = e.post(t, "/oauth/consent", url.Values{"csrf": {p.hidden("csrf")}, "request": {p.hidden("request")}, "decision": {"allow"}})
+	}
+	return p.location(t)
 }
