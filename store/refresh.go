@@ -83,6 +83,9 @@ type RefreshRecord struct {
 	// JKT, when set, binds the token to a proof-of-possession key (the
 	// RFC 7638 thumbprint of a DPoP key).
 	JKT string `json:"jkt,omitempty"`
+	// X5TS256, when set, binds the token to a client certificate (its
+	// RFC 8705 x5t#S256 thumbprint): a public client's mTLS binding.
+	X5TS256 string `json:"x5t_s256,omitempty"`
 	// Spent is set by RotateRefresh.
 	Spent bool `json:"spent,omitempty"`
 }

@@ -130,6 +130,10 @@ func (i *Issuer) parseAuthorize(vals url.Values) (req *authzRequest, pageErr *au
 	if rt == "code" && !c.allowsGrant(GrantAuthorizationCode) || rt == "token" && !c.allowsGrant(GrantImplicit) {
 		return req, nil, newError(http.StatusBadRequest, errUnauthorizedClient, "the client may not use response_type "+rt)
 	}
+	if rt == "token" && req.client.senderConstrained() {
+		req.responseType = rt // the error goes in the fragment
+		return req, nil, newError(http.StatusBadRequest, errUnauthorizedClient, "this client's tokens must be sender-constrained; use response_type code")
+	}
 	// Errors from here on go in the fragment for the implicit grant.
 	req.responseType = rt
 	switch mode := keep.Get("response_mode"); {

@@ -493,22 +493,14 @@ func TestAuthorizeCodeExchange(t *testing.T) {
 
 func TestAuthorizeImplicit(t *testing.T) {
 	e := newSignInEnv(t, nil)
-	p := e.get(t, "/oauth/authorize?"+authzQuery(map[string]string{"client_id": "spa", "response_type": "token", "scope": "read",
-		"code_challenge": "", "code_challenge_method": ""}))
-	if strings.Contains(p.body, `name="password"`) {
-		p = e.login(t, p, "alice", "alice-pw")
-	}
-	if strings.Contains(p.body, `value="allow"`) {
-		p = e.post(t, "/oauth/consent", url.Values{"csrf": {p.hidden("csrf")}, "request": {p.hidden("request")}, "decision": {"allow"}})
-	}
-	l := p.location(t)
+	l := e.implicitAsAlice(t)
 	frag, _ := url.ParseQuery(l.Fragment)
 	if l.RawQuery != "" || frag.Get("access_token") == "" || frag.Get("token_type") != "Bearer" || frag.Get("refresh_token") != "" ||
 		frag.Get("state") != "st-1" || frag.Get("iss") != "http://issuer.test" {
 		t.Fatalf("implicit response: %s", l)
 	}
 	// response_mode=query is refused for tokens, in the fragment.
-	p = e.get(t, "/oauth/authorize?"+authzQuery(map[string]string{"client_id": "spa", "response_type": "token", "scope": "read", "response_mode": "query"}))
+	p := e.get(t, "/oauth/authorize?"+authzQuery(map[string]string{"client_id": "spa", "response_type": "token", "scope": "read", "response_mode": "query"}))
 	if l := p.location(t); !strings.Contains(l.Fragment, "error=invalid_request") {
 		t.Fatalf("token in query: %s", l)
 	}

@@ -264,6 +264,9 @@ func dnEqual(want []dnRDN, have pkix.RDNSequence) bool {
 		if len(rdn) != len(want[i]) {
 			return false
 		}
+		// Each configured attribute pairs with one of the certificate's:
+		// CN=a+CN=a is not CN=a+CN=b.
+		used := make([]bool, len(want[i]))
 		for _, atv := range rdn {
 			s, ok := atv.Value.(string)
 			if !ok {
@@ -271,9 +274,9 @@ func dnEqual(want []dnRDN, have pkix.RDNSequence) bool {
 			}
 			v := normDNValue(s)
 			found := false
-			for _, w := range want[i] {
-				if w.oid.Equal(atv.Type) && w.value == v {
-					found = true
+			for j, w := range want[i] {
+				if !used[j] && w.oid.Equal(atv.Type) && w.value == v {
+					used[j], found = true, true
 					break
 				}
 			}

@@ -79,6 +79,8 @@ func (refreshTokenGrant) request(ctx context.Context, i *Issuer, f form, c *clie
 		// A token bound to a DPoP key refreshes only with a proof of that
 		// key (checkBoundKey), and its successor is bound to it too.
 		boundJKT: rec.JKT,
+		// Likewise a token bound to a client certificate.
+		boundX5T: rec.X5TS256,
 		person: &personGrant{
 			user: user, authTime: rec.AuthTime, sessionID: rec.SessionID,
 			familyID: rec.FamilyID, familyEnd: rec.FamilyEndsAt,

@@ -45,7 +45,7 @@ func (i *Issuer) serveLogin(w http.ResponseWriter, r *http.Request, clientIP net
 		i.loginPage(w, r, req, http.StatusServiceUnavailable, name, messages[lang]["busy"])
 		return
 	}
-	sess, err := i.startSession(r.Context(), w, r, user.Name, i.now())
+	sess, err := i.startSession(r.Context(), w, r, user.Name, requestDigest(req.raw), i.now())
 	if err != nil {
 		i.logger.Error("starting a session failed", "error", err.Error())
 		i.errorPage(w, r, http.StatusServiceUnavailable, errTemporarilyUnavailable, "sign-in is not available")
@@ -98,7 +98,9 @@ func (i *Issuer) serveConsent(w http.ResponseWriter, r *http.Request) {
 		if err := i.rememberConsent(r.Context(), user.Name, req.client.id, req.scopes, i.now()); err != nil {
 			i.logger.Warn("remembering a consent failed", "error", err.Error())
 		}
-		i.continueAuthorize(w, r, req, sess, user, true, true) // the consent page came after the login checks
+		// The login checks again, unless this session's sign-in answered
+		// this very request (its consent page came right after it).
+		i.continueAuthorize(w, r, req, sess, user, i.signedInFor(sess, req), true)
 	case "deny":
 		i.redirectError(w, r, req, errAccessDenied, "the user denied access")
 	default:

@@ -29,6 +29,9 @@ type throttleState struct {
 	failures int
 	first    time.Time // start of the window
 	until    time.Time // attempts before this are refused
+	// pending counts attempts being checked now (begin to done): their
+	// failures are not counted yet, so they count against the free ones.
+	pending int
 }
 
 // loginThrottle tracks failed sign-ins in memory (per process; a cluster
@@ -66,6 +69,58 @@ func (t *loginThrottle) wait(name string, addr netip.Addr, now time.Time) time.D
 	return w
 }
 
+// begin admits an attempt or returns how long it must wait. Attempts in
+// flight count as failures to come: once the free attempts are used up, a
+// name (or address) has one password check at a time, so attempts sent
+// together cannot all pass before the first failure sets the delay. done,
+// called after fail or succeed, ends the attempt.
+func (t *loginThrottle) begin(name string, addr netip.Addr, now time.Time) (wait time.Duration, done func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	keys := [2]string{userKey(name), addrKey(addr)}
+	frees := [2]int{ThrottleFreePerUser, ThrottleFreePerAddr}
+	n := 1
+	if addr.IsValid() {
+		n = 2
+	}
+	for j, k := range keys[:n] {
+		s := t.m[k]
+		if s == nil {
+			continue
+		}
+		if now.Before(s.until) {
+			wait = max(wait, s.until.Sub(now))
+		} else if s.pending > 0 && s.failures+s.pending >= frees[j] {
+			wait = max(wait, ThrottleBaseDelay)
+		}
+	}
+	if wait > 0 {
+		return wait, func() {}
+	}
+	var held [2]*throttleState
+	for j, k := range keys[:n] {
+		s := t.m[k]
+		if s == nil {
+			if len(t.m) >= throttleMaxTracked {
+				t.sweep(now)
+			}
+			s = &throttleState{first: now}
+			t.m[k] = s
+		}
+		s.pending++
+		held[j] = s
+	}
+	return 0, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		for _, s := range held[:n] {
+			if s.pending > 0 {
+				s.pending--
+			}
+		}
+	}
+}
+
 // fail records a failed attempt for the name and the address.
 func (t *loginThrottle) fail(name string, addr netip.Addr, now time.Time) {
 	t.mu.Lock()
@@ -79,7 +134,7 @@ func (t *loginThrottle) fail(name string, addr netip.Addr, now time.Time) {
 func (t *loginThrottle) add(k string, free int, now time.Time) {
 	s := t.m[k]
 	if s != nil && now.Sub(s.first) >= ThrottleWindow && !now.Before(s.until) {
-		s = nil // the window passed: start over
+		*s = throttleState{first: now, pending: s.pending} // the window passed: start over
 	}
 	if s == nil {
 		if len(t.m) >= throttleMaxTracked {
@@ -87,6 +142,9 @@ func (t *loginThrottle) add(k string, free int, now time.Time) {
 		}
 		s = &throttleState{first: now}
 		t.m[k] = s
+	}
+	if s.failures == 0 {
+		s.first = now // the window starts at the first failure, not at begin
 	}
 	s.failures++
 	if over := s.failures - free; over >= 0 {

@@ -37,6 +37,9 @@ type mintRequest struct {
 	// token, a refresh token), is the key the request's proof must be of:
 	// what is minted stays bound to it.
 	boundJKT string
+	// boundX5T, set by a refresh token bound to a client certificate, is
+	// the certificate the request must come with (checkBoundCertificate).
+	boundX5T string
 	// person, when set, makes this a token of a signed-in user: it gets
 	// auth_time, and mint records its family and issues the refresh token
 	// and ID token asked for (mint_people.go).

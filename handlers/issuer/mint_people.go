@@ -97,7 +97,7 @@ func (i *Issuer) recordFamily(ctx context.Context, m *mintRequest, jti string, e
 			Scopes: p.refreshScopes, Audience: m.audience, AuthTime: p.authTime, SessionID: p.sessionID,
 			IssuedAt: now, ExpiresAt: end, FamilyEndsAt: p.familyEnd,
 			AccessJTI: jti, AccessRevokeUntil: access.RevokeUntil,
-			JKT: refreshBinding(m),
+			JKT: refreshBinding(m), X5TS256: refreshCertBinding(m),
 		}
 		if !end.After(now) {
 			return nil, invalidGrant("the sign-in has reached its lifetime; sign in again")
@@ -208,6 +208,11 @@ func (i *Issuer) finishPerson(ctx context.Context, m *mintRequest, fr *familyRes
 func (i *Issuer) mintImplicit(ctx context.Context, c *client, user *User, scopes []string, authTime, now time.Time) (*tokenResponse, *oauthError) {
 	if !c.allowsGrant(GrantImplicit) {
 		return nil, newError(http.StatusBadRequest, errUnauthorizedClient, "client may not use the implicit grant")
+	}
+	if c.senderConstrained() {
+		// No proof or certificate comes with the authorization request:
+		// the token could only be a Bearer token.
+		return nil, newError(http.StatusBadRequest, errUnauthorizedClient, "this client's tokens must be sender-constrained; use response_type code")
 	}
 	if user == nil || user.Disabled {
 		return nil, newError(http.StatusBadRequest, "access_denied", "user may not sign in")

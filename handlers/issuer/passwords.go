@@ -60,10 +60,12 @@ const (
 // errHashBusy when the process-wide slow-hash budget is spent.
 func (i *Issuer) authenticateUser(ctx context.Context, name, password string, addr netip.Addr) (*User, error) {
 	now := i.now()
-	if wait := i.throttle.wait(name, addr, now); wait > 0 {
+	wait, done := i.throttle.begin(name, addr, now)
+	if wait > 0 {
 		i.loginEvent(ctx, LoginThrottled, name, addr)
 		return nil, &throttledError{retryAfter: wait}
 	}
+	defer done()
 	e, err := i.findUser(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err

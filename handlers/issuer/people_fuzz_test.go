@@ -110,6 +110,8 @@ func FuzzUserinfo(f *testing.F) {
 	f.Add("bearer a.b.c")
 	f.Add("Basic Zm9vOmJhcg==")
 	f.Add("Bearer " + strings.Repeat("A", 43))
+	f.Add("DPoP @at")
+	f.Add("dpop  @at")
 	f.Fuzz(func(t *testing.T, authz string) {
 		e.t = t
 		authz = strings.ReplaceAll(authz, "@at", at)

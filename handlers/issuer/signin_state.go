@@ -35,6 +35,10 @@ type ssoSession struct {
 	// Clients are the clients that got codes or tokens from this session
 	// (for logout).
 	Clients []string `json:"clients,omitempty"`
+	// SignInFor is the digest of the authorization request the sign-in
+	// answered (requestDigest): its consent form may stand for the fresh
+	// sign-in that request's prompt=login or max_age asked for.
+	SignInFor string `json:"sign_in_for,omitempty"`
 }
 
 // errNoSessionStore means the store cannot keep sessions: sign-in is off.
@@ -82,7 +86,8 @@ func (i *Issuer) hashID(kind, v string) string {
 }
 
 // currentSession returns the signed-in person's session, or nil. A session
-// of a user who was removed or disabled since is ended.
+// of a user who was removed or disabled since, or whose tokens were revoked
+// after the sign-in, is ended.
 func (i *Issuer) currentSession(ctx context.Context, r *http.Request) (*ssoSession, *User) {
 	c, err := r.Cookie(i.cookieName(ssoCookie))
 	if err != nil || len(c.Value) < 20 || len(c.Value) > 100 {
@@ -103,7 +108,9 @@ func (i *Issuer) currentSession(ctx context.Context, r *http.Request) (*ssoSessi
 	}
 	s.ID = id
 	u, err := i.lookupUser(ctx, s.Subject)
-	if err != nil || u.Disabled {
+	if err != nil || u.Disabled || i.notBefore.refuses("", s.Subject, s.AuthTime.Unix()) {
+		// Removed, disabled, or the user's tokens were revoked after this
+		// sign-in (`revoke --user`): the browser signs in again.
 		_ = ss.DeleteSession(ctx, kindSSO, id)
 		return nil, nil
 	}
@@ -112,7 +119,7 @@ func (i *Issuer) currentSession(ctx context.Context, r *http.Request) (*ssoSessi
 
 // startSession creates a new session (a new id at every sign-in) and sets
 // its cookie. An earlier session of the browser is ended.
-func (i *Issuer) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, user string, now time.Time) (*ssoSession, error) {
+func (i *Issuer) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, user, signInFor string, now time.Time) (*ssoSession, error) {
 	ss, err := i.sessionStore()
 	if err != nil {
 		return nil, err
@@ -122,7 +129,7 @@ func (i *Issuer) startSession(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return nil, err
 	}
-	s := &ssoSession{ID: i.hashID(kindSSO, v), Subject: user, AuthTime: now.Truncate(time.Second)}
+	s := &ssoSession{ID: i.hashID(kindSSO, v), Subject: user, AuthTime: now.Truncate(time.Second), SignInFor: signInFor}
 	if err := i.saveSession(ctx, ss, s); err != nil {
 		return nil, err
 	}

@@ -26,6 +26,9 @@ func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request, ip netip.Add
 		e = i.bindCertificate(r, c, m)
 	}
 	if e == nil {
+		e = checkBoundCertificate(r, m)
+	}
+	if e == nil {
 		var resp *tokenResponse
 		if resp, e = i.mint(r.Context(), m, now); e == nil {
 			writeJSON(w, http.StatusOK, resp)

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-	"strings"
 )
 
 // serveUserinfo is OpenID Connect Core §5.3's UserInfo endpoint (GET or
 // POST) for a Bearer access token in the Authorization header (RFC 6750
-// §2.1) that a user got with scope openid. It answers the user's `sub` and
+// §2.1) that a user got with scope openid; a sender-constrained token only
+// with its certificate or DPoP proof (userinfo_binding.go). It answers the user's `sub` and
 // the claims the token's scopes release (profile, email, address, phone).
 // Errors are RFC 6750 §3's: 401 invalid_token (with a Bearer challenge) for
 // a token that is missing, malformed, not ours, expired, revoked, a
@@ -25,11 +25,8 @@ func (i *Issuer) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		i.bearerError(w, http.StatusUnauthorized, "", "")
 		return
 	}
-	tok, ok := strings.CutPrefix(authz[0], "Bearer ")
-	if !ok {
-		tok, ok = strings.CutPrefix(authz[0], "bearer ")
-	}
-	if len(authz) != 1 || !ok || tok == "" || len(tok) > maxTokenBytes {
+	tok, dpop, ok := userinfoCredential(authz[0])
+	if len(authz) != 1 || !ok || len(tok) > maxTokenBytes {
 		i.bearerError(w, http.StatusBadRequest, "invalid_request", "one Bearer token in the Authorization header")
 		return
 	}
@@ -44,6 +41,10 @@ func (i *Issuer) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	if i.admissible(info.jti, info.clientID, info.subject, info.scopes, info.issuedAt, i.now().Unix()) != nil || info.authTime == 0 {
 		i.bearerError(w, http.StatusUnauthorized, "invalid_token", "the access token is not a valid user's token")
+		return
+	}
+	if why := i.checkUserinfoBinding(r, tok, dpop, info.cnf); why != "" {
+		i.bearerError(w, http.StatusUnauthorized, "invalid_token", why)
 		return
 	}
 	if !slices.Contains(info.scopes, "openid") {

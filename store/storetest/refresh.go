@@ -24,7 +24,7 @@ func testRefresh(name, family, accessJTI string) store.RefreshRecord {
 		Hash: hashOf(name), FamilyID: family, ClientID: "web", Subject: "alice",
 		Scopes: []string{"openid", "read"}, Audience: []string{"api"}, AuthTime: T0, SessionID: "sid",
 		IssuedAt: T0, ExpiresAt: T0.Add(24 * time.Hour), FamilyEndsAt: T0.Add(48 * time.Hour),
-		AccessJTI: accessJTI, AccessRevokeUntil: T0.Add(2 * time.Hour), JKT: "thumb-" + name,
+		AccessJTI: accessJTI, AccessRevokeUntil: T0.Add(2 * time.Hour), JKT: "thumb-" + name, X5TS256: "x5t-" + name,
 	}
 }
 
@@ -61,7 +61,7 @@ var refreshCases = map[string]func(*testing.T, *env){
 	"RotateOnce": func(t *testing.T, e *env) {
 		startFamily(t, e, "f1", "at1", "r1")
 		got, err := e.GetRefresh(e.ctx, hashOf("r1"))
-		if err != nil || got.Spent || got.JKT != "thumb-r1" || got.FamilyID != "f1" || !got.AuthTime.Equal(T0) || got.SessionID != "sid" ||
+		if err != nil || got.Spent || got.JKT != "thumb-r1" || got.X5TS256 != "x5t-r1" || got.FamilyID != "f1" || !got.AuthTime.Equal(T0) || got.SessionID != "sid" ||
 			len(got.Scopes) != 2 || !got.FamilyEndsAt.Equal(T0.Add(48*time.Hour)) || got.AccessJTI != "at1" {
 			t.Fatalf("first token: %+v %v", got, err)
 		}
