@@ -48,6 +48,24 @@ func (s *notBeforeSet) refuses(clientID, subject string, iat int64) bool {
 	return false
 }
 
+// refusesUser reports whether a user's sign-in (an SSO session, or a code
+// it issued) at the unix second at was revoked by a user not-before record.
+func (s *notBeforeSet) refusesUser(subject string, at int64) bool {
+	p := s.m.Load()
+	if p == nil || len(*p) == 0 {
+		return false
+	}
+	nb, ok := (*p)[notBeforeKey{user: true, id: subject}]
+	return ok && at <= nb
+}
+
+// refusesCode reports whether an authorization code, issued at issued from a
+// sign-in at authTime, was revoked: by its user's not-before (the sign-in
+// predates it) or its client's (the code does).
+func (s *notBeforeSet) refusesCode(clientID, subject string, authTime, issued int64) bool {
+	return s.refusesUser(subject, authTime) || s.refuses(clientID, "", issued)
+}
+
 func (s *notBeforeSet) replace(recs []store.NotBefore) {
 	m := make(map[notBeforeKey]int64, len(recs))
 	for _, r := range recs {

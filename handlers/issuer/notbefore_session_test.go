@@ -1,0 +1,62 @@
+package issuer
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authgate/caddy-authgate/store"
+)
+
+// `revoke --user` (and the admin API's user disable and delete, which call
+// it) revokes everything already issued to the user: the SSO session they
+// signed in with and an authorization code not yet redeemed too. Otherwise
+// whoever holds the session cookie (the reason for the revocation, often)
+// mints fresh tokens, whose iat is after the not-before instant, at once.
+func TestRevokeUserEndsSessionAndCodes(t *testing.T) {
+	e := newSignInEnv(t, nil)
+	ctx := context.Background()
+	pending := e.codeFor(t, nil) // alice signs in; the code is not redeemed yet
+	if pending == "" {
+		t.Fatal("no code")
+	}
+	if _, err := e.iss.RevokeAllOf(ctx, store.NotBeforeUser, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(3 * time.Second)
+	if st, body := e.exchange(t, pending, signInVerifier, "https://app.example/cb"); st != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("a code issued before revoke --user still redeems: %d %v", st, body)
+	}
+	p := e.get(t, "/oauth/authorize?"+authzQuery(map[string]string{"client_id": "first", "redirect_uri": "https://first.example/cb", "scope": "openid", "prompt": "none"}))
+	if q := p.location(t).Query(); q.Get("error") != "login_required" {
+		t.Fatalf("the session signed in before revoke --user still issues codes: %s", p.location(t))
+	}
+	// Signing in again works, and what it issues passes.
+	code := e.codeFor(t, nil)
+	if st, body := e.exchange(t, code, signInVerifier, "https://app.example/cb"); st != 200 || body["access_token"] == nil {
+		t.Fatalf("after signing in again: %d %v", st, body)
+	}
+}
+
+// A client revocation refuses the codes issued to the client before it, not
+// those issued after it from a session that began earlier.
+func TestRevokeClientRefusesEarlierCodes(t *testing.T) {
+	e := newSignInEnv(t, nil)
+	ctx := context.Background()
+	pending := e.codeFor(t, nil)
+	if _, err := e.iss.RevokeAllOf(ctx, store.NotBeforeClient, "webapp"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(3 * time.Second)
+	if st, body := e.exchange(t, pending, signInVerifier, "https://app.example/cb"); st != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("a code issued before revoke --client still redeems: %d %v", st, body)
+	}
+	code := e.codeFor(t, nil) // the same session, a new code
+	if code == "" || strings.Contains(code, " ") {
+		t.Fatal("no code")
+	}
+	if st, body := e.exchange(t, code, signInVerifier, "https://app.example/cb"); st != 200 {
+		t.Fatalf("a code issued after revoke --client: %d %v", st, body)
+	}
+}
