@@ -88,7 +88,7 @@ func (authorizationCodeGrant) request(ctx context.Context, i *Issuer, f form, c 
 	case !pkceMatches(verifier, rec.CodeChallenge):
 		return nil, refuse("PKCE verifier does not match the challenge")
 	}
-	if i.notBefore.refusesCode(c.id, rec.Subject, rec.AuthTime.Unix(), rec.RedeemBy.Add(-codeRedeemWindow).Unix()) {
+	if i.notBefore.refusesGrant(c.id, rec.Subject, rec.AuthTime.Unix(), rec.RedeemBy.Add(-codeRedeemWindow).Unix()) {
 		// `revoke --user` after the sign-in, or `--client` after the code.
 		return nil, refuse("the client's or user's tokens were revoked after the code was issued")
 	}

@@ -59,10 +59,12 @@ func (s *notBeforeSet) refusesUser(subject string, at int64) bool {
 	return ok && at <= nb
 }
 
-// refusesCode reports whether an authorization code, issued at issued from a
-// sign-in at authTime, was revoked: by its user's not-before (the sign-in
-// predates it) or its client's (the code does).
-func (s *notBeforeSet) refusesCode(clientID, subject string, authTime, issued int64) bool {
+// refusesGrant reports whether an authorization code or a refresh token,
+// issued at issued from a sign-in at authTime, was revoked: by its user's
+// not-before (the sign-in predates it) or its client's (the code or token
+// does; a token issued after `revoke --client` from an earlier sign-in is
+// not).
+func (s *notBeforeSet) refusesGrant(clientID, subject string, authTime, issued int64) bool {
 	return s.refusesUser(subject, authTime) || s.refuses(clientID, "", issued)
 }
 

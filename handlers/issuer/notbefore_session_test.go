@@ -2,6 +2,9 @@ package issuer
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +47,7 @@ func TestRevokeUserEndsSessionAndCodes(t *testing.T) {
 func TestRevokeClientRefusesEarlierCodes(t *testing.T) {
 	e := newSignInEnv(t, nil)
 	ctx := context.Background()
+	_, early := e.exchange(t, e.codeFor(t, nil), signInVerifier, "https://app.example/cb")
 	pending := e.codeFor(t, nil)
 	if _, err := e.iss.RevokeAllOf(ctx, store.NotBeforeClient, "webapp"); err != nil {
 		t.Fatal(err)
@@ -52,11 +56,38 @@ func TestRevokeClientRefusesEarlierCodes(t *testing.T) {
 	if st, body := e.exchange(t, pending, signInVerifier, "https://app.example/cb"); st != 400 || body["error"] != "invalid_grant" {
 		t.Fatalf("a code issued before revoke --client still redeems: %d %v", st, body)
 	}
+	if st, body := e.refresh(t, early["refresh_token"].(string)); st != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("a refresh token issued before revoke --client still refreshes: %d %v", st, body)
+	}
 	code := e.codeFor(t, nil) // the same session, a new code
 	if code == "" || strings.Contains(code, " ") {
 		t.Fatal("no code")
 	}
-	if st, body := e.exchange(t, code, signInVerifier, "https://app.example/cb"); st != 200 {
+	st, body := e.exchange(t, code, signInVerifier, "https://app.example/cb")
+	if st != 200 {
 		t.Fatalf("a code issued after revoke --client: %d %v", st, body)
 	}
+	// Its refresh token, issued after the revocation, refreshes: the
+	// client check is on when the token was issued, not when the user
+	// signed in (which is before the revocation here).
+	rt, _ := body["refresh_token"].(string)
+	if st, body := e.refresh(t, rt); st != 200 {
+		t.Fatalf("a refresh token issued after revoke --client: %d %v", st, body)
+	}
+}
+
+func (e *signInEnv) refresh(t *testing.T, rt string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth/token", strings.NewReader(url.Values{
+		"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("webapp", "web-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }
