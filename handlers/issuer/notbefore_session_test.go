@@ -3,6 +3,7 @@ package issuer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authgate/caddy-authgate/store"
+	"github.com/authgate/caddy-authgate/token"
 )
 
 // `revoke --user` (and the admin API's user disable and delete, which call
@@ -90,4 +92,29 @@ func (e *signInEnv) refresh(t *testing.T, rt string) (int, map[string]any) {
 	var out map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, out
+}
+
+// revoke --user refuses a person's tokens even when the user's name is also
+// the id of the client they signed in through (a client's own
+// client_credentials tokens, with no auth_time, are not the user's).
+func TestRevokeUserNamedLikeItsClient(t *testing.T) {
+	e := userEnv(t, func(c *Config) {
+		c.Users = append(c.Users, UserConfig{Name: "app", PasswordHash: cheapHash(t, "app-user-pw")})
+	})
+	now := e.clock.Now().Unix()
+	person := &token.Claims{Issuer: testIss, JTI: "p1", ClientID: "app", Subject: "app", IssuedAt: now, AuthTime: now}
+	own := &token.Claims{Issuer: testIss, JTI: "c1", ClientID: "app", Subject: "app", IssuedAt: now}
+	if err := e.iss.Admit(person, e.ip); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.iss.RevokeAllOf(context.Background(), store.NotBeforeUser, "app"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Second)
+	if err := e.iss.Admit(person, e.ip); !errors.Is(err, ErrRevokedBefore) {
+		t.Fatalf("user app's token after revoke --user app: %v", err)
+	}
+	if err := e.iss.Admit(own, e.ip); err != nil {
+		t.Fatalf("client app's own token after revoke --user app: %v", err)
+	}
 }
