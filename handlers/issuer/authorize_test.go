@@ -332,7 +332,11 @@ func TestAuthorizeLoopbackPort(t *testing.T) {
 func TestLoginCSRF(t *testing.T) {
 	e := newSignInEnv(t, nil)
 	p := e.get(t, "/oauth/authorize?"+authzQuery(nil))
-	for name, tok := range map[string]string{"missing": "", "wrong": "x" + p.hidden("csrf")[1:]} {
+	wrong := "x" + p.hidden("csrf")[1:]
+	if wrong == p.hidden("csrf") { // 1 in 64: the token began with x
+		wrong = "y" + wrong[1:]
+	}
+	for name, tok := range map[string]string{"missing": "", "wrong": wrong} {
 		r := e.post(t, "/oauth/login", url.Values{"csrf": {tok}, "request": {p.hidden("request")}, "username": {"alice"}, "password": {"alice-pw"}})
 		if r.status != http.StatusForbidden || r.header.Get("Location") != "" || strings.Contains(r.body, `value="allow"`) {
 			t.Errorf("%s csrf: %d", name, r.status)
