@@ -464,8 +464,13 @@ func (e *signInEnv) codeFor(t *testing.T, overrides map[string]string) string {
 
 func (e *signInEnv) exchange(t *testing.T, code, verifier, redirectURI string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth/token", strings.NewReader(url.Values{
-		"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {redirectURI}}.Encode()))
+	return e.tokenCall(t, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {redirectURI}})
+}
+
+// tokenCall posts form to the token endpoint as the webapp client.
+func (e *signInEnv) tokenCall(t *testing.T, form url.Values) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("webapp", "web-secret")
 	resp, err := http.DefaultClient.Do(req)

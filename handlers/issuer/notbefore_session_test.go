@@ -2,9 +2,7 @@ package issuer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -80,18 +78,7 @@ func TestRevokeClientRefusesEarlierCodes(t *testing.T) {
 
 func (e *signInEnv) refresh(t *testing.T, rt string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth/token", strings.NewReader(url.Values{
-		"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("webapp", "web-secret")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return e.tokenCall(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
 }
 
 // revoke --user refuses a person's tokens even when the user's name is also
