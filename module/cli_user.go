@@ -43,7 +43,17 @@ func (c *cli) userPath(name string) (string, error) {
 	if name == "" {
 		return base + "/users", nil
 	}
-	return base + "/users/" + url.PathEscape(name), nil
+	return base + "/users/" + pathSegment(name), nil
+}
+
+// pathSegment escapes a name for one path segment. A name of dots only
+// ("." or "..", valid user names) is escaped too: unescaped, the admin
+// endpoint's router would clean it away and redirect elsewhere.
+func pathSegment(name string) string {
+	if strings.Trim(name, ".") == "" {
+		return strings.Repeat("%2E", len(name))
+	}
+	return url.PathEscape(name)
 }
 
 func claimsFlag(c *cli) (map[string]any, error) {

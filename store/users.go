@@ -23,6 +23,10 @@ type UserStore interface {
 type UserRecord struct {
 	// Name is the sign-in name and the tokens' `sub`.
 	Name string `json:"name"`
+	// Issuer is the issuer URL the user signs in at (every issuer of a
+	// Caddy shares the store; names are unique across it). Empty: every
+	// issuer sharing the store.
+	Issuer string `json:"issuer,omitempty"`
 	// PasswordHash is an argon2id PHC string ($argon2id$v=19$...) or a
 	// bcrypt hash ($2a$/$2b$/$2y$); never the password.
 	PasswordHash string `json:"password_hash,omitempty"`

@@ -188,6 +188,8 @@ func TestAdminBadInput(t *testing.T) {
 		{"DELETE", "clients", ``, 400, "id", "at least one"},
 		{"PUT", "clients/" + id, `{}`, 405, "", "not allowed"},
 		{"PATCH", "clients/" + id, `{"public":true}`, 400, "public", "cannot change"},
+		{"PATCH", "clients/" + id, `{"audience":["api\u0000admin"]}`, 400, "audience", "control"},
+		{"PATCH", "clients/" + id, `{"audience":["api\r\nX-Admin: 1"]}`, 400, "audience", "control"},
 		{"POST", "clients/" + id + "/secrets", `{"expires":"2031-01-01T00:00:00Z"}`, 400, "expires", "only with keep_current"},
 		{"POST", "clients/" + id + "/secrets", `{"keep_current":true,"expires":"tomorrow"}`, 400, "expires", "RFC 3339"},
 		{"POST", "clients/" + id + "/secrets", `{"keep_current":true,"expires":"2000-01-01T00:00:00Z"}`, 400, "expires", "not in the future"},

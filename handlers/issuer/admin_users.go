@@ -125,7 +125,7 @@ func (ua userAdmin) ServeUsers(w http.ResponseWriter, r *http.Request, parts []s
 		if err := checkPassword(*in.Password); err != nil {
 			return err
 		}
-		rec := store.UserRecord{Name: in.Name}
+		rec := store.UserRecord{Name: in.Name, Issuer: ua.iss.iss}
 		if in.Claims != nil {
 			if err := checkClaims(*in.Claims); err != nil {
 				return err
@@ -135,7 +135,11 @@ func (ua userAdmin) ServeUsers(w http.ResponseWriter, r *http.Request, parts []s
 		if in.Disabled != nil {
 			rec.Disabled = *in.Disabled
 		}
-		if _, err := us.GetUser(ctx, in.Name); err == nil {
+		if cur, err := us.GetUser(ctx, in.Name); err == nil {
+			if !ua.iss.ownsUser(&cur) {
+				// User names are unique across the store every issuer shares.
+				return adminErr(http.StatusConflict, "user name %q is taken by a user of another issuer", in.Name)
+			}
 			return adminErr(http.StatusConflict, "user %q exists", in.Name)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -190,6 +194,9 @@ func storeUserView(rec *store.UserRecord) AdminUser {
 
 func (ua userAdmin) get(ctx context.Context, us store.UserStore, name string) (*store.UserRecord, error) {
 	rec, err := us.GetUser(ctx, name)
+	if err == nil && !ua.iss.ownsUser(&rec) {
+		err = store.ErrNotFound // another issuer's user
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, adminErr(http.StatusNotFound, "no user %q at issuer %s", name, ua.iss.iss)
 	}
@@ -220,7 +227,7 @@ func (ua userAdmin) list(ctx context.Context, w http.ResponseWriter, us store.Us
 		add(SourceUsersFile, *m)
 	}
 	for idx := range recs {
-		if !seen[recs[idx].Name] {
+		if !seen[recs[idx].Name] && ua.iss.ownsUser(&recs[idx]) {
 			out = append(out, storeUserView(&recs[idx]))
 		}
 	}

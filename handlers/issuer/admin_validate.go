@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/authgate/caddy-authgate/ipfilter"
 	"github.com/authgate/caddy-authgate/store"
@@ -205,8 +204,10 @@ func (i *Issuer) applyClientInput(rec *store.Client, in *clientInput, create boo
 	}
 	if in.Audience != nil {
 		if rec.Audience, err = checkList("audience", *in.Audience, maxListEntries, func(a string) string {
-			if a == "" || len(a) > maxAudienceEntryLn || !utf8.ValidString(a) {
-				return "must be 1 to 256 characters of UTF-8"
+			// No control characters: an audience goes into tokens and
+			// on to upstream headers and logs.
+			if a == "" || len(a) > maxAudienceEntryLn || !validDescription(a) {
+				return "must be 1 to 256 characters of UTF-8, no control characters"
 			}
 			return ""
 		}); err != nil {

@@ -332,7 +332,11 @@ func TestAuthorizeLoopbackPort(t *testing.T) {
 func TestLoginCSRF(t *testing.T) {
 	e := newSignInEnv(t, nil)
 	p := e.get(t, "/oauth/authorize?"+authzQuery(nil))
-	for name, tok := range map[string]string{"missing": "", "wrong": "x" + p.hidden("csrf")[1:]} {
+	wrong := "x" + p.hidden("csrf")[1:]
+	if wrong == p.hidden("csrf") { // 1 in 64: the token began with x
+		wrong = "y" + wrong[1:]
+	}
+	for name, tok := range map[string]string{"missing": "", "wrong": wrong} {
 		r := e.post(t, "/oauth/login", url.Values{"csrf": {tok}, "request": {p.hidden("request")}, "username": {"alice"}, "password": {"alice-pw"}})
 		if r.status != http.StatusForbidden || r.header.Get("Location") != "" || strings.Contains(r.body, `value="allow"`) {
 			t.Errorf("%s csrf: %d", name, r.status)
@@ -460,8 +464,13 @@ func (e *signInEnv) codeFor(t *testing.T, overrides map[string]string) string {
 
 func (e *signInEnv) exchange(t *testing.T, code, verifier, redirectURI string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth/token", strings.NewReader(url.Values{
-		"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {redirectURI}}.Encode()))
+	return e.tokenCall(t, url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {redirectURI}})
+}
+
+// tokenCall posts form to the token endpoint as the webapp client.
+func (e *signInEnv) tokenCall(t *testing.T, form url.Values) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("webapp", "web-secret")
 	resp, err := http.DefaultClient.Do(req)

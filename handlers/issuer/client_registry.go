@@ -185,8 +185,10 @@ func (i *Issuer) pollClients(ctx context.Context) {
 			i.logger.LogAttrs(ctx, slog.LevelWarn, "reloading revocations of clients and users failed", slog.String("error", err.Error()))
 		}
 		if n%fullEvery == 0 && i.keys != nil {
-			if err := i.keys.pickUpStoredKeys(ctx); err != nil && ctx.Err() == nil {
-				i.logger.LogAttrs(ctx, slog.LevelWarn, "reading the signing keys failed", slog.String("error", err.Error()))
+			for _, m := range append([]*keyManager{i.keys}, i.otherKeyManagers()...) {
+				if err := m.pickUpStoredKeys(ctx); err != nil && ctx.Err() == nil {
+					i.logger.LogAttrs(ctx, slog.LevelWarn, "reading the signing keys failed", slog.String("error", err.Error()))
+				}
 			}
 		}
 		changed, err := i.clients.changed(ctx, i.store)

@@ -87,13 +87,10 @@ func (authorizationCodeGrant) request(ctx context.Context, i *Issuer, f form, c 
 		return nil, refuse("code issued without a PKCE challenge")
 	case !pkceMatches(verifier, rec.CodeChallenge):
 		return nil, refuse("PKCE verifier does not match the challenge")
-	case i.notBefore.refuses(c.id, "", rec.RedeemBy.Add(-codeRedeemWindow).Unix()):
-		// `revoke --client` after the code was issued.
-		return nil, refuse("the client's tokens were revoked after the code was issued")
-	case i.notBefore.refuses("", rec.Subject, rec.AuthTime.Unix()):
-		// `revoke --user` after the sign-in: as its families cannot
-		// refresh, its codes give nothing.
-		return nil, refuse("the user's tokens were revoked after the sign-in")
+	}
+	if i.notBefore.refusesGrant(c.id, rec.Subject, rec.AuthTime.Unix(), rec.RedeemBy.Add(-codeRedeemWindow).Unix()) {
+		// `revoke --user` after the sign-in, or `--client` after the code.
+		return nil, refuse("the client's or user's tokens were revoked after the code was issued")
 	}
 	user, err := i.lookupUser(ctx, rec.Subject)
 	if err != nil || user.Disabled {

@@ -52,7 +52,7 @@ func (refreshTokenGrant) request(ctx context.Context, i *Issuer, f form, c *clie
 		// Not spent: the caller does not hold the client's credentials.
 		return nil, refuse("issued to another client")
 	}
-	if i.notBefore.refuses(c.id, rec.Subject, rec.AuthTime.Unix()) {
+	if i.notBefore.refusesGrant(c.id, rec.Subject, rec.AuthTime.Unix(), rec.IssuedAt.Unix()) {
 		// `revoke --client` / `--user` after this family's sign-in.
 		return nil, refuse("the client's or user's tokens were revoked after the sign-in")
 	}

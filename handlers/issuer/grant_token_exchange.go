@@ -49,7 +49,7 @@ func (tokenExchangeGrant) request(ctx context.Context, i *Issuer, f form, c *cli
 		}
 		return nil, serverError()
 	}
-	if err := i.admissible(info.jti, info.clientID, info.subject, nil, info.issuedAt, now.Unix()); err != nil {
+	if err := i.admissible(info.jti, info.clientID, info.subject, nil, info.issuedAt, info.authTime, now.Unix()); err != nil {
 		return nil, i.invalidSubject(c, err.Error(), info.jti)
 	}
 	if info.clientID != c.id {

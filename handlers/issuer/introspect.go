@@ -28,7 +28,7 @@ func (i *Issuer) serveIntrospect(w http.ResponseWriter, r *http.Request, ip neti
 	}
 	now := i.now().Unix()
 	active := err == nil &&
-		i.admissible(info.jti, info.clientID, info.subject, info.scopes, info.issuedAt, now) == nil &&
+		i.admissible(info.jti, info.clientID, info.subject, info.scopes, info.issuedAt, info.authTime, now) == nil &&
 		(info.authTime == 0 || i.userAdmissible(info.subject) == nil) &&
 		(info.clientID == c.id || slices.Contains(info.audience, c.id))
 	if !active {

@@ -85,11 +85,46 @@ func (i *Issuer) KeySchedule(ctx context.Context) (*KeySchedule, error) {
 // max-age has seen it by then); the current key then retires as in a
 // scheduled rotation. A second call while the new key is pending fails with
 // ErrRotationPending (wrapped, with when it signs). It returns the new key.
+// The issuer's other key sets (per-client signing_alg, the RS256 ID-token
+// keys) rotate with it, so a rotation leaves no old key signing anything.
 func (i *Issuer) RotateKeysNow(ctx context.Context) (*KeyInfo, error) {
-	m := i.keys
-	if m == nil {
+	if i.keys == nil {
 		return nil, errors.New("issuer: not open")
 	}
+	k, err := i.keys.rotateNow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	i.logger.Info("signing key rotation started", "kid", k.ID, "signs_at", k.ActiveAt)
+	for _, m := range i.otherKeyManagers() {
+		o, err := m.rotateNow(ctx)
+		if errors.Is(err, ErrRotationPending) {
+			continue // already rotating on its own schedule
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s keys: %w", strings.TrimPrefix(m.issuer, i.iss), err)
+		}
+		i.logger.Info("signing key rotation started", "kid", o.ID, "alg", o.Alg, "keys", strings.TrimPrefix(m.issuer, i.iss), "signs_at", o.ActiveAt)
+	}
+	return k, nil
+}
+
+// otherKeyManagers are the issuer's key sets besides its signing keys.
+func (i *Issuer) otherKeyManagers() []*keyManager {
+	var out []*keyManager
+	for _, alg := range i.clientAlgs {
+		if m := i.algKeys[alg]; m != nil {
+			out = append(out, m)
+		}
+	}
+	if i.idKeys != nil {
+		out = append(out, i.idKeys)
+	}
+	return out
+}
+
+// rotateNow publishes a new key of m's set that signs after the lead.
+func (m *keyManager) rotateNow(ctx context.Context) (*KeyInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -114,7 +149,6 @@ func (i *Issuer) RotateKeysNow(ctx context.Context) (*KeyInfo, error) {
 	if err := m.install(recs, now); err != nil {
 		return nil, err
 	}
-	i.logger.Info("signing key rotation started", "kid", fresh.ID, "signs_at", fresh.ActiveAt)
 	return &KeyInfo{ID: fresh.ID, Alg: fresh.Alg, State: "pending", CreatedAt: fresh.CreatedAt, ActiveAt: fresh.ActiveAt}, nil
 }
 

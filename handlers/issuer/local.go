@@ -50,7 +50,7 @@ func (i *Issuer) Admit(c *token.Claims, addr netip.Addr) error {
 		return ErrForeignToken
 	}
 	now := i.now().Unix()
-	if err := i.admissible(c.JTI, c.ClientID, c.Subject, c.Scopes, c.IssuedAt, now); err != nil {
+	if err := i.admissible(c.JTI, c.ClientID, c.Subject, c.Scopes, c.IssuedAt, c.AuthTime, now); err != nil {
 		return err
 	}
 	if c.AuthTime != 0 {

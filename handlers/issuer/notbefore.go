@@ -27,11 +27,12 @@ type notBeforeSet struct {
 }
 
 // refuses reports whether a token of clientID for subject, issued at iat,
-// was revoked by a not-before record. A user record applies to tokens whose
-// subject is not the client itself (client credentials tokens have the
-// client as subject). The instant is in seconds, like iat: a token issued
+// was revoked by a not-before record. A user record applies to a person's
+// token (person: it has an auth_time) and to any whose subject is not the
+// client itself (client credentials tokens have the client as subject, and
+// no auth_time): a user named like the client is still revoked. The instant is in seconds, like iat: a token issued
 // in the same second as the revocation is refused too (fail closed).
-func (s *notBeforeSet) refuses(clientID, subject string, iat int64) bool {
+func (s *notBeforeSet) refuses(clientID, subject string, iat int64, person bool) bool {
 	p := s.m.Load()
 	if p == nil || len(*p) == 0 {
 		return false
@@ -40,12 +41,32 @@ func (s *notBeforeSet) refuses(clientID, subject string, iat int64) bool {
 	if at, ok := m[notBeforeKey{id: clientID}]; ok && iat <= at {
 		return true
 	}
-	if subject != "" && subject != clientID {
+	if subject != "" && (person || subject != clientID) {
 		if at, ok := m[notBeforeKey{user: true, id: subject}]; ok && iat <= at {
 			return true
 		}
 	}
 	return false
+}
+
+// refusesUser reports whether a user's sign-in (an SSO session, or a code
+// it issued) at the unix second at was revoked by a user not-before record.
+func (s *notBeforeSet) refusesUser(subject string, at int64) bool {
+	p := s.m.Load()
+	if p == nil || len(*p) == 0 {
+		return false
+	}
+	nb, ok := (*p)[notBeforeKey{user: true, id: subject}]
+	return ok && at <= nb
+}
+
+// refusesGrant reports whether an authorization code or a refresh token,
+// issued at issued from a sign-in at authTime, was revoked: by its user's
+// not-before (the sign-in predates it) or its client's (the code or token
+// does; a token issued after `revoke --client` from an earlier sign-in is
+// not).
+func (s *notBeforeSet) refusesGrant(clientID, subject string, authTime, issued int64) bool {
+	return s.refusesUser(subject, authTime) || s.refuses(clientID, "", issued, false)
 }
 
 func (s *notBeforeSet) replace(recs []store.NotBefore) {

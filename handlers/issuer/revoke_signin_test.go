@@ -45,7 +45,7 @@ func TestRevokeUserEndsEarlierSignIns(t *testing.T) {
 }
 
 // `revoke --client` likewise refuses the codes the client got before it.
-func TestRevokeClientRefusesEarlierCodes(t *testing.T) {
+func TestRevokeClientRefusesEarlierCodesSignIn(t *testing.T) {
 	e := newSignInEnv(t, nil)
 	pending := e.codeFor(t, nil)
 	e.clock.Advance(5 * time.Second)

@@ -108,9 +108,9 @@ func (i *Issuer) currentSession(ctx context.Context, r *http.Request) (*ssoSessi
 	}
 	s.ID = id
 	u, err := i.lookupUser(ctx, s.Subject)
-	if err != nil || u.Disabled || i.notBefore.refuses("", s.Subject, s.AuthTime.Unix()) {
-		// Removed, disabled, or the user's tokens were revoked after this
-		// sign-in (`revoke --user`): the browser signs in again.
+	// A sign-in before `revoke --user` (or a disable or delete, which
+	// revoke too) is over: a re-enabled or re-created user signs in again.
+	if err != nil || u.Disabled || i.notBefore.refusesUser(s.Subject, s.AuthTime.Unix()) {
 		_ = ss.DeleteSession(ctx, kindSSO, id)
 		return nil, nil
 	}

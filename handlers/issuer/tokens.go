@@ -127,11 +127,11 @@ func (t *tokenInfo) claims(iss string) *token.Claims {
 // (revoked by jti, or issued at iat before its client's or subject's
 // tokens were all revoked; client removed or disabled, client no longer
 // allowed one of its scopes), or nil.
-func (i *Issuer) admissible(jti, clientID, subject string, scopes []string, iat, now int64) error {
+func (i *Issuer) admissible(jti, clientID, subject string, scopes []string, iat, authTime, now int64) error {
 	if jti != "" && i.revoked.has(jti, now) {
 		return ErrRevoked
 	}
-	if i.notBefore.refuses(clientID, subject, iat) {
+	if i.notBefore.refuses(clientID, subject, iat, authTime != 0) {
 		return ErrRevokedBefore
 	}
 	c := i.clients.load().byID[clientID]

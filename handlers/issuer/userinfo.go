@@ -39,7 +39,7 @@ func (i *Issuer) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newError(http.StatusServiceUnavailable, errTemporarilyUnavailable, "token store unavailable"), i.realm)
 		return
 	}
-	if i.admissible(info.jti, info.clientID, info.subject, info.scopes, info.issuedAt, i.now().Unix()) != nil || info.authTime == 0 {
+	if i.admissible(info.jti, info.clientID, info.subject, info.scopes, info.issuedAt, info.authTime, i.now().Unix()) != nil || info.authTime == 0 {
 		i.bearerError(w, http.StatusUnauthorized, "invalid_token", "the access token is not a valid user's token")
 		return
 	}

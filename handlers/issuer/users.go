@@ -177,6 +177,9 @@ func (i *Issuer) findUser(ctx context.Context, name string) (*userEntry, error) 
 	if err != nil {
 		return nil, err
 	}
+	if !i.ownsUser(&rec) {
+		return nil, store.ErrNotFound // another issuer's user
+	}
 	e, err := buildUser(UserConfig{Name: rec.Name, PasswordHash: rec.PasswordHash, Claims: rec.Claims, Disabled: rec.Disabled})
 	if err != nil {
 		// A record the store holds but we cannot use is nobody we let in.
@@ -211,4 +214,10 @@ func (i *Issuer) UserNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// ownsUser reports whether a store user signs in at this issuer (the store
+// is shared by every issuer of the Caddy).
+func (i *Issuer) ownsUser(rec *store.UserRecord) bool {
+	return rec.Issuer == "" || rec.Issuer == i.iss
 }
