@@ -86,15 +86,7 @@ func dpCaddyfile(db string) string {
 }
 `, base, extra)
 	}
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9700
-	authgate {
-		storage bolt %s
-	}
-}
-`, db) + site(dpBase, "") + site(dpNonceBase, "dpop_nonce")
+	return boltGlobals(9700, db) + site(dpBase, "") + site(dpNonceBase, "dpop_nonce")
 }
 
 // dpKey is a DPoP key whose proofs jwx signs (testutil.DPoPKey).

@@ -35,15 +35,7 @@ const (
 // issCaddyfile returns a Caddyfile with an issuer on 127.0.0.1:9201 whose
 // keys live in db; extra is inserted into the issuer block.
 func issCaddyfile(db, extra string) string {
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9201
-	authgate {
-		storage bolt %s
-	}
-}
-http://127.0.0.1:9201 {
+	return boltGlobals(9201, db) + fmt.Sprintf(`http://127.0.0.1:9201 {
 	authgate_issuer {
 		issuer %s
 		client app {
@@ -68,7 +60,7 @@ http://127.0.0.1:9201 {
 	}
 	respond "upstream ok"
 }
-`, db, issBase, issTokenExGrant, issSHA256Hex("opq-secret"), extra)
+`, issBase, issTokenExGrant, issSHA256Hex("opq-secret"), extra)
 }
 
 // issGatewayClients are the issuer's clients in the tests that put a

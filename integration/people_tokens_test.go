@@ -37,15 +37,7 @@ const (
 )
 
 func ptCaddyfile(db, passwordHash string) string {
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9500
-	authgate {
-		storage bolt %s
-	}
-}
-http://127.0.0.1:9500 {
+	return boltGlobals(9500, db) + fmt.Sprintf(`http://127.0.0.1:9500 {
 	authgate_issuer {
 		issuer %s
 		user alice {
@@ -68,7 +60,7 @@ http://127.0.0.1:9500 {
 	}
 	respond "upstream"
 }
-`, db, ptBase, passwordHash, ptRedirect, ptBase)
+`, ptBase, passwordHash, ptRedirect, ptBase)
 }
 
 // ptHash is a cheap argon2id hash (the tests never sign in with it).
