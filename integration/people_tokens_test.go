@@ -11,13 +11,12 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"github.com/authgate/caddy-authgate/store"
 )
 
@@ -206,32 +205,10 @@ func TestPeopleTokensConcurrency(t *testing.T) {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	_ = tester
 	race := func(name string, do func() issResp) issResp {
-		var ok, refused atomic.Int32
-		var winner issResp
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for range 50 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				r := do()
-				switch {
-				case r.status == 200:
-					ok.Add(1)
-					mu.Lock()
-					winner = r
-					mu.Unlock()
-				case r.status == 400 && r.body["error"] == "invalid_grant":
-					refused.Add(1)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		if ok.Load() != 1 || refused.Load() != 49 {
-			t.Fatalf("%s: %d successes, %d invalid_grant; want 1 and 49", name, ok.Load(), refused.Load())
+		winner, ok, refused := testutil.Race(50, do, func(r issResp) bool { return r.status == 200 },
+			func(r issResp) bool { return r.status == 400 && r.body["error"] == "invalid_grant" })
+		if ok != 1 || refused != 49 {
+			t.Fatalf("%s: %d successes, %d invalid_grant; want 1 and 49", name, ok, refused)
 		}
 		return winner
 	}
