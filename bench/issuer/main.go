@@ -53,17 +53,7 @@ func run(conc int, dur, signDur time.Duration, port int) error {
 	}
 	defer os.RemoveAll(dir)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	caddyfile := fmt.Sprintf(`{
-	admin off
-	auto_https off
-	log {
-		level ERROR
-	}
-	authgate {
-		storage bolt %s
-	}
-}
-http://%s {
+	caddyfile := harness.BoltGlobals(filepath.Join(dir, "a.db")) + fmt.Sprintf(`http://%s {
 	authgate_issuer {
 		issuer http://%s
 		signing_alg ES256
@@ -76,7 +66,7 @@ http://%s {
 	}
 	respond "ok"
 }
-`, filepath.Join(dir, "a.db"), addr, addr)
+`, addr, addr)
 	if err := harness.StartCaddy(caddyfile); err != nil {
 		return err
 	}

@@ -61,17 +61,7 @@ func run(rounds int, round time.Duration, conc, port int) error {
 	defer os.RemoveAll(dir)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cb := base + "/cb"
-	caddyfile := fmt.Sprintf(`{
-	admin off
-	auto_https off
-	log {
-		level ERROR
-	}
-	authgate {
-		storage bolt %s
-	}
-}
-%s {
+	caddyfile := harness.BoltGlobals(filepath.Join(dir, "a.db")) + fmt.Sprintf(`%s {
 	authgate_issuer {
 		issuer %s
 		user bench {
@@ -87,7 +77,7 @@ func run(rounds int, round time.Duration, conc, port int) error {
 	}
 	respond "ok"
 }
-`, filepath.Join(dir, "a.db"), base, base, hash, cb)
+`, base, base, hash, cb)
 	if err := harness.StartCaddy(caddyfile); err != nil {
 		return err
 	}

@@ -43,6 +43,23 @@ func StartCaddy(caddyfile string) error {
 	return nil
 }
 
+// BoltGlobals is the global options block of a benchmark Caddyfile: no
+// admin endpoint, no automatic HTTPS, only errors logged, and authgate's
+// storage in the bbolt file db.
+func BoltGlobals(db string) string {
+	return fmt.Sprintf(`{
+	admin off
+	auto_https off
+	log {
+		level ERROR
+	}
+	authgate {
+		storage bolt %s
+	}
+}
+`, db)
+}
+
 // StopCaddy stops the Caddy StartCaddy started, reporting a failure on stderr.
 func StopCaddy() {
 	if err := caddy.Stop(); err != nil {
