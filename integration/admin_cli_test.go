@@ -33,20 +33,13 @@ const (
 // also declares the scopes run-time clients may get), a gateway trusting
 // it in-process on /api/*, and the audit log written to auditLog.
 func admCaddyfile(db, auditLog string) string {
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9750
-	authgate {
-		storage bolt %s
-	}
-	log audit {
+	audit := fmt.Sprintf(`	log audit {
 		output file %s
 		include authgate.audit
 		format json
 	}
-}
-http://127.0.0.1:9750 {
+`, auditLog)
+	return boltGlobals(9750, db, audit) + fmt.Sprintf(`http://127.0.0.1:9750 {
 	authgate_issuer {
 		issuer %s
 		key_rotation 40s
@@ -64,7 +57,7 @@ http://127.0.0.1:9750 {
 	}
 	respond "public"
 }
-`, db, auditLog, admBase, admBase)
+`, admBase, admBase)
 }
 
 // cliResult is one `caddy authgate ...` run.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -87,15 +86,7 @@ func dpCaddyfile(db string) string {
 }
 `, base, extra)
 	}
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9700
-	authgate {
-		storage bolt %s
-	}
-}
-`, db) + site(dpBase, "") + site(dpNonceBase, "dpop_nonce")
+	return boltGlobals(9700, db) + site(dpBase, "") + site(dpNonceBase, "dpop_nonce")
 }
 
 // dpKey is a DPoP key whose proofs jwx signs (testutil.DPoPKey).
@@ -281,24 +272,14 @@ func TestDPoPEndToEnd(t *testing.T) {
 
 // panva's openid-client (v6, not ours) discovers the issuer, obtains a
 // DPoP-bound token through the server-nonce flow and calls the gateway
-// with it. Run with node from testdata/dpop-client (npm ci there first;
+// with it. Run with node from testdata/openid-client (npm ci there first;
 // .ci/run does).
 func TestDPoPOpenIDClient(t *testing.T) {
-	dir := filepath.Join("testdata", "dpop-client")
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(dir, "node_modules", "openid-client"))
-	}
-	if err != nil {
-		msg := "needs node (Debian package nodejs) and `npm ci` in integration/testdata/dpop-client: " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	dir := openIDClientDir
+	node := needNodeModules(t, dir)
 	tester := issStart(t, dpCaddyfile(filepath.Join(t.TempDir(), "dpop.db")))
 	api := dpNonceBase + "/strict/orders"
-	cmd := exec.Command(node, "client.mjs", dpNonceBase, "mobile", "mobile-secret", api)
+	cmd := exec.Command(node, "dpop.mjs", dpNonceBase, "mobile", "mobile-secret", api)
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	if err != nil {

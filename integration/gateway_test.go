@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,36 +28,17 @@ import (
 // request it receives.
 type gwUpstream struct {
 	*httptest.Server
-	mu   sync.Mutex
-	seen []http.Header
+	headerLog
 }
 
 func gwNewUpstream(t *testing.T) *gwUpstream {
 	u := &gwUpstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.mu.Lock()
-		u.seen = append(u.seen, r.Header.Clone())
-		u.mu.Unlock()
+		u.record(r)
 		io.WriteString(w, "upstream ok")
 	}))
 	t.Cleanup(u.Close)
 	return u
-}
-
-func (u *gwUpstream) last(t *testing.T) http.Header {
-	t.Helper()
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if len(u.seen) == 0 {
-		t.Fatal("upstream received nothing")
-	}
-	return u.seen[len(u.seen)-1]
-}
-
-func (u *gwUpstream) count() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.seen)
 }
 
 // gwSigner holds an ES256 key whose public half is written as a PEM file.

@@ -27,18 +27,7 @@ func hgCaddyfile(db string, withIssuer bool, extra ...string) string {
 %s
 	}`, issBase, strings.Join(extra, "\n\t\t"), issGatewayClients)
 	}
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9201
-	servers {
-		trusted_proxies static 127.0.0.1/32
-	}
-	authgate {
-		storage bolt %s
-	}
-}
-http://127.0.0.1:9201 {
+	return boltGlobals(9201, db, trustLoopbackProxy) + fmt.Sprintf(`http://127.0.0.1:9201 {
 	%s
 	route /api/* {
 		authgate {
@@ -50,7 +39,7 @@ http://127.0.0.1:9201 {
 	}
 	respond "public"
 }
-`, db, issuer, issBase)
+`, issuer, issBase)
 }
 
 func hgAPI(t *testing.T, c *http.Client, tok string, hdr ...string) issResp {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"github.com/authgate/caddy-authgate/internal/testutil/oidcprovider"
 )
 
@@ -91,25 +92,16 @@ func ispConcurrent(t *testing.T, u, tok string, n int) map[int]int {
 	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 	var mu sync.Mutex
 	statuses := map[int]int{}
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			r, err := jwGet(c, u, tok)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				statuses[-1]++
-				return
-			}
-			statuses[r.status]++
-		}()
-	}
-	close(start)
-	wg.Wait()
+	testutil.Together(n, func() {
+		r, err := jwGet(c, u, tok)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			statuses[-1]++
+			return
+		}
+		statuses[r.status]++
+	})
 	return statuses
 }
 

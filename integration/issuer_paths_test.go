@@ -17,15 +17,7 @@ import (
 // twoIssuers is a site with two issuers on one origin; prefixB is issuer
 // B's path_prefix line (empty: the default, colliding with A's).
 func twoIssuers(db, prefixB string) string {
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9201
-	authgate {
-		storage bolt %s
-	}
-}
-http://127.0.0.1:9201 {
+	return boltGlobals(9201, db) + fmt.Sprintf(`http://127.0.0.1:9201 {
 	authgate_issuer {
 		issuer %s/a
 		path_prefix /a/oauth
@@ -42,7 +34,7 @@ http://127.0.0.1:9201 {
 	}
 	respond "upstream ok"
 }
-`, db, issBase, issBase, prefixB)
+`, issBase, issBase, prefixB)
 }
 
 // Two issuers on one site each publish their own JWKS at a path derived

@@ -35,15 +35,7 @@ const (
 // issCaddyfile returns a Caddyfile with an issuer on 127.0.0.1:9201 whose
 // keys live in db; extra is inserted into the issuer block.
 func issCaddyfile(db, extra string) string {
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9201
-	authgate {
-		storage bolt %s
-	}
-}
-http://127.0.0.1:9201 {
+	return boltGlobals(9201, db) + fmt.Sprintf(`http://127.0.0.1:9201 {
 	authgate_issuer {
 		issuer %s
 		client app {
@@ -68,7 +60,7 @@ http://127.0.0.1:9201 {
 	}
 	respond "upstream ok"
 }
-`, db, issBase, issTokenExGrant, issSHA256Hex("opq-secret"), extra)
+`, issBase, issTokenExGrant, issSHA256Hex("opq-secret"), extra)
 }
 
 // issGatewayClients are the issuer's clients in the tests that put a
@@ -388,18 +380,7 @@ func TestIssuerKeyRotationOverlap(t *testing.T) {
 // trusted_proxies).
 func TestIssuerWithGateway(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "a.db")
-	cfg := fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9201
-	servers {
-		trusted_proxies static 127.0.0.1/32
-	}
-	authgate {
-		storage bolt %s
-	}
-}
-http://127.0.0.1:9201 {
+	cfg := boltGlobals(9201, db, trustLoopbackProxy) + fmt.Sprintf(`http://127.0.0.1:9201 {
 	authgate_issuer {
 		issuer %s
 %s
@@ -415,7 +396,7 @@ http://127.0.0.1:9201 {
 	}
 	respond "public"
 }
-`, db, issBase, issGatewayClients, issBase)
+`, issBase, issGatewayClients, issBase)
 	t.Setenv("ISS_APP_SECRET", "app-secret")
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +21,7 @@ import (
 // so the browser test reads what the app saw.
 type lgUpstream struct {
 	*httptest.Server
-	mu   sync.Mutex
-	seen []http.Header
+	headerLog
 }
 
 func lgNewUpstream(t *testing.T, addr string) *lgUpstream {
@@ -34,9 +32,7 @@ func lgNewUpstream(t *testing.T, addr string) *lgUpstream {
 	}
 	u := &lgUpstream{}
 	u.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u.mu.Lock()
-		u.seen = append(u.seen, r.Header.Clone())
-		u.mu.Unlock()
+		u.record(r)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, `<!doctype html><title>legacy app</title><h1>Legacy app</h1>
 <p>path <span id="path">%s</span></p><p>user <span id="user">%s</span></p><p>email <span id="email">%s</span></p>
@@ -50,22 +46,6 @@ func lgNewUpstream(t *testing.T, addr string) *lgUpstream {
 	u.Start()
 	t.Cleanup(u.Close)
 	return u
-}
-
-func (u *lgUpstream) last(t *testing.T) http.Header {
-	t.Helper()
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if len(u.seen) == 0 {
-		t.Fatal("upstream received nothing")
-	}
-	return u.seen[len(u.seen)-1]
-}
-
-func (u *lgUpstream) all() []http.Header {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]http.Header(nil), u.seen...)
 }
 
 // lgDo runs chromedp steps or fails the test.

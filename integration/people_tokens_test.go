@@ -11,13 +11,12 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"github.com/authgate/caddy-authgate/store"
 )
 
@@ -37,15 +36,7 @@ const (
 )
 
 func ptCaddyfile(db, passwordHash string) string {
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9500
-	authgate {
-		storage bolt %s
-	}
-}
-http://127.0.0.1:9500 {
+	return boltGlobals(9500, db) + fmt.Sprintf(`http://127.0.0.1:9500 {
 	authgate_issuer {
 		issuer %s
 		user alice {
@@ -68,7 +59,7 @@ http://127.0.0.1:9500 {
 	}
 	respond "upstream"
 }
-`, db, ptBase, passwordHash, ptRedirect, ptBase)
+`, ptBase, passwordHash, ptRedirect, ptBase)
 }
 
 // ptHash is a cheap argon2id hash (the tests never sign in with it).
@@ -214,32 +205,10 @@ func TestPeopleTokensConcurrency(t *testing.T) {
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 30 * time.Second}
 	_ = tester
 	race := func(name string, do func() issResp) issResp {
-		var ok, refused atomic.Int32
-		var winner issResp
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for range 50 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				r := do()
-				switch {
-				case r.status == 200:
-					ok.Add(1)
-					mu.Lock()
-					winner = r
-					mu.Unlock()
-				case r.status == 400 && r.body["error"] == "invalid_grant":
-					refused.Add(1)
-				}
-			}()
-		}
-		close(start)
-		wg.Wait()
-		if ok.Load() != 1 || refused.Load() != 49 {
-			t.Fatalf("%s: %d successes, %d invalid_grant; want 1 and 49", name, ok.Load(), refused.Load())
+		winner, ok, refused := testutil.Race(50, do, func(r issResp) bool { return r.status == 200 },
+			func(r issResp) bool { return r.status == 400 && r.body["error"] == "invalid_grant" })
+		if ok != 1 || refused != 49 {
+			t.Fatalf("%s: %d successes, %d invalid_grant; want 1 and 49", name, ok, refused)
 		}
 		return winner
 	}

@@ -259,6 +259,10 @@ func x509PEM(t *testing.T, p crypto.PublicKey) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
+// openIDClientDir is the npm fixture with panva's openid-client that
+// TestPrivateKeyJWTOpenIDClient and TestDPoPOpenIDClient run with node.
+const openIDClientDir = "testdata/openid-client"
+
 // needNodeModules skips (or, under CI, fails) when node or the fixture's
 // npm packages are missing.
 func needNodeModules(t *testing.T, dir string) string {
@@ -281,12 +285,12 @@ func needNodeModules(t *testing.T, dir string) string {
 // issuer, signs its own private_key_jwt assertions and gets tokens twice
 // (two jtis, so replay protection lets both through).
 func TestPrivateKeyJWTOpenIDClient(t *testing.T) {
-	dir, _ := filepath.Abs(filepath.Join("testdata", "openid-client"))
+	dir, _ := filepath.Abs(openIDClientDir)
 	node := needNodeModules(t, dir)
 	_, ecPriv := pkStart(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "client.mjs", pkBase, "partner", ecPriv, "partner-cert")
+	cmd := exec.CommandContext(ctx, node, "private_key_jwt.mjs", pkBase, "partner", ecPriv, "partner-cert")
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {

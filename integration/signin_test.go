@@ -53,15 +53,7 @@ func siCaddyfile(t *testing.T, db string) string {
 	if err := os.WriteFile(users, []byte(`[{"name":"fiona","password_hash":"`+hash("fiona-password")+`","claims":{"email":"fiona@example.com"}}]`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return fmt.Sprintf(`{
-	skip_install_trust
-	admin localhost:2999
-	http_port 9550
-	authgate {
-		storage bolt %s
-	}
-}
-http://127.0.0.1:9550 {
+	return boltGlobals(9550, db) + fmt.Sprintf(`http://127.0.0.1:9550 {
 	authgate_issuer {
 		issuer %s
 		scope_description orders:read "Read your orders"
@@ -99,7 +91,7 @@ http://127.0.0.1:9550 {
 		respond "site"
 	}
 }
-`, db, siBase, hash("alice-password"), hash("hanako-password"), hash("bob-password"), users, siCallback, siBase, siBase)
+`, siBase, hash("alice-password"), hash("hanako-password"), hash("bob-password"), users, siCallback, siBase, siBase)
 }
 
 // siRP is the relying party's callback: it records what the issuer sends.

@@ -7,6 +7,19 @@ import (
 	"testing"
 )
 
+// rangeFrom is the range "a-b" of 2 to 301 addresses starting at a (just a,
+// where that runs past the end of the address space).
+func rangeFrom(rng *rand.Rand, a netip.Addr) string {
+	b := a
+	for range 1 + rng.IntN(300) {
+		b = b.Next()
+	}
+	if !b.IsValid() {
+		b = a
+	}
+	return a.String() + "-" + b.String()
+}
+
 // genEntries deterministically generates a mixed list: IPv4 single
 // addresses, ranges and CIDRs (about 70%) and IPv6 ones (about 30%).
 func genEntries(rng *rand.Rand, n int) []string {
@@ -16,29 +29,13 @@ func genEntries(rng *rand.Rand, n int) []string {
 		case k < 3:
 			out = append(out, rand4(rng).String())
 		case k < 5:
-			a := rand4(rng)
-			b := a
-			for range 1 + rng.IntN(300) {
-				b = b.Next()
-			}
-			if !b.IsValid() {
-				b = a
-			}
-			out = append(out, a.String()+"-"+b.String())
+			out = append(out, rangeFrom(rng, rand4(rng)))
 		case k < 7:
 			out = append(out, netip.PrefixFrom(rand4(rng), 20+rng.IntN(13)).Masked().String())
 		case k < 8:
 			out = append(out, rand6(rng).String())
 		case k < 9:
-			a := rand6(rng)
-			b := a
-			for range 1 + rng.IntN(300) {
-				b = b.Next()
-			}
-			if !b.IsValid() {
-				b = a
-			}
-			out = append(out, a.String()+"-"+b.String())
+			out = append(out, rangeFrom(rng, rand6(rng)))
 		default:
 			out = append(out, netip.PrefixFrom(rand6(rng), 48+rng.IntN(81)).Masked().String())
 		}

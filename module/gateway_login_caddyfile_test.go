@@ -1,8 +1,6 @@
 package module
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -40,19 +38,7 @@ func TestLoginCaddyfileErrors(t *testing.T) {
 		{"identity_header also mapped", "authgate {\n\tissuer https://a\n\theader X-A sub\n\tidentity_header x-a\n}", "identity_header x-a is also mapped from a claim", 4},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var g Gateway
-			err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q does not contain %q", err, tc.want)
-			}
-			if at := fmt.Sprintf(", at Testfile:%d", tc.line); !strings.HasSuffix(err.Error(), at) {
-				t.Fatalf("error %q does not end with %q", err, at)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantGatewayCaddyfileError(t, tc.input, tc.want, tc.line) })
 	}
 }
 

@@ -1,7 +1,6 @@
 package module
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +50,7 @@ func TestIssuerPeopleCaddyfileErrors(t *testing.T) {
 	c := func(body string) string {
 		return "authgate_issuer {\nissuer https://a\nclient a {\n" + body + "\n}\n}"
 	}
-	for name, input := range map[string]string{
+	wantIssuerCaddyfileErrors(t, map[string]string{
 		"public arg":           c("public yes"),
 		"public with secret":   c("public\nsecret x"),
 		"skip_consent arg":     c("secret x\nskip_consent no"),
@@ -72,13 +71,5 @@ func TestIssuerPeopleCaddyfileErrors(t *testing.T) {
 		"issuer refresh ttl":   "authgate_issuer {\nissuer https://a\nrefresh_token_ttl -1h\n}",
 		"issuer family dup":    "authgate_issuer {\nissuer https://a\nrefresh_family_lifetime 1d\nrefresh_family_lifetime 2d\n}",
 		"issuer family no arg": "authgate_issuer {\nissuer https://a\nrefresh_family_lifetime\n}",
-	} {
-		var h IssuerHandler
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
-		if err == nil {
-			t.Errorf("%s: no error", name)
-		} else if !strings.Contains(err.Error(), "Testfile:") {
-			t.Errorf("%s: error without file:line: %v", name, err)
-		}
-	}
+	})
 }

@@ -2,7 +2,6 @@ package module
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -47,7 +46,7 @@ func TestIssuerSignInCaddyfile(t *testing.T) {
 
 func TestIssuerSignInCaddyfileErrors(t *testing.T) {
 	pre := "authgate_issuer {\nissuer https://a\n"
-	for name, input := range map[string]string{
+	wantIssuerCaddyfileErrors(t, map[string]string{
 		"user no name":         pre + "user {\npassword_hash x\n}\n}",
 		"user two names":       pre + "user a b {\npassword_hash x\n}\n}",
 		"user no hash":         pre + "user a {\nclaim email a@b\n}\n}",
@@ -66,13 +65,5 @@ func TestIssuerSignInCaddyfileErrors(t *testing.T) {
 		"scope_description 1":  pre + "scope_description read\n}",
 		"scope_description 3":  pre + "scope_description read Read things\n}",
 		"scope_description 2x": pre + "scope_description read a\nscope_description read b\n}",
-	} {
-		var h IssuerHandler
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
-		if err == nil {
-			t.Errorf("%s: no error", name)
-		} else if !strings.Contains(err.Error(), "Testfile:") {
-			t.Errorf("%s: error without file:line: %v", name, err)
-		}
-	}
+	})
 }

@@ -52,7 +52,7 @@ func TestIssuerStrongAuthCaddyfileErrors(t *testing.T) {
 	wrap := func(body string) string {
 		return "authgate_issuer {\nissuer https://a\nclient a {\n" + body + "\n}\n}"
 	}
-	for name, input := range map[string]string{
+	wantIssuerCaddyfileErrors(t, map[string]string{
 		"key without file":        wrap("auth_method private_key_jwt\nkey"),
 		"key three args":          wrap("auth_method private_key_jwt\nkey a b c"),
 		"jwks_uri two":            wrap("auth_method private_key_jwt\njwks_uri a b"),
@@ -71,15 +71,7 @@ func TestIssuerStrongAuthCaddyfileErrors(t *testing.T) {
 		"basic and pk, no secret": wrap("auth_method client_secret_basic private_key_jwt\njwks_uri a"),
 		"bad cert header":         "authgate_issuer {\nissuer https://a\nclient_cert_header Client:Cert\n}",
 		"cert header two":         "authgate_issuer {\nissuer https://a\nclient_cert_header A B\n}",
-	} {
-		var h IssuerHandler
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
-		if err == nil {
-			t.Errorf("%s: no error", name)
-		} else if !strings.Contains(err.Error(), "Testfile:") {
-			t.Errorf("%s: error without file:line: %v", name, err)
-		}
-	}
+	})
 	var g Gateway
 	if err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser("authgate {\nissuer https://a\nclient_cert_header X_Y\n}")); err == nil || !strings.Contains(err.Error(), "Testfile:") {
 		t.Errorf("gateway client_cert_header: %v", err)

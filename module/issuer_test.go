@@ -55,7 +55,7 @@ func TestIssuerCaddyfile(t *testing.T) {
 }
 
 func TestIssuerCaddyfileErrors(t *testing.T) {
-	for name, input := range map[string]string{
+	wantIssuerCaddyfileErrors(t, map[string]string{
 		"no issuer":          `authgate_issuer { path_prefix /x }`,
 		"inline arg":         `authgate_issuer https://a { issuer https://a }`,
 		"unknown":            "authgate_issuer {\nissuer https://a\nfrobnicate\n}",
@@ -76,15 +76,7 @@ func TestIssuerCaddyfileErrors(t *testing.T) {
 		"rate_limit bounds":  "authgate_issuer {\nissuer https://a\nrate_limit 10/1ms\n}",
 		"client rate_limit":  "authgate_issuer {\nissuer https://a\nclient a {\nsecret x\nrate_limit 0/1m\n}\n}",
 		"dup rate_limit":     "authgate_issuer {\nissuer https://a\nrate_limit 1/1s\nrate_limit 2/1s\n}",
-	} {
-		var h IssuerHandler
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
-		if err == nil {
-			t.Errorf("%s: no error", name)
-		} else if !strings.Contains(err.Error(), "Testfile:") {
-			t.Errorf("%s: error without file:line: %v", name, err)
-		}
-	}
+	})
 }
 
 func TestIssuerCaddyfileAdapt(t *testing.T) {

@@ -378,10 +378,7 @@ func parseDPoPHeader(data []byte) (dpopHeader, *Error) {
 		return nil
 	})
 	if err != nil {
-		if e, ok := err.(*Error); ok {
-			return h, e
-		}
-		return h, dpopError("proof header is not a valid JSON object (%v)", err)
+		return h, asDPoPError(err, "header")
 	}
 	switch {
 	case !typOK:
@@ -405,6 +402,26 @@ func dpopString(what string, name, value []byte) (string, error) {
 		return "", dpopError("proof %s %q is not a valid string", what, name)
 	}
 	return s, nil
+}
+
+// setDPoPString decodes value, a bounded JSON string, into *dst; a nil dst
+// is a member the caller does not read.
+func setDPoPString(dst *string, what string, name, value []byte) error {
+	if dst == nil {
+		return nil
+	}
+	s, err := dpopString(what, name, value)
+	*dst = s
+	return err
+}
+
+// asDPoPError keeps the *Error a member callback returned and reports any
+// other error (bad JSON) as the object named what not being valid.
+func asDPoPError(err error, what string) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return dpopError("proof %s is not a valid JSON object (%v)", what, err)
 }
 
 // dpopClaims are a proof's claims.
@@ -436,18 +453,11 @@ func parseDPoPClaims(payload []byte) (*dpopClaims, *Error) {
 				return dpopError("proof iat is not a NumericDate")
 			}
 			return nil
-		default:
-			return nil
 		}
-		s, err := dpopString("claim", name, value)
-		*dst = s
-		return err
+		return setDPoPString(dst, "claim", name, value)
 	})
 	if err != nil {
-		if e, ok := err.(*Error); ok {
-			return nil, e
-		}
-		return nil, dpopError("proof claims are not a valid JSON object (%v)", err)
+		return nil, asDPoPError(err, "claims")
 	}
 	switch {
 	case c.jti == "":

@@ -47,18 +47,11 @@ func parseProofJWK(raw []byte, alg string) (*Key, string, *Error) {
 			dst = &j.n
 		case "e":
 			dst = &j.e
-		default:
-			return nil
 		}
-		s, err := dpopString("jwk member", name, value)
-		*dst = s
-		return err
+		return setDPoPString(dst, "jwk member", name, value)
 	})
 	if err != nil {
-		if e, ok := err.(*Error); ok {
-			return nil, "", e
-		}
-		return nil, "", dpopError("proof jwk is not a valid JSON object (%v)", err)
+		return nil, "", asDPoPError(err, "jwk")
 	}
 	var material any
 	var thumb []byte

@@ -6,12 +6,7 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile" // the "caddyfile" adapter
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
-
-	_ "github.com/authgate/caddy-authgate"
+	"github.com/authgate/caddy-authgate/bench/internal/harness"
 )
 
 // sites are the two loopback addresses Caddy serves: plain is
@@ -91,25 +86,11 @@ func startCaddy(dir, upstream, keyFile, siteB string) (sites, error) {
 	if err != nil {
 		return sites{}, err
 	}
-	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(
-		[]byte(caddyfileFor(portA, portB, upstream, keyFile, siteB)), nil)
-	if err != nil {
-		return sites{}, fmt.Errorf("adapt Caddyfile: %w", err)
-	}
-	for _, w := range warnings {
-		fmt.Fprintf(os.Stderr, "caddyfile warning: %s\n", w.String())
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		return sites{}, fmt.Errorf("start caddy: %w", err)
+	if err := harness.StartCaddy(caddyfileFor(portA, portB, upstream, keyFile, siteB)); err != nil {
+		return sites{}, err
 	}
 	return sites{
 		plain: fmt.Sprintf("127.0.0.1:%d", portA),
 		gated: fmt.Sprintf("127.0.0.1:%d", portB),
 	}, nil
-}
-
-func stopCaddy() {
-	if err := caddy.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stop caddy: %v\n", err)
-	}
 }

@@ -39,6 +39,8 @@ import (
 	"runtime/pprof"
 	"slices"
 	"time"
+
+	"github.com/authgate/caddy-authgate/bench/internal/harness"
 )
 
 const target = 0.90
@@ -95,7 +97,7 @@ func run(duration, warmup time.Duration, conns, rounds int, cpuprofile string, s
 	if err != nil {
 		return err
 	}
-	defer stopCaddy()
+	defer harness.StopCaddy()
 	if session {
 		if val, err = op.signIn(s.gated); err != nil {
 			return err

@@ -8,11 +8,10 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,12 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
-
-	_ "github.com/authgate/caddy-authgate"
+	"github.com/authgate/caddy-authgate/bench/internal/harness"
 	"github.com/authgate/caddy-authgate/token"
 )
 
@@ -43,7 +37,7 @@ func main() {
 }
 
 func run(conc int, dur, signDur time.Duration, port int) error {
-	fmt.Printf("GOMAXPROCS=%d, %s/%s\n", runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	fmt.Println(harness.Platform())
 
 	// 1. Raw ES256 signing (the baseline), on all cores.
 	signRate, err := measureSigning(signDur)
@@ -59,17 +53,7 @@ func run(conc int, dur, signDur time.Duration, port int) error {
 	}
 	defer os.RemoveAll(dir)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	caddyfile := fmt.Sprintf(`{
-	admin off
-	auto_https off
-	log {
-		level ERROR
-	}
-	authgate {
-		storage bolt %s
-	}
-}
-http://%s {
+	caddyfile := harness.BoltGlobals(filepath.Join(dir, "a.db")) + fmt.Sprintf(`http://%s {
 	authgate_issuer {
 		issuer http://%s
 		signing_alg ES256
@@ -82,18 +66,11 @@ http://%s {
 	}
 	respond "ok"
 }
-`, filepath.Join(dir, "a.db"), addr, addr)
-	cfgJSON, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
-	if err != nil {
-		return fmt.Errorf("adapting Caddyfile: %w", err)
+`, addr, addr)
+	if err := harness.StartCaddy(caddyfile); err != nil {
+		return err
 	}
-	for _, w := range warnings {
-		fmt.Fprintln(os.Stderr, "caddyfile warning:", w.String())
-	}
-	if err := caddy.Load(cfgJSON, true); err != nil {
-		return fmt.Errorf("starting Caddy: %w", err)
-	}
-	defer caddy.Stop() //nolint:errcheck
+	defer harness.StopCaddy()
 
 	tokenURL := "http://" + addr + "/oauth/token"
 	tr := &http.Transport{MaxIdleConns: conc * 2, MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc}
@@ -159,26 +136,11 @@ func measureSigning(d time.Duration) (float64, error) {
 	return float64(n.Load()) / d.Seconds(), nil
 }
 
+var tokenForm = url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
+
 func requestToken(c *http.Client, u string) (string, error) {
-	req, err := http.NewRequestWithContext(context.Background(), "POST", u, strings.NewReader("grant_type=client_credentials&scope=read"))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("bench", "bench-secret")
-	res, err := c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		return "", err
-	}
-	if res.StatusCode != 200 {
-		return "", fmt.Errorf("status %d: %s", res.StatusCode, body)
-	}
-	return string(body), nil
+	body, err := harness.PostForm(c, u, tokenForm, "bench", "bench-secret")
+	return string(body), err
 }
 
 func hammer(c *http.Client, u string, conc int, d time.Duration) (ok, failed int64) {

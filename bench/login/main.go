@@ -22,19 +22,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"golang.org/x/crypto/argon2"
 
-	_ "github.com/authgate/caddy-authgate"
+	"github.com/authgate/caddy-authgate/bench/internal/harness"
 	"github.com/authgate/caddy-authgate/handlers/issuer"
 )
 
@@ -53,7 +49,7 @@ func main() {
 const password = "bench-password-123"
 
 func run(rounds int, round time.Duration, conc, port int) error {
-	fmt.Printf("GOMAXPROCS=%d, %s/%s\n", runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	fmt.Println(harness.Platform())
 	hash, err := issuer.HashPassword(password)
 	if err != nil {
 		return err
@@ -65,17 +61,7 @@ func run(rounds int, round time.Duration, conc, port int) error {
 	defer os.RemoveAll(dir)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cb := base + "/cb"
-	caddyfile := fmt.Sprintf(`{
-	admin off
-	auto_https off
-	log {
-		level ERROR
-	}
-	authgate {
-		storage bolt %s
-	}
-}
-%s {
+	caddyfile := harness.BoltGlobals(filepath.Join(dir, "a.db")) + fmt.Sprintf(`%s {
 	authgate_issuer {
 		issuer %s
 		user bench {
@@ -91,15 +77,11 @@ func run(rounds int, round time.Duration, conc, port int) error {
 	}
 	respond "ok"
 }
-`, filepath.Join(dir, "a.db"), base, base, hash, cb)
-	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
-	if err != nil {
-		return fmt.Errorf("adapting Caddyfile: %w", err)
+`, base, base, hash, cb)
+	if err := harness.StartCaddy(caddyfile); err != nil {
+		return err
 	}
-	if err := caddy.Load(cfgJSON, true); err != nil {
-		return fmt.Errorf("starting Caddy: %w", err)
-	}
-	defer caddy.Stop() //nolint:errcheck
+	defer harness.StopCaddy()
 
 	authz := base + "/oauth/authorize?" + url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {cb},
 		"scope": {"openid"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}.Encode()
@@ -129,11 +111,11 @@ func run(rounds int, round time.Duration, conc, port int) error {
 		ratios = append(ratios, httpRate/raw)
 	}
 	fmt.Printf("raw argon2id (m=%d KiB, t=%d, p=%d) on %d goroutines: median %.1f verifications/s\n",
-		issuer.DefaultArgon2idMemoryKiB, issuer.DefaultArgon2idTime, issuer.DefaultArgon2idParallelism, runtime.GOMAXPROCS(0), median(rawRates))
+		issuer.DefaultArgon2idMemoryKiB, issuer.DefaultArgon2idTime, issuer.DefaultArgon2idParallelism, runtime.GOMAXPROCS(0), harness.Median(rawRates))
 	fmt.Printf("HTTP login POSTs (CSRF + argon2id + new session + code in bbolt, %d browsers): median %.1f logins/s (%.1f per core); %d answered 503 busy\n",
-		conc, median(httpRates), median(httpRates)/float64(runtime.GOMAXPROCS(0)), busy)
+		conc, harness.Median(httpRates), harness.Median(httpRates)/float64(runtime.GOMAXPROCS(0)), busy)
 	fmt.Printf("ratio HTTP logins / raw argon2id: median %.2f over %d rounds of %s (min %.2f, max %.2f)\n",
-		median(ratios), rounds, round, minOf(ratios), maxOf(ratios))
+		harness.Median(ratios), rounds, round, slices.Min(ratios), slices.Max(ratios))
 	return nil
 }
 
@@ -228,20 +210,4 @@ func hammer(bs []*browser, base string, d time.Duration) (ok, busy, failed int64
 	}
 	wg.Wait()
 	return nOK.Load(), nBusy.Load(), nFail.Load()
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)/2]
-}
-
-func minOf(v []float64) float64 { s := append([]float64(nil), v...); sort.Float64s(s); return s[0] }
-func maxOf(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)-1]
 }

@@ -19,13 +19,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +32,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/authgate/caddy-authgate/bench/internal/harness"
 	"github.com/authgate/caddy-authgate/handlers/issuer"
 	"github.com/authgate/caddy-authgate/store"
 	"github.com/authgate/caddy-authgate/store/memory"
@@ -62,8 +61,8 @@ func main() {
 }
 
 func run(rounds, n, conc int, storeKind, idAlg string, port int) error {
-	fmt.Printf("GOMAXPROCS=%d, %s/%s, store %s, ID tokens %s, %d rounds of %d operations, %d clients\n",
-		runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, storeKind, idAlg, rounds, n, conc)
+	fmt.Printf("%s, store %s, ID tokens %s, %d rounds of %d operations, %d clients\n",
+		harness.Platform(), storeKind, idAlg, rounds, n, conc)
 	var st engine
 	switch storeKind {
 	case "bolt":
@@ -155,11 +154,11 @@ func run(rounds, n, conc int, storeKind, idAlg string, port int) error {
 		codeRatios, refreshRatios = append(codeRatios, codeRate/signRate), append(refreshRatios, refreshRate/signRate)
 		fmt.Printf("round %2d: raw ES256 %6.0f sig/s, code exchanges %6.0f/s, refreshes %6.0f/s\n", r+1, signRate, codeRate, refreshRate)
 	}
-	fmt.Printf("median raw ES256 signatures/s: %.0f\n", median(signRates))
+	fmt.Printf("median raw ES256 signatures/s: %.0f\n", harness.Median(signRates))
 	fmt.Printf("median code exchanges/s: %.0f (ratio to raw signing: median %.3f, range %.3f-%.3f)\n",
-		median(codeRates), median(codeRatios), slices.Min(codeRatios), slices.Max(codeRatios))
+		harness.Median(codeRates), harness.Median(codeRatios), slices.Min(codeRatios), slices.Max(codeRatios))
 	fmt.Printf("median refreshes/s: %.0f (ratio to raw signing: median %.3f, range %.3f-%.3f)\n",
-		median(refreshRates), median(refreshRatios), slices.Min(refreshRatios), slices.Max(refreshRatios))
+		harness.Median(refreshRates), harness.Median(refreshRatios), slices.Min(refreshRatios), slices.Max(refreshRatios))
 	return nil
 }
 
@@ -205,22 +204,7 @@ func parallel(n, conc int, op func(int) error) float64 {
 }
 
 func post(c *http.Client, u string, f url.Values) ([]byte, error) {
-	req, err := http.NewRequest("POST", u, strings.NewReader(f.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("bench", "bench-secret")
-	res, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err == nil && res.StatusCode != 200 {
-		err = fmt.Errorf("status %d: %s", res.StatusCode, body)
-	}
-	return body, err
+	return harness.PostForm(c, u, f, "bench", "bench-secret")
 }
 
 // putCodes stores n codes as the authorization endpoint issues them.
@@ -253,13 +237,4 @@ func cheapHash() string {
 	rand.Read(salt)
 	key := argon2.IDKey([]byte("unused"), salt, 1, 8, 1, 32)
 	return fmt.Sprintf("$argon2id$v=19$m=8,t=1,p=1$%s$%s", base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -495,19 +495,8 @@ func TestAdminKeysRotateNow(t *testing.T) {
 // within ClientPollInterval: a disabled client's token is refused there.
 func TestAdminChangeReachesOtherInstances(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		clock := &fakeClock{t: time.Now()}
-		db := memory.New(memory.Options{})
-		defer db.Close()
-		mk := func() *adminEnv {
-			e := &adminEnv{testEnv: newEnvOn(t, db, clock, func(c *Config) { c.Now = time.Now })}
-			e.api = &AdminAPI{Issuers: func() ([]*Issuer, error) { return []*Issuer{e.iss}, nil }}
-			return e
-		}
-		a, b := mk(), mk()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer func() { cancel(); synctest.Wait() }()
-		go a.iss.Run(ctx)
-		go b.iss.Run(ctx)
+		a, b, stop := twoAdminInstances(t)
+		defer stop()
 		id, secret := a.create(`{"name":"shared"}`)
 		time.Sleep(ClientPollInterval)
 		synctest.Wait()
@@ -660,19 +649,8 @@ func TestAdminActor(t *testing.T) {
 // store within ClientPollInterval, and only signs after the lead there too.
 func TestAdminKeyRotationReachesOtherInstances(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		clock := &fakeClock{t: time.Now()}
-		db := memory.New(memory.Options{})
-		defer db.Close()
-		mk := func() *adminEnv {
-			e := &adminEnv{testEnv: newEnvOn(t, db, clock, func(c *Config) { c.Now = time.Now })}
-			e.api = &AdminAPI{Issuers: func() ([]*Issuer, error) { return []*Issuer{e.iss}, nil }}
-			return e
-		}
-		a, b := mk(), mk()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer func() { cancel(); synctest.Wait() }()
-		go a.iss.Run(ctx)
-		go b.iss.Run(ctx)
+		a, b, stop := twoAdminInstances(t)
+		defer stop()
 		old := b.iss.SigningKeyID()
 		kid := a.must(200, a.call("POST", "keys/rotate", `{"now":true}`)).body["key"].(map[string]any)["kid"].(string)
 		time.Sleep(ClientPollInterval)
@@ -689,4 +667,21 @@ func TestAdminKeyRotationReachesOtherInstances(t *testing.T) {
 			t.Fatalf("after the lead: a signs %s, b signs %s, want %s", a.iss.SigningKeyID(), b.iss.SigningKeyID(), kid)
 		}
 	})
+}
+
+// twoAdminInstances starts two issuers with admin APIs sharing one memory
+// store, each polling it; call it inside a synctest bubble and defer stop.
+func twoAdminInstances(t *testing.T) (a, b *adminEnv, stop func()) {
+	clock := &fakeClock{t: time.Now()}
+	db := memory.New(memory.Options{})
+	mk := func() *adminEnv {
+		e := &adminEnv{testEnv: newEnvOn(t, db, clock, func(c *Config) { c.Now = time.Now })}
+		e.api = &AdminAPI{Issuers: func() ([]*Issuer, error) { return []*Issuer{e.iss}, nil }}
+		return e
+	}
+	a, b = mk(), mk()
+	ctx, cancel := context.WithCancel(context.Background())
+	go a.iss.Run(ctx)
+	go b.iss.Run(ctx)
+	return a, b, func() { cancel(); synctest.Wait(); db.Close() }
 }

@@ -6,11 +6,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"github.com/authgate/caddy-authgate/store"
 	"github.com/authgate/caddy-authgate/token"
 )
@@ -319,32 +318,10 @@ func TestRefreshConcurrent(t *testing.T) {
 // succeed and 49 get invalid_grant. It returns the success.
 func race50(t *testing.T, do func() resp) resp {
 	t.Helper()
-	var ok, refused atomic.Int32
-	var mu sync.Mutex
-	var winner resp
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			r := do()
-			switch {
-			case r.status == 200:
-				ok.Add(1)
-				mu.Lock()
-				winner = r
-				mu.Unlock()
-			case r.status == 400 && r.body["error"] == errInvalidGrant:
-				refused.Add(1)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if ok.Load() != 1 || refused.Load() != 49 {
-		t.Fatalf("successes %d, invalid_grant %d; want 1 and 49", ok.Load(), refused.Load())
+	winner, ok, refused := testutil.Race(50, do, func(r resp) bool { return r.status == 200 },
+		func(r resp) bool { return r.status == 400 && r.body["error"] == errInvalidGrant })
+	if ok != 1 || refused != 49 {
+		t.Fatalf("successes %d, invalid_grant %d; want 1 and 49", ok, refused)
 	}
 	return winner
 }

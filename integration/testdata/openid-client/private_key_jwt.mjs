@@ -1,6 +1,6 @@
 // panva's openid-client authenticates to authgate's issuer with
 // private_key_jwt (ES256) and gets client_credentials tokens.
-// Usage: node client.mjs <issuer> <client_id> <pkcs8-pem-file> <kid>
+// Usage: node private_key_jwt.mjs <issuer> <client_id> <pkcs8-pem-file> <kid>
 // Prints one JSON line per token: {"access_token":..., "token_type":...}.
 import * as client from 'openid-client';
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // panva's openid-client (not ours) obtains a DPoP-bound token from authgate's
 // issuer and calls an authgate-protected API with it. Run by
-// integration/dpop_test.go: node client.mjs <issuer> <client_id> <secret> <api url>
+// integration/dpop_test.go: node dpop.mjs <issuer> <client_id> <secret> <api url>
 // It prints one JSON line: what the Go test checks.
 import * as client from 'openid-client';
 
