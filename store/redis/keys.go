@@ -107,7 +107,7 @@ func (e *Engine) UpdateSigningKeys(ctx context.Context, issuer string, fn func(c
 		return nil, fmt.Errorf("%w: signing key lock of %q lost (held longer than %s)", ErrUnavailable, issuer, lockLease)
 	}
 	written = true
-	e.notify(ctx, ChangeSigningKeys, issuer)
+	e.notify(ctx, store.ChangeSigningKeys, issuer)
 	return next, nil
 }
 

@@ -7,43 +7,27 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-)
 
-// Change kinds published on the changes channel.
-const (
-	ChangeRevocations = "revocations"
-	ChangeClients     = "clients"
-	ChangeSigningKeys = "keys"
-	// ChangeAll is delivered after every (re)connection of a
-	// subscription: messages may have been lost, so resync everything.
-	ChangeAll = "all"
+	"github.com/authgate/caddy-authgate/store"
 )
-
-// Change is one notification: what changed (a Change* kind) and, for
-// keys and clients, which issuer or client.
-type Change struct {
-	Kind string
-	Key  string
-}
 
 func (e *Engine) changesChannel() string { return e.key("changes") }
 
 // notify publishes a change after a successful write. It is best effort: a
 // lost message is healed by the subscribers' resync, so its failure does
 // not fail the write (which is durable already).
-func (e *Engine) notify(ctx context.Context, kind, key string) {
+func (e *Engine) notify(ctx context.Context, kind store.ChangeKind, key string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
-	if err := e.c.Publish(ctx, e.changesChannel(), kind+" "+key).Err(); err != nil {
-		e.log.LogAttrs(ctx, slog.LevelDebug, "publishing a change failed", slog.String("kind", kind), slog.String("error", err.Error()))
+	if err := e.c.Publish(ctx, e.changesChannel(), string(kind)+" "+key).Err(); err != nil {
+		e.log.LogAttrs(ctx, slog.LevelDebug, "publishing a change failed", slog.String("kind", string(kind)), slog.String("error", err.Error()))
 	}
 }
 
-// Subscribe calls fn, from one goroutine, for every change any instance
-// publishes (this one included), and with ChangeAll once the subscription
-// is established and after every reconnection. It returns at once; the
-// subscription ends when ctx is done or the engine is closed.
-func (e *Engine) Subscribe(ctx context.Context, fn func(Change)) {
+// SubscribeChanges implements store.ChangeNotifier: one pub/sub
+// subscription per call; its (re)subscription confirmations are
+// store.ChangeAll.
+func (e *Engine) SubscribeChanges(ctx context.Context, fn func(store.Change)) {
 	if e.closed.Load() {
 		return
 	}
@@ -54,7 +38,7 @@ func (e *Engine) Subscribe(ctx context.Context, fn func(Change)) {
 	}()
 }
 
-func (e *Engine) subscribe(ctx context.Context, fn func(Change)) {
+func (e *Engine) subscribe(ctx context.Context, fn func(store.Change)) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopOnClose := context.AfterFunc(e.ctx, cancel)
@@ -94,19 +78,19 @@ func (e *Engine) subscribe(ctx context.Context, fn func(Change)) {
 
 // decodeMessage turns a pub/sub reply into a Change: a (re)subscription
 // confirmation is ChangeAll, a message is what it says.
-func decodeMessage(msg any) (Change, bool) {
+func decodeMessage(msg any) (store.Change, bool) {
 	switch m := msg.(type) {
 	case *goredis.Subscription:
 		if m.Kind == "subscribe" {
-			return Change{Kind: ChangeAll}, true
+			return store.Change{Kind: store.ChangeAll}, true
 		}
 	case *goredis.Message:
 		return parseChange(m.Payload), true
 	}
-	return Change{}, false
+	return store.Change{}, false
 }
 
-func parseChange(payload string) Change {
+func parseChange(payload string) store.Change {
 	kind, key, _ := strings.Cut(payload, " ")
-	return Change{Kind: kind, Key: key}
+	return store.Change{Kind: store.ChangeKind(kind), Key: key}
 }

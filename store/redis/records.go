@@ -119,7 +119,7 @@ func (e *Engine) PutClient(ctx context.Context, c store.Client) error {
 	if err := e.wrap(e.c.HSet(ctx, e.clientsKey(), c.ID, data).Err()); err != nil {
 		return err
 	}
-	e.notify(ctx, ChangeClients, c.ID)
+	e.notify(ctx, store.ChangeClients, c.ID)
 	return nil
 }
 
@@ -156,7 +156,7 @@ func (e *Engine) DeleteClient(ctx context.Context, id string) error {
 	if err := e.wrap(e.c.HDel(ctx, e.clientsKey(), id).Err()); err != nil {
 		return err
 	}
-	e.notify(ctx, ChangeClients, id)
+	e.notify(ctx, store.ChangeClients, id)
 	return nil
 }
 

@@ -155,7 +155,10 @@ type Engine struct {
 	wg        sync.WaitGroup
 }
 
-var _ store.Engine = (*Engine)(nil)
+var (
+	_ store.Engine         = (*Engine)(nil)
+	_ store.ChangeNotifier = (*Engine)(nil)
+)
 
 // New returns an engine on the Redis of opts. It does not connect: the
 // first command does (and every command reconnects as needed), so a Redis

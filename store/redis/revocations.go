@@ -31,7 +31,7 @@ func (e *Engine) Revoke(ctx context.Context, jti string, until time.Time) error 
 		return e.wrap(err)
 	}
 	if seq > 0 {
-		e.notify(ctx, ChangeRevocations, "")
+		e.notify(ctx, store.ChangeRevocations, "")
 	}
 	return nil
 }
