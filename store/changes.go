@@ -1,6 +1,10 @@
 package store
 
-import "context"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // ChangeNotifier is implemented by engines that several processes share
 // (Redis): they tell subscribers when another instance changed what the
@@ -34,18 +38,39 @@ const (
 	ChangeAll         ChangeKind = "all"
 )
 
-// Notifier returns e's ChangeNotifier, looking through wrappers (an engine
-// with `Unwrap() Engine`, like the encrypting one), if it has one.
-func Notifier(e Engine) (ChangeNotifier, bool) {
+// ErrUnavailable wraps every error of a networked engine that comes from
+// its server being unreachable or failing (not a missing record, not
+// invalid input): callers answer 503 temporarily_unavailable. A write that
+// failed with it may or may not have been applied; it was never reported
+// as done.
+var ErrUnavailable = errors.New("store: unavailable")
+
+// HealthReporter is implemented by engines reached over the network.
+type HealthReporter interface {
+	// DownSince is when the engine lost its server (the first failed
+	// contact since the last good one); zero while it is reachable.
+	DownSince() time.Time
+}
+
+// Notifier returns e's ChangeNotifier, looking through wrappers (a value
+// with `Unwrap() Engine`, like the encrypting engine), if it has one.
+func Notifier(e any) (ChangeNotifier, bool) { return find[ChangeNotifier](e) }
+
+// Health returns e's HealthReporter, looking through wrappers, if it has
+// one.
+func Health(e any) (HealthReporter, bool) { return find[HealthReporter](e) }
+
+func find[T any](e any) (T, bool) {
 	for e != nil {
-		if n, ok := e.(ChangeNotifier); ok {
+		if n, ok := e.(T); ok {
 			return n, true
 		}
 		u, ok := e.(interface{ Unwrap() Engine })
 		if !ok {
-			return nil, false
+			break
 		}
 		e = u.Unwrap()
 	}
-	return nil, false
+	var zero T
+	return zero, false
 }

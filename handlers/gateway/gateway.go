@@ -183,6 +183,9 @@ func (g *Gateway) Authorize(r *http.Request, client netip.Addr) (Decision, *Erro
 			return Decision{}, withIdentity(errTooEarly(), claims)
 		}
 		if err := local.Admit(claims, client); err != nil {
+			if te := (*token.Error)(nil); errors.As(err, &te) && te.Reason == token.ReasonKeysUnavailable {
+				return Decision{}, withIdentity(tokenError(err), claims) // 503: the issuer's store is out of reach
+			}
 			e := errInvalidToken(ReasonNotAdmitted, err.Error())
 			return Decision{}, withIdentity(e, claims)
 		}

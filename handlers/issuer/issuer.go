@@ -265,6 +265,7 @@ func (i *Issuer) Run(ctx context.Context) {
 	}
 	go i.keys.run(ctx)
 	go i.pollClients(ctx)
+	i.followChanges(ctx)
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {

@@ -44,6 +44,9 @@ func (i *Issuer) Admit(c *token.Claims, addr netip.Addr) error {
 	if c == nil || c.Issuer != i.iss {
 		return ErrForeignToken
 	}
+	if i.storeDownFor() > SharedStoreGrace {
+		return errSharedStoreDown
+	}
 	now := i.now().Unix()
 	if err := i.admissible(c.JTI, c.ClientID, c.Scopes, now); err != nil {
 		return err

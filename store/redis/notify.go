@@ -56,6 +56,7 @@ func (e *Engine) subscribe(ctx context.Context, fn func(store.Change)) {
 			}
 			// go-redis reconnects and resubscribes on the next Receive;
 			// the confirmation then is a ChangeAll.
+			e.observe(err)
 			e.log.LogAttrs(ctx, slog.LevelDebug, "change subscription interrupted", slog.String("error", err.Error()))
 			t := time.NewTimer(pause)
 			select {
@@ -70,6 +71,7 @@ func (e *Engine) subscribe(ctx context.Context, fn func(store.Change)) {
 			continue
 		}
 		if c, ok := decodeMessage(msg); ok {
+			e.observe(nil)
 			pause = 100 * time.Millisecond
 			fn(c)
 		}

@@ -97,11 +97,8 @@ const (
 	lockLease = 10 * time.Second
 )
 
-// ErrUnavailable wraps every error of the engine that comes from Redis
-// being unreachable or failing (not from a missing record or invalid
-// input): callers answer 503 temporarily_unavailable. A write that failed
-// with it may or may not have been applied; it was never reported as done.
-var ErrUnavailable = errors.New("store: redis unavailable")
+// ErrUnavailable is store.ErrUnavailable.
+var ErrUnavailable = store.ErrUnavailable
 
 // Options configure New.
 type Options struct {
@@ -147,6 +144,7 @@ type Engine struct {
 	maxRecord int
 	log       *slog.Logger
 
+	down      atomic.Int64 // unix nanos of the first failure since the last success; 0: up
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -158,6 +156,7 @@ type Engine struct {
 var (
 	_ store.Engine         = (*Engine)(nil)
 	_ store.ChangeNotifier = (*Engine)(nil)
+	_ store.HealthReporter = (*Engine)(nil)
 )
 
 // New returns an engine on the Redis of opts. It does not connect: the
@@ -213,6 +212,7 @@ func New(opts Options) (*Engine, error) {
 		log:       opts.Logger,
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.c.AddHook(healthHook{e})
 	return e, nil
 }
 
