@@ -52,6 +52,10 @@ type RedisStorage struct {
 	Password string `json:"password,omitempty"`
 	// TLS turns on TLS (a rediss:// URL does too).
 	TLS bool `json:"tls,omitempty"`
+	// OutageGrace is how long gateways keep admitting tokens from what
+	// they hold in memory while Redis is unreachable, before they fail
+	// closed with 503. Default 1m. (Token issuance answers 503 at once.)
+	OutageGrace caddy.Duration `json:"outage_grace,omitempty"`
 
 	opts storeredis.Options
 }
@@ -66,7 +70,7 @@ func (*RedisStorage) CaddyModule() caddy.ModuleInfo {
 func (r *RedisStorage) Provision(caddy.Context) error {
 	repl := caddy.NewReplacer()
 	resolve := func(s string) (string, error) { return repl.ReplaceOrErr(s, true, true) }
-	o := storeredis.Options{Prefix: r.Prefix, Cluster: r.Cluster, DB: r.DB}
+	o := storeredis.Options{Prefix: r.Prefix, Cluster: r.Cluster, DB: r.DB, OutageGrace: time.Duration(r.OutageGrace)}
 	var err error
 	if o.Username, err = resolve(r.Username); err != nil {
 		return fmt.Errorf("redis storage: username: %w", err)
@@ -150,7 +154,7 @@ func (r *RedisStorage) StorageKey() string {
 	o := r.opts
 	pw := sha256.Sum256([]byte(o.Password))
 	return "redis:" + strings.Join(o.Addrs, ",") + "|" + o.MasterName + "|" + strconv.Itoa(o.DB) + "|" + o.Prefix +
-		"|" + o.Username + "|" + hex.EncodeToString(pw[:8]) + "|" + strconv.FormatBool(o.TLS != nil) + strconv.FormatBool(o.Cluster)
+		"|" + o.Username + "|" + hex.EncodeToString(pw[:8]) + "|" + strconv.FormatBool(o.TLS != nil) + strconv.FormatBool(o.Cluster) + "|" + o.OutageGrace.String()
 }
 
 // OpenStorage implements StorageEngine. A Redis that does not answer is
@@ -180,6 +184,7 @@ func (r *RedisStorage) OpenStorage(ctx caddy.Context) (store.Engine, error) {
 //		tls
 //		cluster
 //		db <n>
+//		outage_grace <duration>
 //	}
 func (r *RedisStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // engine name
@@ -219,6 +224,8 @@ func (r *RedisStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			r.Password, err = argOne(d)
 		case "tls":
 			err = argNone(d, func() { r.TLS = true })
+		case "outage_grace":
+			r.OutageGrace, err = argDuration(d)
 		case "cluster":
 			err = argNone(d, func() { r.Cluster = true })
 		case "db":

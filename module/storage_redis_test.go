@@ -11,7 +11,7 @@ import (
 func TestStorageRedisCaddyfile(t *testing.T) {
 	for in, want := range map[string]string{
 		"storage redis redis://127.0.0.1:6379/0":                                                           `{"storage":{"engine":"redis","urls":["redis://127.0.0.1:6379/0"]}}`,
-		"storage redis redis://a:1 redis://b:2 {\nprefix ag:\ntls\n}":                                      `{"storage":{"engine":"redis","prefix":"ag:","tls":true,"urls":["redis://a:1","redis://b:2"]}}`,
+		"storage redis redis://a:1 redis://b:2 {\nprefix ag:\ntls\noutage_grace 10s\n}":                    `{"storage":{"engine":"redis","outage_grace":10000000000,"prefix":"ag:","tls":true,"urls":["redis://a:1","redis://b:2"]}}`,
 		"storage redis redis://a:1 {\nusername {env.U}\npassword {env.P}\ncluster\n}":                      `{"storage":{"cluster":true,"engine":"redis","password":"{env.P}","urls":["redis://a:1"],"username":"{env.U}"}}`,
 		"storage redis sentinel mymaster 10.0.0.1:26379 10.0.0.2:26379 {\ndb 2\n}":                         `{"storage":{"db":2,"engine":"redis","sentinel_addrs":["10.0.0.1:26379","10.0.0.2:26379"],"sentinel_master":"mymaster"}}`,
 		"encryption_key {env.KEK}\nprevious_encryption_key {env.OLD}\nprevious_encryption_key {env.OLDER}": `{"encryption_key":"{env.KEK}","previous_encryption_keys":["{env.OLD}","{env.OLDER}"]}`,
@@ -35,6 +35,7 @@ func TestStorageRedisCaddyfile(t *testing.T) {
 		"storage redis redis://a:1 {\ntls x\n}":              "wrong argument count",
 		"storage redis redis://a:1 {\ndb 1\n}":               "db is for sentinel",
 		"storage redis sentinel m a:1 {\ndb x\n}":            "want a database number",
+		"storage redis redis://a:1 {\noutage_grace soon\n}":  "invalid duration",
 		"encryption_key a\nencryption_key b":                 "duplicate subdirective",
 		"encryption_key":                                     "wrong argument count",
 	} {

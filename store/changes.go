@@ -50,6 +50,10 @@ type HealthReporter interface {
 	// DownSince is when the engine lost its server (the first failed
 	// contact since the last good one); zero while it is reachable.
 	DownSince() time.Time
+	// OutageGrace is how long, after DownSince, what instances hold in
+	// memory (signing keys, revocations, clients) may still be trusted;
+	// after it they fail closed.
+	OutageGrace() time.Duration
 }
 
 // Notifier returns e's ChangeNotifier, looking through wrappers (a value

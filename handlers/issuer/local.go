@@ -44,7 +44,7 @@ func (i *Issuer) Admit(c *token.Claims, addr netip.Addr) error {
 	if c == nil || c.Issuer != i.iss {
 		return ErrForeignToken
 	}
-	if i.storeDownFor() > SharedStoreGrace {
+	if i.storeStale() {
 		return errSharedStoreDown
 	}
 	now := i.now().Unix()

@@ -11,37 +11,43 @@ import (
 	"github.com/authgate/caddy-authgate/token"
 )
 
-// SharedStoreGrace is how long gateways keep admitting tokens while a
-// shared store (Redis) is unreachable: they verify with the keys they hold
-// and refuse the revocations they know, then fail closed (503) until the
-// store answers again. While every instance shares the one store, nothing
-// can be revoked during an outage anyway; the grace bounds what a
-// partition (other instances still reaching Redis and revoking) can let
-// through.
-const SharedStoreGrace = time.Minute
+// While a shared store (Redis) is unreachable, gateways keep admitting
+// tokens for the store's OutageGrace (default 1 minute): they verify with
+// the keys they hold and refuse the revocations they know; then they fail
+// closed (503) until the store answers again. While every instance shares
+// the one store nothing can be revoked during an outage anyway; the grace
+// bounds what a partition (other instances still reaching Redis and
+// revoking) can let through.
 
 // errSharedStoreDown refuses tokens once the grace has run out; the gateway
 // answers it with 503 and Retry-After.
-var errSharedStoreDown = &token.Error{Reason: token.ReasonKeysUnavailable, Description: "the shared token store has been unreachable for longer than " + SharedStoreGrace.String()}
+var errSharedStoreDown = &token.Error{Reason: token.ReasonKeysUnavailable, Description: "the shared token store has been unreachable for longer than its outage grace"}
 
 // storeDownFor reports how long the shared store has been unreachable
-// (0: reachable, or an engine that is not networked).
-func (i *Issuer) storeDownFor() time.Duration {
+// (0: reachable, or an engine that is not networked) and its grace.
+func (i *Issuer) storeDownFor() (time.Duration, time.Duration) {
 	h, ok := store.Health(i.store)
 	if !ok {
-		return 0
+		return 0, 0
 	}
 	d := h.DownSince()
 	if d.IsZero() {
-		return 0
+		return 0, 0
 	}
-	return max(time.Since(d), time.Nanosecond)
+	return max(time.Since(d), time.Nanosecond), h.OutageGrace()
+}
+
+// storeStale reports whether the shared store has been down for longer
+// than its grace.
+func (i *Issuer) storeStale() bool {
+	down, grace := i.storeDownFor()
+	return down > grace
 }
 
 // storeUnavailable is the token endpoint's answer while the shared store is
 // unreachable: nothing is issued that could not be revoked or recorded.
 func (i *Issuer) storeUnavailable() *oauthError {
-	if i.storeDownFor() == 0 {
+	if down, _ := i.storeDownFor(); down == 0 {
 		return nil
 	}
 	return &oauthError{Status: http.StatusServiceUnavailable, Code: errTemporarilyUnavailable,

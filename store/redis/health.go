@@ -19,6 +19,9 @@ func (e *Engine) DownSince() time.Time {
 	return time.Time{}
 }
 
+// OutageGrace implements store.HealthReporter.
+func (e *Engine) OutageGrace() time.Duration { return e.grace }
+
 // observe records the outcome of one contact: an answer from Redis (a
 // reply, nil, or a Redis error such as NOSCRIPT) means up; a network or
 // timeout failure means down.

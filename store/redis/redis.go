@@ -92,6 +92,9 @@ const (
 	// DefaultOpTimeout bounds one command (read and write timeouts): an
 	// unreachable Redis fails a request within it instead of hanging.
 	DefaultOpTimeout = 2 * time.Second
+	// DefaultOutageGrace is how long gateways keep admitting tokens from
+	// memory while Redis is unreachable, then fail closed.
+	DefaultOutageGrace = time.Minute
 	// lockLease is how long an UpdateSigningKeys lock lives when its
 	// holder dies.
 	lockLease = 10 * time.Second
@@ -127,6 +130,9 @@ type Options struct {
 	// MaxRecordSize caps one encoded record; default
 	// store.DefaultMaxRecordSize.
 	MaxRecordSize int
+	// OutageGrace is what OutageGrace reports (store.HealthReporter);
+	// default DefaultOutageGrace.
+	OutageGrace time.Duration
 	// DialTimeout and OpTimeout: defaults DefaultDialTimeout and
 	// DefaultOpTimeout.
 	DialTimeout time.Duration
@@ -143,6 +149,7 @@ type Engine struct {
 	now       func() time.Time
 	maxRecord int
 	log       *slog.Logger
+	grace     time.Duration
 
 	down      atomic.Int64 // unix nanos of the first failure since the last success; 0: up
 	closed    atomic.Bool
@@ -178,6 +185,9 @@ func New(opts Options) (*Engine, error) {
 	if opts.MaxRecordSize <= 0 {
 		opts.MaxRecordSize = store.DefaultMaxRecordSize
 	}
+	if opts.OutageGrace <= 0 {
+		opts.OutageGrace = DefaultOutageGrace
+	}
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = DefaultDialTimeout
 	}
@@ -210,6 +220,7 @@ func New(opts Options) (*Engine, error) {
 		now:       opts.Now,
 		maxRecord: opts.MaxRecordSize,
 		log:       opts.Logger,
+		grace:     opts.OutageGrace,
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.c.AddHook(healthHook{e})
