@@ -24,7 +24,7 @@ import (
 // itself on 6400-6449 via redisserver).
 const (
 	riPublic = "http://127.0.0.1:9850" // the issuer URL every instance shares, as behind a load balancer
-	riFirst  = 9851                     // instance i: HTTP on riFirst+i, admin on riFirst+20+i
+	riFirst  = 9851                    // instance i: HTTP on riFirst+i, admin on riFirst+20+i
 )
 
 var (
@@ -93,6 +93,8 @@ http://:%d {
 			secret {env.RI_SECRET}
 			scopes read
 			token_format opaque
+			# the load below is not what this test limits (rate limits are per instance)
+			rate_limit 1000000/1s
 		}
 	}
 	route /api/* {

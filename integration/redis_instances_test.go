@@ -84,8 +84,9 @@ func TestRedisThreeInstances(t *testing.T) {
 						issued = append(issued, tok)
 						mu.Unlock()
 					} else if in != a {
-						bcFailures.Add(1)
-						t.Errorf("%s under load: %d %s %v", in.name, status, tok, err)
+						if bcFailures.Add(1) <= 3 {
+							t.Errorf("%s under load: %d %s %v", in.name, status, tok, err)
+						}
 					}
 				}
 			}()
