@@ -46,17 +46,17 @@ func TestSizing(t *testing.T) {
 		limit int64
 		put   func(i int) error
 	}{
-		{"opaque token", 600, func(i int) error {
+		{"opaque token", 700, func(i int) error {
 			return e.PutToken(ctx, store.TokenRecord{Hash: hash(i), JTI: "0123456789abcdefghij" + strconv.Itoa(i%100), ClientID: "orders-service",
 				Subject: "orders-service", Scopes: []string{"orders:read", "orders:write"}, IssuedAt: time.Now(), ExpiresAt: until})
 		}},
-		{"revocation", 300, func(i int) error { return e.Revoke(ctx, fmt.Sprintf("jti-%018d", i), until) }},
-		{"single-use marker", 200, func(i int) error { _, err := e.MarkUsed(ctx, fmt.Sprintf("dpop:%032d", i), until); return err }},
-		{"session (300 B data, encrypted)", 1000, func(i int) error {
+		{"revocation", 400, func(i int) error { return e.Revoke(ctx, fmt.Sprintf("jti-%018d", i), until) }},
+		{"single-use marker", 250, func(i int) error { _, err := e.MarkUsed(ctx, fmt.Sprintf("dpop:%032d", i), until); return err }},
+		{"session (300 B data, encrypted)", 1100, func(i int) error {
 			return enc.PutSession(ctx, store.Session{Kind: "sso", ID: fmt.Sprintf("%x", hash(i)), Subject: "alice",
 				Data: []byte(strings.Repeat("d", 300)), ExpiresAt: until})
 		}},
-		{"authorization code", 900, func(i int) error {
+		{"authorization code", 1100, func(i int) error {
 			return e.PutCode(ctx, store.CodeRecord{Hash: hash(i), ClientID: "web", RedirectURI: "https://app.example.com/callback",
 				CodeChallenge: strings.Repeat("c", 43), Nonce: strings.Repeat("n", 22), Scopes: []string{"openid", "profile"},
 				Subject: "alice", AuthTime: time.Now(), SessionID: strings.Repeat("s", 22), FamilyID: strings.Repeat("f", 22),
