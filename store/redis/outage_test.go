@@ -168,9 +168,18 @@ func TestOutage(t *testing.T) {
 	}
 
 	srv.Start(t) // same port and data directory: the AOF is replayed
+	// The engine reconnects by itself (go-redis redials a failed pool
+	// about once a second).
+	deadline := time.Now().Add(10 * time.Second)
+	for e.Ping(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the engine did not reconnect within 10s")
+		}
+		time.Sleep(50 * time.Millisecond) // polling a reconnection
+	}
 	rec, err := e.GetToken(ctx, hash)
 	if err != nil || rec.ClientID != "c" {
-		t.Fatalf("token after restart: %+v %v", rec, err)
+		t.Fatalf("token after restart: %+v %v\n%s", rec, err, srv.LogTail())
 	}
 	if first, err := e.MarkUsed(ctx, "m", until); err != nil || first {
 		t.Fatalf("marker after restart: first=%v err=%v", first, err)

@@ -210,9 +210,12 @@ func New(opts Options) (*Engine, error) {
 		ReadTimeout:      opts.OpTimeout,
 		WriteTimeout:     opts.OpTimeout,
 		IsClusterMode:    opts.Cluster,
-		// Retries only on connection errors before a reply; a script or
-		// SET that was sent and lost is reported as failed, never as done.
-		MaxRetries: 1,
+		// go-redis retries a command only on a broken connection (e.g.
+		// the pooled connections of a Redis that restarted); whatever
+		// was not acknowledged in the end is reported as failed, never as
+		// done. A script retried after it ran answers as a replay (single
+		// use, codes): it fails closed.
+		MaxRetries: 3,
 	}
 	e := &Engine{
 		c:         goredis.NewUniversalClient(uo),
@@ -224,6 +227,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.c.AddHook(healthHook{e})
+	quietOnce.Do(func() { goredis.SetLogger(quietLogger{}) })
 	return e, nil
 }
 
@@ -293,6 +297,15 @@ func pxat(t time.Time) time.Time {
 	}
 	return time.UnixMilli(ms(t))
 }
+
+// quietLogger drops go-redis' own log lines (they go to stderr, outside
+// Caddy's logs); every failure reaches the caller as an error, and the
+// engine logs what it handles itself.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+var quietOnce sync.Once
 
 func randomID() string {
 	b := make([]byte, 16)
