@@ -17,6 +17,7 @@ package redisserver
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -170,10 +171,21 @@ func (s *Server) launch() error {
 	return fmt.Errorf("redis-server on %s did not answer: %s", s.Addr, s.LogTail())
 }
 
+// ping reports whether the server answers; an error reply (NOAUTH of a
+// server with requirepass) is an answer.
 func ping(addr string) error {
 	_, err := Command(addr, "PING")
+	var re ReplyError
+	if errors.As(err, &re) {
+		return nil
+	}
 	return err
 }
+
+// ReplyError is an error reply of the server (Command).
+type ReplyError string
+
+func (e ReplyError) Error() string { return "redis: " + string(e) }
 
 // Command sends one command to addr in RESP and returns the first reply
 // line (or the bulk string): enough for PING, CLUSTER INFO, DEBUG.
@@ -200,7 +212,7 @@ func Command(addr string, args ...string) (string, error) {
 	line = strings.TrimRight(line, "\r\n")
 	switch {
 	case strings.HasPrefix(line, "-"):
-		return "", fmt.Errorf("redis: %s", line[1:])
+		return "", ReplyError(line[1:])
 	case strings.HasPrefix(line, "$"):
 		n, _ := strconv.Atoi(line[1:])
 		if n < 0 {
