@@ -97,20 +97,9 @@ func Start(t testing.TB, opts Options) *Server {
 
 func start(t testing.TB, opts Options, extra func(dir string) []string) *Server {
 	t.Helper()
-	bin := Require(t)
-	if opts.FirstPort == 0 {
-		opts.FirstPort, opts.LastPort = DefaultFirstPort, DefaultLastPort
-	}
-	portMu.Lock()
-	defer portMu.Unlock()
-	var lastErr error
-	for port := opts.FirstPort; port <= opts.LastPort; port++ {
-		if !free(port) || (extra != nil && !free(port+10000)) {
-			continue
-		}
-		dir := t.TempDir()
+	return onFreePort(t, opts, extra != nil, func(bin string, port int, dir string) []string {
 		args := []string{
-			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+			bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 			"--save", "", "--daemonize", "no", "--protected-mode", "no",
 			"--logfile", filepath.Join(dir, "redis.log"),
 		}
@@ -122,10 +111,31 @@ func start(t testing.TB, opts Options, extra func(dir string) []string) *Server 
 		if extra != nil {
 			args = append(args, extra(dir)...)
 		}
-		args = append(args, opts.Args...)
-		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, Dir: dir, args: append([]string{bin}, args...)}
+		return append(args, opts.Args...)
+	})
+}
+
+// onFreePort launches the command that args builds (for a port and a fresh
+// directory) on the first port of the range that is free (and whose
+// Cluster bus port, +10000, is too when bus is set), trying the next one
+// when it loses a race for it.
+func onFreePort(t testing.TB, opts Options, bus bool, args func(bin string, port int, dir string) []string) *Server {
+	t.Helper()
+	bin := Require(t)
+	if opts.FirstPort == 0 {
+		opts.FirstPort, opts.LastPort = DefaultFirstPort, DefaultLastPort
+	}
+	portMu.Lock()
+	defer portMu.Unlock()
+	var lastErr error
+	for port := opts.FirstPort; port <= opts.LastPort; port++ {
+		if !free(port) || (bus && !free(port+10000)) {
+			continue
+		}
+		dir := t.TempDir()
+		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, Dir: dir, args: args(bin, port, dir)}
 		if lastErr = s.launch(); lastErr != nil {
-			continue // lost a race for the port: try the next
+			continue
 		}
 		t.Cleanup(s.Stop)
 		return s
