@@ -243,3 +243,26 @@ func TestCursorAfterDataLoss(t *testing.T) {
 		t.Fatalf("after data loss: %d revocations %v, want all 7 new", len(revs), err)
 	}
 }
+
+// TestSweepTrustsTheEarlierClock: an instance whose clock runs a day ahead
+// does not sweep revocations that are still valid by the server's clock.
+func TestSweepTrustsTheEarlierClock(t *testing.T) {
+	srv := redisserver.Start(t, redisserver.Options{})
+	ahead, err := redis.New(redis.Options{Addrs: []string{srv.Addr}, Prefix: "skew:", Now: func() time.Time { return time.Now().Add(24 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ahead.Close()
+	honest := openEngine(t, srv.Addr, "skew:")
+	ctx := context.Background()
+	if err := honest.Revoke(ctx, "valid-for-an-hour", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ahead.Revoke(ctx, "other", time.Now().Add(48*time.Hour)); err != nil { // runs the sweep
+		t.Fatal(err)
+	}
+	revs, _, err := honest.RevocationsSince(ctx, "")
+	if err != nil || len(revs) != 2 {
+		t.Fatalf("after a sweep by a clock running ahead: %+v %v", revs, err)
+	}
+}

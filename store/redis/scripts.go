@@ -17,11 +17,17 @@ return 1
 // revoke: KEYS feed, until, seq, epoch; ARGV jti, until, now.
 // Returns the new sequence, or 0 when an unexpired revocation with the same
 // or a later until exists (no news). Sweeps up to 100 expired revocations.
+// (Lua number precision: unix milliseconds and feed sequences stay far
+// below 2^53.)
 var revokeScript = goredis.NewScript(`
 local now = tonumber(ARGV[3])
 local old = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if old and tonumber(old) > now and tonumber(old) >= tonumber(ARGV[2]) then return 0 end
-local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)
+-- Sweep by the earlier of the caller's and the server's clock: an instance
+-- whose clock runs ahead never deletes revocations early.
+local t = redis.call('TIME')
+local sweep = math.min(now, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', sweep, 'LIMIT', 0, 100)
 for _, j in ipairs(dead) do
 	redis.call('ZREM', KEYS[1], j)
 	redis.call('ZREM', KEYS[2], j)
