@@ -25,7 +25,7 @@ func init() {
 type App struct {
 	// StorageRaw selects where the issuer keeps signing keys, opaque tokens,
 	// revocations and registered clients: a module of the
-	// `authgate.storage` namespace, named by "engine" (bolt, memory).
+	// `authgate.storage` namespace, named by "engine" (bolt, memory, redis).
 	// Default: bolt at `<caddy data dir>/authgate/authgate.db`.
 	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=authgate.storage inline_key=engine"`
 	// EncryptionKey is the key-encryption key (32 bytes, base64 or hex;

@@ -26,8 +26,8 @@ var errSharedStoreDown = &token.Error{Reason: token.ReasonKeysUnavailable, Descr
 // storeDownFor reports how long the shared store has been unreachable
 // (0: reachable, or an engine that is not networked) and its grace.
 func (i *Issuer) storeDownFor() (time.Duration, time.Duration) {
-	h, ok := store.Health(i.store)
-	if !ok {
+	h := i.health
+	if h == nil {
 		return 0, 0
 	}
 	d := h.DownSince()
@@ -116,4 +116,13 @@ func (i *Issuer) followChanges(ctx context.Context) {
 			poke(keys)
 		}
 	})
+}
+
+// healthReporter is a shared store's health, resolved once at Open (the
+// admission check reads it on every gateway request).
+type healthReporter = store.HealthReporter
+
+func healthOf(st Store) healthReporter {
+	h, _ := store.Health(st)
+	return h
 }
