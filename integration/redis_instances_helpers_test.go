@@ -27,32 +27,26 @@ const (
 	riFirst  = 9851                    // instance i: HTTP on riFirst+i, admin on riFirst+20+i
 )
 
-var (
-	caddyBinOnce sync.Once
-	caddyBin     string
-	caddyBinErr  error
-)
-
-// buildCaddy builds cmd/caddy once per test run.
+// buildCaddy builds cmd/caddy into the test's temporary directory (once
+// per test: TestRedisThreeInstances is its one caller, and every instance
+// it starts runs that binary).
 func buildCaddy(t *testing.T) string {
 	t.Helper()
-	caddyBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "authgate-caddy-bin-*")
-		if err != nil {
-			caddyBinErr = err
-			return
-		}
-		caddyBin = filepath.Join(dir, "caddy")
-		out, err := exec.Command("go", "build", "-o", caddyBin, "github.com/authgate/caddy-authgate/cmd/caddy").CombinedOutput()
-		if err != nil {
-			caddyBinErr = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
-		}
-	})
-	if caddyBinErr != nil {
-		t.Fatal(caddyBinErr)
+	if bin, ok := builtCaddy[t.Name()]; ok {
+		return bin
 	}
-	return caddyBin
+	bin := filepath.Join(t.TempDir(), "caddy")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/authgate/caddy-authgate/cmd/caddy").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
+	}
+	builtCaddy[t.Name()] = bin
+	return bin
 }
+
+// builtCaddy: the binary of each test that built one (tests in this
+// package run one after another).
+var builtCaddy = map[string]string{}
 
 // instance is one Caddy child process.
 type instance struct {
