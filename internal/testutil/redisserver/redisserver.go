@@ -62,10 +62,11 @@ type Server struct {
 
 // Path returns the redis-server binary, or "" when there is none.
 func Path() string {
+	name := "redis-server"
 	if p := os.Getenv("REDIS_SERVER"); p != "" {
-		return p
+		name = p
 	}
-	p, _ := exec.LookPath("redis-server")
+	p, _ := exec.LookPath(name)
 	return p
 }
 
@@ -81,8 +82,9 @@ func Require(t testing.TB) string {
 	msg := "redis-server/redis-cli not found: install the Debian package redis-server (apt-get install redis-server)"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
+	} else {
+		t.Skip(msg)
 	}
-	t.Skip(msg)
 	return ""
 }
 
