@@ -35,6 +35,8 @@ const (
 	ChangeRevocations ChangeKind = "revocations"
 	ChangeClients     ChangeKind = "clients"
 	ChangeSigningKeys ChangeKind = "keys"
+	// ChangeNotBefore: an issuer's not-before records (Key: the issuer).
+	ChangeNotBefore ChangeKind = "notbefore"
 	ChangeAll         ChangeKind = "all"
 )
 

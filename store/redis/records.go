@@ -102,7 +102,10 @@ func (e *Engine) MarkUsed(ctx context.Context, key string, until time.Time) (boo
 
 // --- clients -------------------------------------------------------------------
 
-func (e *Engine) clientsKey() string { return e.key("clients") }
+func (e *Engine) clientsKey() string { return e.key("{clients}") }
+
+// clientsVersionKey is ClientsVersion's counter, in the clients' slot.
+func (e *Engine) clientsVersionKey() string { return e.key("{clients}:version") }
 
 // PutClient implements store.ClientStore.
 func (e *Engine) PutClient(ctx context.Context, c store.Client) error {
@@ -116,7 +119,7 @@ func (e *Engine) PutClient(ctx context.Context, c store.Client) error {
 	if err != nil {
 		return err
 	}
-	if err := e.wrap(e.c.HSet(ctx, e.clientsKey(), c.ID, data).Err()); err != nil {
+	if err := e.wrap(putInCountedScript.Run(ctx, e.c, []string{e.clientsKey(), e.clientsVersionKey()}, c.ID, data).Err()); err != nil {
 		return err
 	}
 	e.notify(ctx, store.ChangeClients, c.ID)
@@ -153,7 +156,7 @@ func (e *Engine) DeleteClient(ctx context.Context, id string) error {
 	if err := store.CheckKey("client id", []byte(id)); err != nil {
 		return err
 	}
-	if err := e.wrap(e.c.HDel(ctx, e.clientsKey(), id).Err()); err != nil {
+	if err := e.wrap(putInCountedScript.Run(ctx, e.c, []string{e.clientsKey(), e.clientsVersionKey()}, id, "").Err()); err != nil {
 		return err
 	}
 	e.notify(ctx, store.ChangeClients, id)
