@@ -175,6 +175,11 @@ func (r *RedisStorage) OpenStorage(ctx caddy.Context) (store.Engine, error) {
 	return e, nil
 }
 
+// SharedAcrossInstances implements SharedStorage: every instance on the
+// Redis sees the same records, so gateways record DPoP proof jtis there
+// and a proof replayed to another instance is refused too.
+func (*RedisStorage) SharedAcrossInstances() bool { return true }
+
 // UnmarshalCaddyfile parses (after `storage`):
 //
 //	redis <url>... | sentinel <master> <addr>... {

@@ -37,7 +37,7 @@ const (
 	ChangeSigningKeys ChangeKind = "keys"
 	// ChangeNotBefore: an issuer's not-before records (Key: the issuer).
 	ChangeNotBefore ChangeKind = "notbefore"
-	ChangeAll         ChangeKind = "all"
+	ChangeAll       ChangeKind = "all"
 )
 
 // ErrUnavailable wraps every error of a networked engine that comes from

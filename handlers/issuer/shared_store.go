@@ -65,7 +65,8 @@ func storeFailure(err error) *oauthError {
 }
 
 // followChanges reloads what another instance changed as soon as a shared
-// store says so (revocations, clients, this issuer's signing keys); a
+// store says so (revocations, clients, this issuer's signing keys and
+// not-before records); a
 // (re)subscription reloads everything, so messages lost while disconnected
 // heal at once. Run's polls stay as the fallback. Reloads of one kind
 // coalesce: a burst of revocations is one feed read.
@@ -94,6 +95,7 @@ func (i *Issuer) followChanges(ctx context.Context) {
 	revs := reload("revocations", i.loadRevocations)
 	clients := reload("clients", func(ctx context.Context) error { return i.clients.sync(ctx, i.store) })
 	keys := reload("signing keys", i.keys.refresh)
+	notBefore := reload("not-before revocations", i.loadNotBefores)
 	poke := func(ch chan struct{}) {
 		select {
 		case ch <- struct{}{}:
@@ -110,10 +112,15 @@ func (i *Issuer) followChanges(ctx context.Context) {
 			if c.Key == i.iss {
 				poke(keys)
 			}
+		case store.ChangeNotBefore:
+			if c.Key == i.iss {
+				poke(notBefore)
+			}
 		case store.ChangeAll:
 			poke(revs)
 			poke(clients)
 			poke(keys)
+			poke(notBefore)
 		}
 	})
 }

@@ -78,7 +78,8 @@ func TestSharedStoreDown(t *testing.T) {
 
 // TestFollowChanges: a change notification reloads at once what another
 // instance changed in the store (no 30 s revocation poll, no 1 s client
-// poll): revocations, clients; ChangeAll reloads everything.
+// poll): revocations, clients, this issuer's not-before records; ChangeAll
+// reloads everything.
 func TestFollowChanges(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e, st := newShared(t)
@@ -111,13 +112,38 @@ func TestFollowChanges(t *testing.T) {
 			t.Fatal("client not loaded after its notification")
 		}
 
+		// "Revoke everything of bob" on another instance: a not-before of
+		// another issuer is ignored, this issuer's is loaded.
+		iat := now.Add(-time.Minute).Unix()
+		nb := store.NotBefore{Kind: store.NotBeforeUser, ID: "bob", At: now, Until: until}
+		other, mine := nb, nb
+		other.Issuer, mine.Issuer = "https://other.example", testIss
+		if err := st.SetNotBefore(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		st.publish(store.Change{Kind: store.ChangeNotBefore, Key: other.Issuer})
+		synctest.Wait()
+		if err := st.SetNotBefore(ctx, mine); err != nil {
+			t.Fatal(err)
+		}
+		if e.iss.notBefore.refuses("app", "bob", iat) {
+			t.Fatal("not-before known before any reload")
+		}
+		st.publish(store.Change{Kind: store.ChangeNotBefore, Key: testIss})
+		synctest.Wait()
+		if !e.iss.notBefore.refuses("app", "bob", iat) {
+			t.Fatal("not-before not loaded after its notification")
+		}
+
 		// A resubscription (messages may have been lost) reloads all.
 		_ = st.Revoke(ctx, "j-lost", until)
 		_ = st.DeleteClient(ctx, "runtime")
+		_ = st.SetNotBefore(ctx, store.NotBefore{Issuer: testIss, Kind: store.NotBeforeClient, ID: "app", At: now, Until: until})
 		st.publish(store.Change{Kind: store.ChangeAll})
 		synctest.Wait()
-		if !e.iss.revoked.has("j-lost", now.Unix()) || e.iss.clients.load().byID["runtime"] != nil {
-			t.Fatal("ChangeAll did not reload revocations and clients")
+		if !e.iss.revoked.has("j-lost", now.Unix()) || e.iss.clients.load().byID["runtime"] != nil ||
+			!e.iss.notBefore.refuses("app", "app", iat) {
+			t.Fatal("ChangeAll did not reload revocations, clients and not-befores")
 		}
 		cancel()
 		synctest.Wait()

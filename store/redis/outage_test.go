@@ -125,6 +125,29 @@ func notifications(t *testing.T, a, b *redis.Engine, restart func()) {
 		t.Fatal(err)
 	}
 	wait(store.ChangeSigningKeys, "https://iss")
+	// The roles main gained: a client disabled through UpdateClient (the
+	// admin API), a not-before revocation, a family revocation (its access
+	// tokens' revocations).
+	if _, err := a.UpdateClient(ctx, "c1", func(c *store.Client) (*store.Client, error) {
+		c.Disabled = true
+		return c, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wait(store.ChangeClients, "c1")
+	nb := store.NotBefore{Issuer: "https://iss", Kind: store.NotBeforeUser, ID: "alice", At: time.Now(), Until: time.Now().Add(time.Hour)}
+	if err := a.SetNotBefore(ctx, nb); err != nil {
+		t.Fatal(err)
+	}
+	wait(store.ChangeNotBefore, "https://iss")
+	fam := store.RefreshFamily{ID: "f1", Access: []store.FamilyAccess{{JTI: "fj1", RevokeUntil: time.Now().Add(time.Hour)}}, ExpiresAt: time.Now().Add(time.Hour)}
+	if err := a.StartFamily(ctx, fam, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RevokeFamily(ctx, "f1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	wait(store.ChangeRevocations, "")
 	// A revocation that is no news (an earlier until) publishes nothing;
 	// the next message is the one after it.
 	_ = a.Revoke(ctx, "j1", time.Now())
