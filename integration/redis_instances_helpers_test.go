@@ -112,11 +112,17 @@ func riKEK() string {
 // startInstance starts Caddy number i on the Redis at redisAddr.
 func startInstance(t *testing.T, i int, redisAddr, kek string) *instance {
 	t.Helper()
-	bin := buildCaddy(t)
 	port := riFirst + i
-	in := &instance{name: string(rune('A' + i)), port: port, base: fmt.Sprintf("http://127.0.0.1:%d", port), dir: t.TempDir()}
+	return launchInstance(t, string(rune('A'+i)), port, riCaddyfile(port, riFirst+20+i, redisAddr), kek)
+}
+
+// launchInstance starts the built Caddy on caddyfile, listening on port.
+func launchInstance(t *testing.T, name string, port int, caddyfile, kek string) *instance {
+	t.Helper()
+	bin := buildCaddy(t)
+	in := &instance{name: name, port: port, base: fmt.Sprintf("http://127.0.0.1:%d", port), dir: t.TempDir()}
 	cfg := filepath.Join(in.dir, "Caddyfile")
-	if err := os.WriteFile(cfg, []byte(riCaddyfile(port, riFirst+20+i, redisAddr)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(caddyfile), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	in.args = []string{bin, "run", "--config", cfg, "--adapter", "caddyfile"}
