@@ -16,7 +16,8 @@ import (
 // TestSizing measures Redis memory per record (README "Sizing"): the
 // used_memory growth over 5 000 records of each kind, as the issuer writes
 // them (token hashes of 32 bytes, sessions with 300 bytes of data sealed by
-// the encrypting wrapper, 22-character jtis). It fails if a record costs
+// the encrypting wrapper, 22-character jtis; a refresh family as the
+// code exchange starts it, then one rotation of each). It fails if a record costs
 // more than the README promises.
 func TestSizing(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Options{})
@@ -62,6 +63,21 @@ func TestSizing(t *testing.T) {
 				Subject: "alice", AuthTime: time.Now(), SessionID: strings.Repeat("s", 22), FamilyID: strings.Repeat("f", 22),
 				RedeemBy: time.Now().Add(time.Minute), ExpiresAt: until})
 		}},
+		{"refresh family (family + first token)", 1300, func(i int) error {
+			fam := store.RefreshFamily{ID: fmt.Sprintf("fam-%018d", i), ClientID: "web", Subject: "alice",
+				Access: []store.FamilyAccess{{JTI: fmt.Sprintf("jti-a-%016d", i), RevokeUntil: until}}, ExpiresAt: until}
+			return e.StartFamily(ctx, fam, refreshRecord(hash(i), fam.ID, fmt.Sprintf("jti-a-%016d", i), until))
+		}},
+		{"refresh rotation (+ token, + revocation)", 1400, func(i int) error {
+			_, _, err := e.RotateRefresh(ctx, hash(i), func(old store.RefreshRecord) (store.RefreshRecord, error) {
+				return *refreshRecord(hash(n+i), old.FamilyID, fmt.Sprintf("jti-b-%016d", i), until), nil
+			})
+			return err
+		}},
+		{"user", 500, func(i int) error {
+			return e.PutUser(ctx, store.UserRecord{Name: fmt.Sprintf("user-%06d", i), Claims: map[string]any{"email": fmt.Sprintf("user-%06d@example.com", i)},
+				PasswordHash: "$argon2id$v=19$m=19456,t=2,p=1$" + strings.Repeat("s", 22) + "$" + strings.Repeat("k", 43), CreatedAt: time.Now(), UpdatedAt: time.Now()})
+		}},
 	}
 	for _, k := range kinds {
 		before := used()
@@ -76,4 +92,12 @@ func TestSizing(t *testing.T) {
 			t.Errorf("%s: %d bytes per record, more than the %d the README states", k.name, per, k.limit)
 		}
 	}
+}
+
+// refreshRecord is a refresh token as the issuer stores it.
+func refreshRecord(hash []byte, family, accessJTI string, until time.Time) *store.RefreshRecord {
+	return &store.RefreshRecord{Hash: hash, FamilyID: family, ClientID: "web", Subject: "alice",
+		Scopes: []string{"openid", "profile", "orders:read"}, Audience: []string{"https://api.example.com"},
+		AuthTime: time.Now(), SessionID: strings.Repeat("s", 22), IssuedAt: time.Now(), ExpiresAt: until, FamilyEndsAt: until,
+		AccessJTI: accessJTI, AccessRevokeUntil: until}
 }
