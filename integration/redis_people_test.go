@@ -126,7 +126,8 @@ func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 // B; the spent refresh token replayed at A revokes the family, refused on
 // both within 1 s; one refresh token sent to A and B at once has exactly one
 // winner (every round); a client created through A's admin API gets tokens
-// at B within 1 s and, disabled through A, is refused at B within 1 s.
+// at B within 1 s and, disabled through A, is refused at B within 1 s; a
+// DPoP proof used at A's gateway is refused as a replay at B's.
 func TestRedisInstancesPeople(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Options{FirstPort: 6450, LastPort: 6499})
 	hash, err := issuer.HashPassword("alice-password")
@@ -249,6 +250,45 @@ func TestRedisInstancesPeople(t *testing.T) {
 		t.Fatal("client disabled through A's admin API: still served at B after 1s")
 	}
 	t.Logf("client disabled at A refused at B after %v", took.Round(time.Millisecond))
+
+	// A DPoP proof used at A's gateway is a replay at B's (both behind one
+	// load balancer: the same Host, so the same htu): the proof jtis are
+	// in Redis, not in a per-process cache.
+	k := dpNewKey(t)
+	viaLB := func(in *instance, method, path, scheme, tok, proof string, form url.Values) issResp {
+		var body *strings.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		} else {
+			body = strings.NewReader("")
+		}
+		req, _ := http.NewRequest(method, in.base+path, body)
+		req.Host = strings.TrimPrefix(rpPublic, "http://")
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("app", "ri-secret")
+		} else {
+			req.Header.Set("Authorization", scheme+" "+tok)
+		}
+		req.Header.Set("DPoP", proof)
+		return issDo(t, riClient, req)
+	}
+	r := viaLB(a, "POST", "/oauth/token", "", "", k.proof(t, "POST", rpPublic+"/oauth/token", "", nil), url.Values{"grant_type": {"client_credentials"}})
+	dtok := str(r.body, "access_token")
+	if r.status != 200 || str(r.body, "token_type") != "DPoP" {
+		t.Fatalf("DPoP token at A: %d %s", r.status, r.raw)
+	}
+	api := rpPublic + "/api/orders"
+	proof := k.proof(t, "GET", api, dtok, nil)
+	if r := viaLB(a, "GET", "/api/orders", "DPoP", dtok, proof, nil); r.status != 200 {
+		t.Fatalf("DPoP call at A: %d %s", r.status, r.raw)
+	}
+	if r := viaLB(b, "GET", "/api/orders", "DPoP", dtok, proof, nil); r.status != 401 || !strings.Contains(r.header.Get("WWW-Authenticate"), "invalid_dpop_proof") {
+		t.Fatalf("A's proof replayed at B: %d %q %s", r.status, r.header.Get("WWW-Authenticate"), r.raw)
+	}
+	if r := viaLB(b, "GET", "/api/orders", "DPoP", dtok, k.proof(t, "GET", api, dtok, nil), nil); r.status != 200 {
+		t.Fatalf("a fresh proof at B: %d %s", r.status, r.raw)
+	}
 }
 
 // ptAPIStatusAt calls in's gateway route with an access token.
