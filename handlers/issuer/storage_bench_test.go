@@ -28,28 +28,8 @@ import (
 //
 //	go test ./handlers/issuer -run '^$' -bench StorageRedisVsBolt -benchtime 1x
 func BenchmarkStorageRedisVsBolt(b *testing.B) {
-	srv := redisserver.Start(b, redisserver.Options{AOF: true}) // appendfsync always: as durable as bbolt
-	rdb, err := storeredis.New(storeredis.Options{Addrs: []string{srv.Addr}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bdb, err := store.OpenBolt(filepath.Join(b.TempDir(), "a.db"), store.BoltOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = rdb.Close(); _ = bdb.Close() })
-	open := func(st store.Engine) *Issuer {
-		cfg := baseConfig()
-		for i := range cfg.Clients {
-			cfg.Clients[i].RateLimit = &RateLimit{}
-		}
-		cfg.Store = store.Encrypted(st, nil)
-		iss, err := New(context.Background(), cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return iss
-	}
+	bdb, rdb := benchEngines(b, redisserver.Options{AOF: true})
+	open := func(st store.Engine) *Issuer { return benchIssuer(b, st, nil) }
 	engines := []struct {
 		name string
 		iss  *Issuer
@@ -125,6 +105,40 @@ func BenchmarkStorageRedisVsBolt(b *testing.B) {
 	report("jwt", "tokens/s", jwt)
 	report("opaque", "tokens/s", opaque)
 	report("admit", "ns", adm)
+}
+
+// benchEngines opens a bbolt file and an engine on a real redis-server
+// started with opts (AOF: appendfsync always, as durable as bbolt).
+func benchEngines(b *testing.B, opts redisserver.Options) (bolt, redis store.Engine) {
+	srv := redisserver.Start(b, opts)
+	rdb, err := storeredis.New(storeredis.Options{Addrs: []string{srv.Addr}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bdb, err := store.OpenBolt(filepath.Join(b.TempDir(), "a.db"), store.BoltOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = rdb.Close(); _ = bdb.Close() })
+	return bdb, rdb
+}
+
+// benchIssuer is an issuer of baseConfig on st, without rate limits;
+// mutate (if any) changes the config first.
+func benchIssuer(b *testing.B, st store.Engine, mutate func(*Config)) *Issuer {
+	cfg := baseConfig()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	for i := range cfg.Clients {
+		cfg.Clients[i].RateLimit = &RateLimit{}
+	}
+	cfg.Store = store.Encrypted(st, nil)
+	iss, err := New(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return iss
 }
 
 func median(v []float64) float64 {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/authgate/caddy-authgate/internal/testutil/redisserver"
 	"github.com/authgate/caddy-authgate/store"
-	storeredis "github.com/authgate/caddy-authgate/store/redis"
 )
 
 // BenchmarkRefreshRedisVsBolt compares refreshes/s (RFC 6749 §6 through the
@@ -26,33 +24,16 @@ import (
 //
 //	go test ./handlers/issuer -run '^$' -bench RefreshRedisVsBolt -benchtime 1x
 func BenchmarkRefreshRedisVsBolt(b *testing.B) {
-	srv := redisserver.Start(b, redisserver.Options{AOF: true, FirstPort: 6450, LastPort: 6499}) // appendfsync always: as durable as bbolt
-	rdb, err := storeredis.New(storeredis.Options{Addrs: []string{srv.Addr}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bdb, err := store.OpenBolt(filepath.Join(b.TempDir(), "a.db"), store.BoltOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = rdb.Close(); _ = bdb.Close() })
+	bdb, rdb := benchEngines(b, redisserver.Options{AOF: true, FirstPort: 6450, LastPort: 6499})
 	type engine struct {
 		st  store.Engine
 		iss *Issuer
 	}
 	open := func(st store.Engine) engine {
-		cfg := baseConfig()
-		cfg.Clients = append(cfg.Clients, peopleClients()...)
-		for i := range cfg.Clients {
-			cfg.Clients[i].RateLimit = &RateLimit{}
-		}
-		cfg.Users = []UserConfig{{Name: "alice", PasswordHash: cheapHash(b, "alice-pw")}}
-		cfg.Store = store.Encrypted(st, nil)
-		iss, err := New(context.Background(), cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return engine{st, iss}
+		return engine{st, benchIssuer(b, st, func(c *Config) {
+			c.Clients = append(c.Clients, peopleClients()...)
+			c.Users = []UserConfig{{Name: "alice", PasswordHash: cheapHash(b, "alice-pw")}}
+		})}
 	}
 	engines := []engine{open(bdb), open(rdb)}
 	post := func(iss *Issuer, f url.Values) map[string]any {
