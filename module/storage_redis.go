@@ -27,8 +27,9 @@ func init() {
 // RedisStorage keeps everything in Redis, so that several Caddy instances
 // share one issuer: standalone (one URL), Cluster (several URLs, the seeds)
 // or Sentinel. Records expire natively; single use, code redemption and
-// signing-key updates are atomic across instances; revocations, client and
-// key changes reach every instance through pub/sub. See README "Storage:
+// signing-key updates are atomic across instances, and so are refresh
+// rotations; revocations, client, not-before and key changes reach every
+// instance through pub/sub. See README "Storage:
 // Redis" for persistence and sizing.
 type RedisStorage struct {
 	// URLs are `redis://[user:password@]host:port[/db]` or `rediss://...`

@@ -127,8 +127,8 @@ func (kr *Keyring) open(v []byte, aad string) ([]byte, error) {
 // Encrypted wraps an engine so that what is secret in it is encrypted at
 // rest with AES-256-GCM under the keyring's current KEK: signing keys'
 // private halves and session data. Everything else passes through (token,
-// code and revocation records are keyed by hashes and hold no secret;
-// client secrets are stored hashed). A new role whose records hold a
+// code, refresh-token and family records are keyed by hashes and hold no
+// secret; client secrets and user passwords are stored hashed). A new role whose records hold a
 // secret overrides its put and get methods here, like sessions.
 //
 // With a nil keyring it still refuses to return encrypted records as if

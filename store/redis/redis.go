@@ -16,7 +16,12 @@
 //	<p>{rev}:seq            string  last feed sequence (INCR)
 //	<p>{rev}:epoch          string  random id of this feed (cursors carry it)
 //	<p>m:<marker>           string  single-use marker, PXAT its until
-//	<p>clients              hash    client id -> JSON
+//	<p>{clients}            hash    client id -> JSON
+//	<p>{clients}:version    string  ClientsVersion (INCR with every write)
+//	<p>{rev}:rt:<hex hash>  string  refresh token record, PXAT its exp
+//	<p>{rev}:fam:<id>       string  refresh family record, PXAT its end
+//	<p>{nb:<issuer>}        hash    "<kind>\0<id>" -> not-before JSON
+//	<p>users                hash    user name -> JSON
 //	<p>sess:<kind>\0<id>    string  session record, PXAT its expiry
 //	<p>code:<hex hash>      hash    rec (JSON), redeemed (flag); PXAT expiry
 //	<p>changes              pub/sub channel of change notifications
@@ -35,6 +40,14 @@
 //     feed's sequence is server-side (INCR), so every instance agrees on
 //     its order. Cursors are "<epoch>:<seq>": a Redis that lost its data
 //     gets a new epoch and every cursor starts over instead of skipping.
+//   - UpdateClient, SetNotBefore and the refresh families are
+//     compare-and-set: read, decide in Go (for families the state machine
+//     of store/refresh.go, shared with bbolt), then a script writes only if
+//     every record read still holds the value read, else the caller reads
+//     again (at most 64 times, then ErrUnavailable). A rotation or a
+//     family revocation writes the tokens, the family and the revocations
+//     of its access tokens in one script (applyScript), so refresh tokens
+//     and families live in the {rev} slot with the revocation feed.
 //
 // # Expiry
 //
@@ -46,16 +59,16 @@
 //
 // # Change notifications
 //
-// Writes that other instances must see quickly (revocations, clients,
-// signing keys) PUBLISH on <p>changes after they succeed; Subscribe
+// Writes that other instances must see quickly (revocations, those of
+// family revocations included; clients; not-befores; signing keys) PUBLISH
+// on <p>changes after they succeed; Subscribe
 // delivers them, and a synthetic "all" after every (re)connection, so a
 // message lost while disconnected is healed by a resync. The issuer's
 // periodic polls stay as the fallback.
 //
 // # Adding a role
 //
-// A new store role (refresh families, users, …) is one file here
-// (family.go): its key names in the table above (one hash tag per record
+// A new store role is one file here (like refresh.go, users.go): its key names in the table above (one hash tag per record
 // that a script touches as a whole), values JSON-encoded with
 // store.Encode, PXAT the record's expiry, getters checking store.Expired
 // against e.now(), atomic read-modify-write as a script in scripts.go
