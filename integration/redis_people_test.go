@@ -72,6 +72,16 @@ http://:%d {
 // (an HTTP client with a cookie jar) and returns the code.
 func rpSignIn(t *testing.T, in *instance) string {
 	t.Helper()
+	code, status, raw := rpSignInAs(t, in, "alice", "alice-password")
+	if code == "" {
+		t.Fatalf("sign-in at %s: %d %s", in.name, status, raw)
+	}
+	return code
+}
+
+// rpSignInAs signs user in at in; the code, or "" and the login answer.
+func rpSignInAs(t *testing.T, in *instance, user, password string) (string, int, string) {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	q := url.Values{"response_type": {"code"}, "client_id": {"web"}, "redirect_uri": {rpCallback},
@@ -82,15 +92,15 @@ func rpSignIn(t *testing.T, in *instance) string {
 		t.Fatalf("login page at %s: %d %s", in.name, page.status, page.raw)
 	}
 	f := url.Values{"csrf": {siHidden(page.raw, "csrf")}, "request": {siHidden(page.raw, "request")},
-		"username": {"alice"}, "password": {"alice-password"}}
+		"username": {user}, "password": {password}}
 	req, _ := http.NewRequest(http.MethodPost, in.base+"/oauth/login", strings.NewReader(f.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	done := issDo(t, c, req)
 	loc, err := url.Parse(done.header.Get("Location"))
 	if err != nil || done.status != http.StatusSeeOther || loc.Query().Get("code") == "" {
-		t.Fatalf("sign-in at %s: %d %s %s", in.name, done.status, done.header.Get("Location"), done.raw)
+		return "", done.status, done.raw
 	}
-	return loc.Query().Get("code")
+	return loc.Query().Get("code"), done.status, ""
 }
 
 // rpTokens posts a token request for the web client to in.
@@ -127,7 +137,9 @@ func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 // both within 1 s; one refresh token sent to A and B at once has exactly one
 // winner (every round); a client created through A's admin API gets tokens
 // at B within 1 s and, disabled through A, is refused at B within 1 s; a
-// DPoP proof used at A's gateway is refused as a replay at B's.
+// user created through A's admin API signs in at B and, disabled through
+// A, is refused at B within 1 s; a DPoP proof used at A's gateway is
+// refused as a replay at B's.
 func TestRedisInstancesPeople(t *testing.T) {
 	srv := redisserver.Start(t, redisserver.Options{FirstPort: 6450, LastPort: 6499})
 	hash, err := issuer.HashPassword("alice-password")
@@ -250,6 +262,34 @@ func TestRedisInstancesPeople(t *testing.T) {
 		t.Fatal("client disabled through A's admin API: still served at B after 1s")
 	}
 	t.Logf("client disabled at A refused at B after %v", took.Round(time.Millisecond))
+
+	// A user created through A's admin API signs in at B at once;
+	// disabled through A, her token is refused at B within 1 s (the
+	// not-before that disabling records is published) and she can no
+	// longer sign in at B.
+	if r := rpAdmin(t, a, http.MethodPost, "/users", `{"name":"dave","password":"dave-password-1"}`); r.status != 201 {
+		t.Fatalf("admin API user create at A: %d %s", r.status, r.raw)
+	}
+	code, status, raw := rpSignInAs(t, b, "dave", "dave-password-1")
+	if code == "" {
+		t.Fatalf("user created at A, sign-in at B: %d %s", status, raw)
+	}
+	dr := rpExchange(t, b, code)
+	daveTok := str(dr.body, "access_token")
+	if s, body := ptAPIStatusAt(t, b, daveTok); dr.status != 200 || s != 200 || body != "user=dave" {
+		t.Fatalf("dave's token at B: %d %d %q", dr.status, s, body)
+	}
+	if r := rpAdmin(t, a, http.MethodPatch, "/users/dave", `{"disabled":true}`); r.status != 200 {
+		t.Fatalf("admin API user disable at A: %d %s", r.status, r.raw)
+	}
+	took = waitFor(time.Second, func() bool { s, _ := ptAPIStatusAt(t, b, daveTok); return s == 401 })
+	if took < 0 {
+		t.Fatal("user disabled through A's admin API: her token still accepted at B after 1s")
+	}
+	t.Logf("user disabled at A: her token refused at B after %v", took.Round(time.Millisecond))
+	if code, status, _ := rpSignInAs(t, b, "dave", "dave-password-1"); code != "" || status == http.StatusSeeOther {
+		t.Fatalf("disabled user signed in at B: %d", status)
+	}
 
 	// A DPoP proof used at A's gateway is a replay at B's (both behind one
 	// load balancer: the same Host, so the same htu): the proof jtis are
