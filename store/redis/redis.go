@@ -171,6 +171,7 @@ type Engine struct {
 	ctx       context.Context // done at Close
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	families  familyIndex // refresh token hash -> family id (a hint)
 }
 
 var (

@@ -91,17 +91,44 @@ func (e *Engine) readFamily(ctx context.Context, id string) (string, *store.Refr
 		return "", nil, err
 	}
 	raw, err := e.getRaw(ctx, e.familyKey(id))
-	if err != nil || raw == "" {
-		return raw, nil, err
+	if err != nil {
+		return "", nil, err
+	}
+	f, err := e.decodeFamily(raw)
+	return raw, f, err
+}
+
+// decodeFamily decodes a family record; nil when missing ("") or expired.
+func (e *Engine) decodeFamily(raw string) (*store.RefreshFamily, error) {
+	if raw == "" {
+		return nil, nil
 	}
 	var f store.RefreshFamily
 	if err := json.Unmarshal([]byte(raw), &f); err != nil {
-		return "", nil, fmt.Errorf("store/redis: corrupt refresh family record: %w", err)
+		return nil, fmt.Errorf("store/redis: corrupt refresh family record: %w", err)
 	}
 	if store.Expired(f.ExpiresAt, e.now()) {
-		return raw, nil, nil
+		return nil, nil
 	}
-	return raw, &f, nil
+	return &f, nil
+}
+
+// readToken reads a refresh token record as stored ("" when missing) and,
+// when the family index knows its family, that family's record in the same
+// MGET (one slot: {rev}); hinted names the family read ("" for none).
+func (e *Engine) readToken(ctx context.Context, hash []byte) (rawTok, rawFam, hinted string, err error) {
+	fam, ok := e.families.get(hash)
+	if !ok || store.CheckKey("family id", []byte(fam)) != nil {
+		rawTok, err = e.getRaw(ctx, e.refreshKey(hash))
+		return rawTok, "", "", err
+	}
+	vals, err := e.c.MGet(ctx, e.refreshKey(hash), e.familyKey(fam)).Result()
+	if err != nil {
+		return "", "", "", e.wrap(err)
+	}
+	rawTok, _ = vals[0].(string)
+	rawFam, _ = vals[1].(string)
+	return rawTok, rawFam, fam, nil
 }
 
 // StartFamily implements store.RefreshStore.
@@ -155,6 +182,9 @@ func (e *Engine) StartFamily(ctx context.Context, fam store.RefreshFamily, first
 		}
 		ok, err := e.apply(ctx, check, w, nil)
 		if err != nil || ok {
+			if ok && first != nil {
+				e.families.put(first.Hash, f.ID)
+			}
 			return err
 		}
 	}
@@ -174,7 +204,7 @@ func (e *Engine) RotateRefresh(ctx context.Context, hash []byte, next func(old s
 		return store.RefreshRecord{}, store.RefreshFamily{}, err
 	}
 	for range maxCASAttempts {
-		rawOld, err := e.getRaw(ctx, e.refreshKey(hash))
+		rawOld, rawFam, hinted, err := e.readToken(ctx, hash)
 		if err != nil {
 			return store.RefreshRecord{}, store.RefreshFamily{}, err
 		}
@@ -185,7 +215,12 @@ func (e *Engine) RotateRefresh(ctx context.Context, hash []byte, next func(old s
 		if err := json.Unmarshal([]byte(rawOld), &old); err != nil {
 			return store.RefreshRecord{}, store.RefreshFamily{}, fmt.Errorf("store/redis: corrupt refresh token record: %w", err)
 		}
-		rawFam, fam, err := e.readFamily(ctx, old.FamilyID)
+		var fam *store.RefreshFamily
+		if hinted == old.FamilyID {
+			fam, err = e.decodeFamily(rawFam)
+		} else {
+			rawFam, fam, err = e.readFamily(ctx, old.FamilyID)
+		}
 		if err != nil {
 			return old, store.RefreshFamily{}, err
 		}
@@ -207,6 +242,9 @@ func (e *Engine) RotateRefresh(ctx context.Context, hash []byte, next func(old s
 			return old, before, err
 		}
 		if ok {
+			if rot.Next.Hash != nil {
+				e.families.put(rot.Next.Hash, rot.Next.FamilyID)
+			}
 			return old, before, outcome
 		}
 	}
@@ -225,6 +263,7 @@ func (e *Engine) GetRefresh(ctx context.Context, hash []byte) (store.RefreshReco
 	if err := e.getJSON(ctx, e.refreshKey(hash), "refresh token record", &rec); err != nil {
 		return store.RefreshRecord{}, err
 	}
+	e.families.put(hash, rec.FamilyID)
 	if store.Expired(rec.ExpiresAt, e.now()) {
 		return store.RefreshRecord{}, store.ErrNotFound
 	}
