@@ -25,11 +25,20 @@ func init() {
 type App struct {
 	// StorageRaw selects where the issuer keeps signing keys, opaque tokens,
 	// revocations and registered clients: a module of the
-	// `authgate.storage` namespace, named by "engine" (bolt, memory).
+	// `authgate.storage` namespace, named by "engine" (bolt, memory, redis).
 	// Default: bolt at `<caddy data dir>/authgate/authgate.db`.
 	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=authgate.storage inline_key=engine"`
+	// EncryptionKey is the key-encryption key (32 bytes, base64 or hex;
+	// e.g. {env.AUTHGATE_KEK}): private signing keys and session data are
+	// stored encrypted with AES-256-GCM under it, in every engine. Without
+	// it they are stored in the clear (a warning at start).
+	EncryptionKey string `json:"encryption_key,omitempty"`
+	// PreviousEncryptionKeys still decrypt (during a KEK rotation); records
+	// are re-encrypted under EncryptionKey when next written.
+	PreviousEncryptionKeys []string `json:"previous_encryption_keys,omitempty"`
 
 	storage StorageEngine
+	keyring *store.Keyring
 	ctx     caddy.Context
 	logger  *zap.Logger
 
@@ -52,6 +61,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.issuers = make(map[string]gateway.LocalIssuer)
 	a.paths = make(map[string]string)
+	if err := a.provisionKeyring(); err != nil {
+		return err
+	}
 	if a.StorageRaw == nil {
 		bolt := new(BoltStorage)
 		if err := bolt.Provision(ctx); err != nil {
@@ -130,7 +142,7 @@ func (a *App) Store() (store.Engine, error) {
 	a.mu.Lock()
 	a.stores = append(a.stores, key)
 	a.mu.Unlock()
-	return val.(*pooledStore).Engine, nil
+	return a.encrypted(val.(*pooledStore).Engine), nil
 }
 
 // RegisterIssuer makes an in-process issuer known to the gateways of this

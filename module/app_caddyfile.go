@@ -16,6 +16,8 @@ func init() {
 //	{
 //		authgate {
 //			storage bolt [<path>]    # or another authgate.storage.<engine>
+//			encryption_key <kek>
+//			previous_encryption_key <kek>
 //		}
 //	}
 func parseAuthgateGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -47,6 +49,21 @@ func parseAuthgateGlobal(d *caddyfile.Dispenser, existing any) (any, error) {
 				return nil, err
 			}
 			app.StorageRaw = caddyconfig.JSONModuleObject(unm, "engine", name, nil)
+		case "encryption_key":
+			if app.EncryptionKey != "" {
+				return nil, d.Err("duplicate subdirective \"encryption_key\"")
+			}
+			v, err := argOne(d)
+			if err != nil {
+				return nil, err
+			}
+			app.EncryptionKey = v
+		case "previous_encryption_key":
+			v, err := argOne(d)
+			if err != nil {
+				return nil, err
+			}
+			app.PreviousEncryptionKeys = append(app.PreviousEncryptionKeys, v)
 		default:
 			return nil, d.Errf("unknown subdirective %q", d.Val())
 		}

@@ -51,7 +51,7 @@ func TestStorageEngineModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, ok := st.(*store.Bolt); !ok || b.Path() != path {
+	if b, ok := unwrap(st).(*store.Bolt); !ok || b.Path() != path {
 		t.Fatalf("bolt engine = %#v", st)
 	}
 
@@ -63,14 +63,22 @@ func TestStorageEngineModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := st.(*memory.Store); !ok {
+	if _, ok := unwrap(st).(*memory.Store); !ok {
 		t.Fatalf("memory engine = %#v", st)
 	}
 
-	if _, err := provisionApp(t, `{"storage":{"engine":"redis"}}`); err == nil ||
-		!strings.Contains(err.Error(), "engines: bolt, memory") {
+	if _, err := provisionApp(t, `{"storage":{"engine":"nosuch"}}`); err == nil ||
+		!strings.Contains(err.Error(), "engines: bolt, memory, redis") {
 		t.Fatalf("unknown engine: %v", err)
 	}
+}
+
+// unwrap returns the engine under the app's encrypting wrapper.
+func unwrap(e store.Engine) store.Engine {
+	if u, ok := e.(interface{ Unwrap() store.Engine }); ok {
+		return u.Unwrap()
+	}
+	return e
 }
 
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
@@ -88,8 +96,8 @@ func TestStorageMemoryCaddyfile(t *testing.T) {
 			t.Errorf("%q: no error", in)
 		}
 	}
-	_, err = parseAuthgateGlobal(caddyfile.NewTestDispenser("authgate {\nstorage redis\n}"), nil)
-	if err == nil || !strings.Contains(err.Error(), `unknown storage engine "redis" (supported: bolt, memory)`) {
+	_, err = parseAuthgateGlobal(caddyfile.NewTestDispenser("authgate {\nstorage nosuch\n}"), nil)
+	if err == nil || !strings.Contains(err.Error(), `unknown storage engine "nosuch" (supported: bolt, memory, redis)`) {
 		t.Fatalf("unknown engine: %v", err)
 	}
 }

@@ -1,9 +1,13 @@
 // Package store is authgate's persistence: small role interfaces, one per
 // kind of record, that handlers state and module wires; the record types;
 // and the embedded bbolt engine (OpenBolt), the default. Other engines live
-// in their own packages (store/memory for tests; a Redis engine for
-// clusters comes later) and every engine passes the conformance suite in
+// in their own packages (store/memory for tests, store/redis for several
+// instances) and every engine passes the conformance suite in
 // store/storetest, the one specification of what the roles mean.
+// Encrypted wraps any engine to keep its secrets encrypted at rest
+// (encrypted.go); engines shared between processes also implement
+// ChangeNotifier and HealthReporter (changes.go), found through wrappers by
+// Notifier and Health.
 //
 // Roles today:
 //

@@ -232,6 +232,9 @@ func (g *Gateway) authorize(r *http.Request, client netip.Addr, f *found) (Decis
 			return Decision{}, withIdentity(errTooEarly(), claims)
 		}
 		if err := local.Admit(claims, client); err != nil {
+			if te := (*token.Error)(nil); errors.As(err, &te) && te.Reason == token.ReasonKeysUnavailable {
+				return Decision{}, withIdentity(tokenError(err), claims) // 503: the issuer's store is out of reach
+			}
 			e := errInvalidToken(ReasonNotAdmitted, err.Error())
 			return Decision{}, withIdentity(e, claims)
 		}

@@ -128,7 +128,8 @@ type Issuer struct {
 	maxTTL     time.Duration
 	alg        string
 	rotation   time.Duration
-	store      Store // set by Open
+	store      Store          // set by Open
+	health     healthReporter // set by Open for a shared (networked) store, else nil
 	now        func() time.Time
 	logger     *slog.Logger
 
@@ -292,6 +293,7 @@ func New(ctx context.Context, cfg Config) (*Issuer, error) {
 // must succeed before the issuer serves.
 func (i *Issuer) Open(ctx context.Context, st Store) error {
 	i.store = st
+	i.health = healthOf(st)
 	i.keys = newKeyManager(st, i.iss, i.alg, i.rotation, i.maxTTL, i.now, i.logger)
 	if err := i.keys.refresh(ctx); err != nil {
 		return fmt.Errorf("issuer: signing keys: %w", err)
@@ -351,6 +353,7 @@ func (i *Issuer) Run(ctx context.Context) {
 	if i.users.watch != nil {
 		go i.users.watch.run(ctx, UsersFileInterval)
 	}
+	i.followChanges(ctx)
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {

@@ -49,6 +49,9 @@ func (i *Issuer) Admit(c *token.Claims, addr netip.Addr) error {
 	if c == nil || c.Issuer != i.iss {
 		return ErrForeignToken
 	}
+	if i.storeStale() {
+		return errSharedStoreDown
+	}
 	now := i.now().Unix()
 	if err := i.admissible(c.JTI, c.ClientID, c.Subject, c.Scopes, c.IssuedAt, c.AuthTime, now); err != nil {
 		return err

@@ -83,7 +83,7 @@ func (i *Issuer) mint(ctx context.Context, m *mintRequest, now time.Time) (*toke
 		}
 		if tok, err = i.mintOpaque(ctx, m, jti, iat, exp); err != nil {
 			i.logger.LogAttrs(ctx, slog.LevelError, "storing opaque token failed", slog.String("error", err.Error()))
-			return nil, serverError()
+			return nil, storeFailure(err)
 		}
 	default:
 		claims, err := encodeAccessClaims(i.iss, m, jti, iat, exp)

@@ -131,7 +131,7 @@ func (i *Issuer) recordFamily(ctx context.Context, m *mintRequest, jti string, e
 			return &familyResult{}, nil
 		default:
 			i.logger.LogAttrs(ctx, slog.LevelError, "storing the token family failed", slog.String("error", err.Error()))
-			return nil, serverError()
+			return nil, storeFailure(err)
 		}
 	}
 	old, fam, err := i.store.RotateRefresh(ctx, p.rotate, func(old store.RefreshRecord) (store.RefreshRecord, error) {
@@ -155,7 +155,7 @@ func (i *Issuer) recordFamily(ctx context.Context, m *mintRequest, jti string, e
 		return nil, invalidGrant("invalid refresh token")
 	default:
 		i.logger.LogAttrs(ctx, slog.LevelError, "rotating a refresh token failed", slog.String("error", err.Error()))
-		return nil, serverError()
+		return nil, storeFailure(err)
 	}
 }
 

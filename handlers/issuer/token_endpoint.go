@@ -8,6 +8,10 @@ import (
 // serveToken is the token endpoint: it authenticates the client, runs the
 // requested grant (grant.go) and mints what the grant asked for (mint.go).
 func (i *Issuer) serveToken(w http.ResponseWriter, r *http.Request, ip netip.Addr) {
+	if e := i.storeUnavailable(); e != nil {
+		writeError(w, e, i.realm)
+		return
+	}
 	f, c, ok := i.clientRequest(w, r, ip)
 	if !ok {
 		return

@@ -1,0 +1,286 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Ports of the multi-instance tests (this issue's range 9850-9899; Redis
+// itself on 6400-6449 via redisserver).
+const (
+	riPublic = "http://127.0.0.1:9850" // the issuer URL every instance shares, as behind a load balancer
+	riFirst  = 9851                    // instance i: HTTP on riFirst+i, admin on riFirst+20+i
+)
+
+// buildCaddy builds cmd/caddy into the test's temporary directory (once
+// per test: TestRedisThreeInstances is its one caller, and every instance
+// it starts runs that binary).
+func buildCaddy(t *testing.T) string {
+	t.Helper()
+	if bin, ok := builtCaddy[t.Name()]; ok {
+		return bin
+	}
+	bin := filepath.Join(t.TempDir(), "caddy")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/authgate/caddy-authgate/cmd/caddy").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
+	}
+	builtCaddy[t.Name()] = bin
+	return bin
+}
+
+// builtCaddy: the binary of each test that built one (tests in this
+// package run one after another).
+var builtCaddy = map[string]string{}
+
+// instance is one Caddy child process.
+type instance struct {
+	name string
+	base string // http://127.0.0.1:port
+	port int
+	dir  string
+	args []string
+	env  []string
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *bytes.Buffer
+	mu   sync.Mutex
+}
+
+func riCaddyfile(port, admin int, redisAddr string) string {
+	return fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	auto_https off
+	skip_install_trust
+	persist_config off
+	authgate {
+		storage redis redis://%s {
+			prefix it:
+			outage_grace 3s
+		}
+		encryption_key {env.AUTHGATE_KEK}
+	}
+}
+http://:%d {
+	authgate_issuer {
+		issuer %s
+		client app {
+			secret {env.RI_SECRET}
+			scopes read
+		}
+		client opq {
+			secret {env.RI_SECRET}
+			scopes read
+			token_format opaque
+			# the load below is not what this test limits (rate limits are per instance)
+			rate_limit 1000000/1s
+		}
+	}
+	route /api/* {
+		authgate {
+			issuer %s
+			scope read
+			header X-Client client_id
+		}
+		respond "ok client={http.request.header.X-Client}"
+	}
+}
+`, admin, redisAddr, port, riPublic, riPublic)
+}
+
+func riKEK() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// startInstance starts Caddy number i on the Redis at redisAddr.
+func startInstance(t *testing.T, i int, redisAddr, kek string) *instance {
+	t.Helper()
+	port := riFirst + i
+	return launchInstance(t, string(rune('A'+i)), port, riCaddyfile(port, riFirst+20+i, redisAddr), kek)
+}
+
+// launchInstance starts the built Caddy on caddyfile, listening on port.
+func launchInstance(t *testing.T, name string, port int, caddyfile, kek string) *instance {
+	t.Helper()
+	bin := buildCaddy(t)
+	in := &instance{name: name, port: port, base: fmt.Sprintf("http://127.0.0.1:%d", port), dir: t.TempDir()}
+	cfg := filepath.Join(in.dir, "Caddyfile")
+	if err := os.WriteFile(cfg, []byte(caddyfile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in.args = []string{bin, "run", "--config", cfg, "--adapter", "caddyfile"}
+	in.env = append(os.Environ(), "HOME="+in.dir, "XDG_DATA_HOME="+in.dir, "XDG_CONFIG_HOME="+in.dir,
+		"AUTHGATE_KEK="+kek, "RI_SECRET=ri-secret")
+	in.start(t)
+	t.Cleanup(in.kill)
+	return in
+}
+
+func (in *instance) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(in.args[0], in.args[1:]...)
+	cmd.Env = in.env
+	in.log = new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = &lockedWriter{w: in.log, mu: &in.mu}, &lockedWriter{w: in.log, mu: &in.mu}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	in.cmd, in.done = cmd, done
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(in.base + "/.well-known/jwks.json")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("instance %s exited:\n%s", in.name, in.logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance %s did not come up:\n%s", in.name, in.logs())
+		}
+		time.Sleep(20 * time.Millisecond) // polling a child process
+	}
+}
+
+// kill ends the process with SIGKILL (kill -9) and waits for it.
+func (in *instance) kill() {
+	if in.cmd == nil {
+		return
+	}
+	_ = in.cmd.Process.Signal(syscall.SIGKILL)
+	<-in.done
+	in.cmd = nil
+}
+
+func (in *instance) logs() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.log.String()
+	if len(s) > 4000 {
+		s = s[len(s)-4000:]
+	}
+	return s
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// riClient has short timeouts: a dead instance fails fast.
+var riClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+// token asks in for a client_credentials token of client id; it returns the
+// status and the token (on 200) or the error code.
+func (in *instance) token(ctx context.Context, id string) (int, string, error) {
+	f := url.Values{"grant_type": {"client_credentials"}}
+	req, _ := http.NewRequestWithContext(ctx, "POST", in.base+"/oauth/token", strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, "ri-secret")
+	status, body, err := riDo(req)
+	if err != nil {
+		return 0, "", err
+	}
+	if status == 200 {
+		return status, jsonField(body, "access_token"), nil
+	}
+	return status, jsonField(body, "error"), nil
+}
+
+// api calls the gateway with tok and returns the status.
+func (in *instance) api(tok string) int {
+	req, _ := http.NewRequest("GET", in.base+"/api/orders", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	status, _, err := riDo(req)
+	if err != nil {
+		return 0
+	}
+	return status
+}
+
+func (in *instance) revoke(t *testing.T, id, tok string) {
+	t.Helper()
+	f := url.Values{"token": {tok}}
+	req, _ := http.NewRequest("POST", in.base+"/oauth/revoke", strings.NewReader(f.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, "ri-secret")
+	if status, body, err := riDo(req); err != nil || status != 200 {
+		t.Fatalf("revoke at %s: %d %s %v", in.name, status, body, err)
+	}
+}
+
+func (in *instance) get(t *testing.T, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", in.base+path, nil)
+	status, body, err := riDo(req)
+	if err != nil || status != 200 {
+		t.Fatalf("GET %s at %s: %d %v", path, in.name, status, err)
+	}
+	return body
+}
+
+func riDo(req *http.Request) (int, string, error) {
+	res, err := riClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), nil
+}
+
+func jsonField(body, field string) string {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		return ""
+	}
+	s, _ := m[field].(string)
+	return s
+}
+
+// waitFor polls cond every 5ms until it holds or limit passes, and returns
+// how long it took (or -1).
+func waitFor(limit time.Duration, cond func() bool) time.Duration {
+	start := time.Now()
+	for time.Since(start) < limit {
+		if cond() {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond) // polling other processes
+	}
+	if cond() {
+		return time.Since(start)
+	}
+	return -1
+}

@@ -1,0 +1,137 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/authgate/caddy-authgate/store"
+)
+
+func (e *Engine) signingKeysKey(issuer string) string { return e.key("{sk:", issuer, "}") }
+
+func (e *Engine) readSigningKeys(ctx context.Context, k string) ([]store.SigningKey, error) {
+	v, err := e.c.Get(ctx, k).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, e.wrap(err)
+	}
+	var keys []store.SigningKey
+	if err := json.Unmarshal(v, &keys); err != nil {
+		return nil, fmt.Errorf("store/redis: corrupt signing keys: %w", err)
+	}
+	store.SortSigningKeys(keys)
+	return keys, nil
+}
+
+// SigningKeys implements store.SigningKeyStore.
+func (e *Engine) SigningKeys(ctx context.Context, issuer string) ([]store.SigningKey, error) {
+	if err := e.usable(ctx); err != nil {
+		return nil, err
+	}
+	if err := store.CheckKey("issuer", []byte(issuer)); err != nil {
+		return nil, err
+	}
+	return e.readSigningKeys(ctx, e.signingKeysKey(issuer))
+}
+
+// UpdateSigningKeys implements store.SigningKeyStore under the issuer's
+// lease lock (see the package doc): fn runs once, with the keys as stored,
+// and its result is written only while the lock is held. Keys past their
+// ExpiresAt are dropped from what fn sees and from what is stored.
+func (e *Engine) UpdateSigningKeys(ctx context.Context, issuer string, fn func(current []store.SigningKey) ([]store.SigningKey, error)) ([]store.SigningKey, error) {
+	if fn == nil {
+		return nil, errors.New("store: nil update function")
+	}
+	if err := e.usable(ctx); err != nil {
+		return nil, err
+	}
+	if err := store.CheckKey("issuer", []byte(issuer)); err != nil {
+		return nil, err
+	}
+	k := e.signingKeysKey(issuer)
+	lock := k + ":lock"
+	token := randomID()
+	if err := e.acquire(ctx, lock, token); err != nil {
+		return nil, err
+	}
+	// Released by setKeysScript on success; here on every other path.
+	written := false
+	defer func() {
+		if !written {
+			_ = unlockScript.Run(context.WithoutCancel(ctx), e.c, []string{lock}, token).Err()
+		}
+	}()
+	current, err := e.readSigningKeys(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now()
+	live := current[:0]
+	for _, sk := range current {
+		if sk.ExpiresAt.IsZero() || !store.Expired(sk.ExpiresAt, now) {
+			live = append(live, sk)
+		}
+	}
+	next, err := fn(live)
+	if err != nil {
+		return nil, err
+	}
+	next, encoded, err := store.PrepareSigningKeys(issuer, next, e.maxRecord)
+	if err != nil {
+		return nil, err
+	}
+	value := ""
+	if len(next) > 0 {
+		raw := make([]json.RawMessage, len(encoded))
+		for i := range encoded {
+			raw[i] = encoded[i]
+		}
+		b, err := json.Marshal(raw)
+		if err != nil {
+			return nil, err
+		}
+		value = string(b)
+	}
+	ok, err := setKeysScript.Run(ctx, e.c, []string{k, lock}, token, value).Int()
+	if err != nil {
+		return nil, e.wrap(err)
+	}
+	if ok != 1 {
+		return nil, fmt.Errorf("%w: signing key lock of %q lost (held longer than %s)", ErrUnavailable, issuer, lockLease)
+	}
+	written = true
+	e.notify(ctx, store.ChangeSigningKeys, issuer)
+	return next, nil
+}
+
+// acquire takes the lease lock, waiting (with a growing pause of at most
+// 50ms) while another caller holds it.
+func (e *Engine) acquire(ctx context.Context, lock, token string) error {
+	pause := time.Millisecond
+	for {
+		ok, err := e.c.SetNX(ctx, lock, token, lockLease).Result()
+		if err != nil {
+			return e.wrap(err)
+		}
+		if ok {
+			return nil
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if pause < 50*time.Millisecond {
+			pause *= 2
+		}
+	}
+}
