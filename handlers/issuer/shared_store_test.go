@@ -126,12 +126,12 @@ func TestFollowChanges(t *testing.T) {
 		if err := st.SetNotBefore(ctx, mine); err != nil {
 			t.Fatal(err)
 		}
-		if e.iss.notBefore.refuses("app", "bob", iat) {
+		if e.iss.notBefore.refuses("app", "bob", iat, false) {
 			t.Fatal("not-before known before any reload")
 		}
 		st.publish(store.Change{Kind: store.ChangeNotBefore, Key: testIss})
 		synctest.Wait()
-		if !e.iss.notBefore.refuses("app", "bob", iat) {
+		if !e.iss.notBefore.refuses("app", "bob", iat, false) {
 			t.Fatal("not-before not loaded after its notification")
 		}
 
@@ -142,7 +142,7 @@ func TestFollowChanges(t *testing.T) {
 		st.publish(store.Change{Kind: store.ChangeAll})
 		synctest.Wait()
 		if !e.iss.revoked.has("j-lost", now.Unix()) || e.iss.clients.load().byID["runtime"] != nil ||
-			!e.iss.notBefore.refuses("app", "app", iat) {
+			!e.iss.notBefore.refuses("app", "app", iat, false) {
 			t.Fatal("ChangeAll did not reload revocations, clients and not-befores")
 		}
 		cancel()
