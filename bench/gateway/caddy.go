@@ -4,10 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile" // the "caddyfile" adapter
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
@@ -78,38 +75,23 @@ http://127.0.0.1:%d {
 `, portA, upstream, portB, siteB, upstream)
 }
 
-// startCaddy points Caddy's data and config dirs at dir (so nothing is
-// written to $HOME), adapts the Caddyfile and loads it in-process.
-func startCaddy(dir, upstream, keyFile, siteB string) (sites, error) {
-	os.Setenv("XDG_DATA_HOME", dir)
-	os.Setenv("XDG_CONFIG_HOME", dir)
+// startCaddy starts Caddy in a child process (see child.go) with its data
+// and config dirs in dir (so nothing is written to $HOME).
+func startCaddy(dir, upstream, keyFile, siteB string) (sites, *caddyChild, error) {
 	portA, err := freePort()
 	if err != nil {
-		return sites{}, err
+		return sites{}, nil, err
 	}
 	portB, err := freePort()
 	if err != nil {
-		return sites{}, err
+		return sites{}, nil, err
 	}
-	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(
-		[]byte(caddyfileFor(portA, portB, upstream, keyFile, siteB)), nil)
+	c, err := startCaddyChild(dir, caddyfileFor(portA, portB, upstream, keyFile, siteB))
 	if err != nil {
-		return sites{}, fmt.Errorf("adapt Caddyfile: %w", err)
-	}
-	for _, w := range warnings {
-		fmt.Fprintf(os.Stderr, "caddyfile warning: %s\n", w.String())
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		return sites{}, fmt.Errorf("start caddy: %w", err)
+		return sites{}, nil, err
 	}
 	return sites{
 		plain: fmt.Sprintf("127.0.0.1:%d", portA),
 		gated: fmt.Sprintf("127.0.0.1:%d", portB),
-	}, nil
-}
-
-func stopCaddy() {
-	if err := caddy.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "stop caddy: %v\n", err)
-	}
+	}, c, nil
 }

@@ -35,14 +35,19 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "HTTP measurement duration")
 	signDur := flag.Duration("sign", 2*time.Second, "raw signing measurement duration")
 	port := flag.Int("port", 9240, "loopback port")
+	rounds := flag.Int("rounds", 1, "interleaved rounds of signing, static requests and tokens (>= 16 for the 1.1x target)")
 	flag.Parse()
-	if err := run(*conc, *dur, *signDur, *port); err != nil {
+	if *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -rounds must be >= 1")
+		os.Exit(2)
+	}
+	if err := run(*conc, *dur, *signDur, *port, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(conc int, dur, signDur time.Duration, port int) error {
+func run(conc int, dur, signDur time.Duration, port, rounds int) error {
 	fmt.Printf("GOMAXPROCS=%d, %s/%s\n", runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 
 	// 1. Raw ES256 signing (the baseline), on all cores.
@@ -107,6 +112,10 @@ http://%s {
 		return fmt.Errorf("unexpected token response %q", body)
 	}
 
+	if rounds > 1 {
+		return runRounds(client, "http://"+addr, conc, dur, signDur, rounds)
+	}
+
 	// Warm-up, then measure.
 	_, _ = hammer(client, tokenURL, conc, time.Second)
 	ok, failed := hammer(client, tokenURL, conc, dur)
@@ -159,6 +168,8 @@ func measureSigning(d time.Duration) (float64, error) {
 	return float64(n.Load()) / d.Seconds(), nil
 }
 
+// requestToken POSTs a client_credentials request to u (the token
+// endpoint, or a static path for the baseline) and returns the 200 body.
 func requestToken(c *http.Client, u string) (string, error) {
 	req, err := http.NewRequestWithContext(context.Background(), "POST", u, strings.NewReader("grant_type=client_credentials&scope=read"))
 	if err != nil {
