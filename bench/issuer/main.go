@@ -35,12 +35,14 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "HTTP measurement duration")
 	signDur := flag.Duration("sign", 2*time.Second, "raw signing measurement duration")
 	port := flag.Int("port", 9240, "loopback port")
+	cpuprofile := flag.String("cpuprofile", "", "with -rounds: write a CPU profile of an extra token phase to `file`")
 	rounds := flag.Int("rounds", 1, "interleaved rounds of signing, static requests and tokens (>= 16 for the 1.1x target)")
 	flag.Parse()
 	if *rounds < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -rounds must be >= 1")
 		os.Exit(2)
 	}
+	profileFile = *cpuprofile
 	if err := run(*conc, *dur, *signDur, *port, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -109,6 +111,27 @@ func runRounds(c *http.Client, base string, conc int, dur, signDur time.Duration
 		fmt.Printf("token / (static + signature), %s: median %.3f (range %.3f-%.3f): %s the 1.1 target\n",
 			x.name, m, x.r[0], x.r[len(x.r)-1], verdict)
 	}
+	if profileFile != "" {
+		return profileTokens(c, tokenURL, conc, dur)
+	}
+	return nil
+}
+
+// profileFile, if set, receives a CPU profile of one extra token phase.
+var profileFile string
+
+func profileTokens(c *http.Client, tokenURL string, conc int, dur time.Duration) error {
+	f, err := os.Create(profileFile)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	ok, _ := hammer(c, tokenURL, conc, dur)
+	pprof.StopCPUProfile()
+	fmt.Printf("cpu profile of an extra token phase (%d tokens) written to %s\n", ok, profileFile)
 	return nil
 }
 
