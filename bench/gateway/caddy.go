@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 
-	"github.com/authgate/caddy-authgate/bench/internal/harness"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile" // the "caddyfile" adapter
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/authgate/caddy-authgate"
 )
 
 // sites are the two loopback addresses Caddy serves: plain is
@@ -73,24 +75,23 @@ http://127.0.0.1:%d {
 `, portA, upstream, portB, siteB, upstream)
 }
 
-// startCaddy points Caddy's data and config dirs at dir (so nothing is
-// written to $HOME), adapts the Caddyfile and loads it in-process.
-func startCaddy(dir, upstream, keyFile, siteB string) (sites, error) {
-	os.Setenv("XDG_DATA_HOME", dir)
-	os.Setenv("XDG_CONFIG_HOME", dir)
+// startCaddy starts Caddy in a child process (see child.go) with its data
+// and config dirs in dir (so nothing is written to $HOME).
+func startCaddy(dir, upstream, keyFile, siteB string) (sites, *caddyChild, error) {
 	portA, err := freePort()
 	if err != nil {
-		return sites{}, err
+		return sites{}, nil, err
 	}
 	portB, err := freePort()
 	if err != nil {
-		return sites{}, err
+		return sites{}, nil, err
 	}
-	if err := harness.StartCaddy(caddyfileFor(portA, portB, upstream, keyFile, siteB)); err != nil {
-		return sites{}, err
+	c, err := startCaddyChild(dir, caddyfileFor(portA, portB, upstream, keyFile, siteB))
+	if err != nil {
+		return sites{}, nil, err
 	}
 	return sites{
 		plain: fmt.Sprintf("127.0.0.1:%d", portA),
 		gated: fmt.Sprintf("127.0.0.1:%d", portB),
-	}, nil
+	}, c, nil
 }

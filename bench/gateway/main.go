@@ -5,16 +5,22 @@
 //
 //	go run ./bench/gateway [-duration 5s] [-conns 16] [-rounds 3] [-cpuprofile gated.pprof]
 //
-// Everything runs in this one process: the upstream (net/http answering
-// "ok"), Caddy, and a Go load generator (conns goroutines, each with its own
-// keep-alive connection, GET in a loop). Site B checks an ES256 token for
+// Caddy runs in a child process (this binary re-executed, see child.go);
+// the upstream (net/http answering "ok") and a Go load generator (conns
+// goroutines, each with its own keep-alive connection, GET in a loop) run
+// in this one. Site B checks an ES256 token for
 // issuer, audience and scope and forwards `sub` as X-User; every request
 // carries the same token, so after the first one it is a verified-token cache
 // hit: this measures the cached path, not signature verification. Site A
 // gets the same Authorization header and ignores it.
 //
 // After a warm-up of each site, A and B alternate for -rounds rounds of
-// -duration each (A,B,A,B,...) so drift hits both alike. With -session, site
+// -duration each (A,B then B,A, ...) so drift hits both alike. Around each
+// phase the Caddy process's CPU time (getrusage in the child) is read, so
+// each round also gives Caddy's CPU per request on A and on B: other
+// sessions' load on shared cores moves throughput a lot and CPU per request
+// much less, so the CPU ratio A/B is the steadier measure of what the
+// gateway costs. With -session, site
 // B signs browsers in through a fake OpenID provider in this process and the
 // load carries one server-side session's cookie (both sites get it); the
 // target is then 0.95. The report gives
@@ -27,20 +33,18 @@
 // The exit status is non-zero only on errors (setup failures, or any
 // non-200 answer during the measured rounds, e.g. tokens being refused);
 // missing the target is reported, not fatal. -cpuprofile records one more
-// site-B phase after the rounds (not part of the numbers) under the CPU
-// profiler.
+// site-B phase after the rounds (not part of the numbers) with the Caddy
+// process under the CPU profiler.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"time"
-
-	"github.com/authgate/caddy-authgate/bench/internal/harness"
 )
 
 const target = 0.90
@@ -50,6 +54,10 @@ const target = 0.90
 const sessionTarget = 0.95
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == childFlag {
+		childMain(os.Args[2])
+		return
+	}
 	duration := flag.Duration("duration", 5*time.Second, "length of each measured phase")
 	conns := flag.Int("conns", 16, "concurrent keep-alive connections per site")
 	rounds := flag.Int("rounds", 3, "A,B rounds")
@@ -93,11 +101,11 @@ func run(duration, warmup time.Duration, conns, rounds int, cpuprofile string, s
 		defer stopOP()
 		siteB, what = sessionSite(op), "browser session cookie, server-side session in bbolt"
 	}
-	s, err := startCaddy(dir, upstream, keyFile, siteB)
+	s, child, err := startCaddy(dir, upstream, keyFile, siteB)
 	if err != nil {
 		return err
 	}
-	defer harness.StopCaddy()
+	defer child.stop()
 	if session {
 		if val, err = op.signIn(s.gated); err != nil {
 			return err
@@ -127,19 +135,50 @@ func run(duration, warmup time.Duration, conns, rounds int, cpuprofile string, s
 		return fmt.Errorf("warm-up B: no successful request (%s)", w.firstErr)
 	}
 
+	// measure runs one phase and reads the Caddy process's CPU time around it.
+	measure := func(l *loader) (result, time.Duration, error) {
+		c0, err := child.cpu()
+		if err != nil {
+			return result{}, 0, err
+		}
+		r := l.run(duration)
+		c1, err := child.cpu()
+		return r, c1 - c0, err
+	}
 	var totA, totB result
-	var ratios []float64
-	fmt.Printf("%-7s %12s %12s %7s\n", "round", "A req/s", "B req/s", "B/A")
+	var cpuA, cpuB time.Duration
+	var ratios, cpuRatios []float64
+	fmt.Printf("%-7s %12s %12s %7s %14s %14s %9s\n", "round", "A req/s", "B req/s", "B/A",
+		"A caddy CPU/req", "B caddy CPU/req", "A/B CPU")
 	for i := 1; i <= rounds; i++ {
-		ra := a.run(duration)
-		rb := b.run(duration)
-		fmt.Printf("%-7d %12.0f %12.0f %7.3f\n", i, ra.rps(), rb.rps(), rb.rps()/ra.rps())
+		var ra, rb result
+		var ca, cb time.Duration
+		var err error
+		// The order alternates (AB, BA, ...) so drift within a round cancels too.
+		if i%2 == 1 {
+			if ra, ca, err = measure(a); err == nil {
+				rb, cb, err = measure(b)
+			}
+		} else {
+			if rb, cb, err = measure(b); err == nil {
+				ra, ca, err = measure(a)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		perA, perB := perReq(ca, ra.ok), perReq(cb, rb.ok)
+		fmt.Printf("%-7d %12.0f %12.0f %7.3f %14s %14s %9.3f\n", i, ra.rps(), rb.rps(), rb.rps()/ra.rps(),
+			perA, perB, float64(perA)/float64(perB))
 		ratios = append(ratios, rb.rps()/ra.rps())
-		totA = add(totA, ra)
-		totB = add(totB, rb)
+		cpuRatios = append(cpuRatios, float64(perA)/float64(perB))
+		totA, totB = add(totA, ra), add(totB, rb)
+		cpuA, cpuB = cpuA+ca, cpuB+cb
 	}
 	ratio := totB.rps() / totA.rps()
-	fmt.Printf("%-7s %12.0f %12.0f %7.3f\n\n", "total", totA.rps(), totB.rps(), ratio)
+	perA, perB := perReq(cpuA, totA.ok), perReq(cpuB, totB.ok)
+	cpuRatio := float64(perA) / float64(perB)
+	fmt.Printf("%-7s %12.0f %12.0f %7.3f %14s %14s %9.3f\n\n", "total", totA.rps(), totB.rps(), ratio, perA, perB, cpuRatio)
 	fmt.Printf("%-3s %10s %10s %10s %8s\n", "", "requests", "p50", "p99", "errors")
 	for _, x := range []struct {
 		name string
@@ -153,38 +192,63 @@ func run(duration, warmup time.Duration, conns, rounds int, cpuprofile string, s
 	if session {
 		want = sessionTarget
 	}
-	verdict := "MEETS"
-	if ratio < want {
-		verdict = "MISSES"
+	verdict := func(r float64) string {
+		if r < want {
+			return "MISSES"
+		}
+		return "MEETS"
 	}
 	slices.Sort(ratios)
+	slices.Sort(cpuRatios)
 	fmt.Printf("\nthroughput ratio B/A = %.3f (median of rounds %.3f, range %.3f-%.3f): %s the %.2f target\n",
-		ratio, ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1], verdict, want)
+		ratio, median(ratios), ratios[0], ratios[len(ratios)-1], verdict(median(ratios)), want)
+	fmt.Printf("Caddy CPU per request A/B = %.3f (median of rounds %.3f, range %.3f-%.3f): %s the %.2f target\n",
+		cpuRatio, median(cpuRatios), cpuRatios[0], cpuRatios[len(cpuRatios)-1], verdict(median(cpuRatios)), want)
+	fmt.Printf("(Caddy's own CPU per request: B costs %s more than A)\n", perB-perA)
 
 	if totA.errs > 0 || totB.errs > 0 {
 		return fmt.Errorf("non-200 answers during measurement: A %d (%s), B %d (%s)",
 			totA.errs, totA.firstErr, totB.errs, totB.firstErr)
 	}
 	if cpuprofile != "" {
-		return profileGated(b, duration, cpuprofile)
+		return profileGated(child, b, duration, cpuprofile)
 	}
 	return nil
 }
 
-// profileGated runs one extra site-B phase under the CPU profiler.
-func profileGated(b *loader, d time.Duration, file string) error {
-	f, err := os.Create(file)
+// profileGated runs one extra site-B phase with the Caddy process under
+// its CPU profiler.
+func profileGated(child *caddyChild, b *loader, d time.Duration, file string) error {
+	abs, err := filepath.Abs(file)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if _, err := child.ask("profile " + abs); err != nil {
 		return err
 	}
 	r := b.run(d)
-	pprof.StopCPUProfile()
-	fmt.Printf("cpu profile of an extra B phase (%.0f req/s) written to %s\n", r.rps(), file)
+	if _, err := child.ask("stopprofile"); err != nil {
+		return err
+	}
+	fmt.Printf("cpu profile of Caddy during an extra B phase (%.0f req/s) written to %s\n", r.rps(), file)
 	return nil
+}
+
+// perReq is CPU time per successful request.
+func perReq(cpu time.Duration, n int) time.Duration {
+	if n == 0 {
+		return 0
+	}
+	return cpu / time.Duration(n)
+}
+
+// median of sorted values (the mean of the middle two for an even count).
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }
 
 func add(t, r result) result {

@@ -29,15 +29,22 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "HTTP measurement duration")
 	signDur := flag.Duration("sign", 2*time.Second, "raw signing measurement duration")
 	port := flag.Int("port", 9240, "loopback port")
+	cpuprofile := flag.String("cpuprofile", "", "with -rounds: write a CPU profile of an extra token phase to `file`")
+	rounds := flag.Int("rounds", 1, "interleaved rounds of signing, static requests and tokens (>= 16 for the 1.1x target)")
 	flag.Parse()
-	if err := run(*conc, *dur, *signDur, *port); err != nil {
+	if *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -rounds must be >= 1")
+		os.Exit(2)
+	}
+	profileFile = *cpuprofile
+	if err := run(*conc, *dur, *signDur, *port, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(conc int, dur, signDur time.Duration, port int) error {
-	fmt.Println(harness.Platform())
+func run(conc int, dur, signDur time.Duration, port, rounds int) error {
+	fmt.Printf("GOMAXPROCS=%d, %s/%s\n", runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 
 	// 1. Raw ES256 signing (the baseline), on all cores.
 	signRate, err := measureSigning(signDur)
@@ -82,6 +89,10 @@ func run(conc int, dur, signDur time.Duration, port int) error {
 		return err
 	} else if !strings.Contains(body, `"access_token":"ey`) {
 		return fmt.Errorf("unexpected token response %q", body)
+	}
+
+	if rounds > 1 {
+		return runRounds(client, "http://"+addr, conc, dur, signDur, rounds)
 	}
 
 	// Warm-up, then measure.
@@ -138,6 +149,8 @@ func measureSigning(d time.Duration) (float64, error) {
 
 var tokenForm = url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
 
+// requestToken POSTs a client_credentials request to u (the token
+// endpoint, or a static path for the baseline) and returns the 200 body.
 func requestToken(c *http.Client, u string) (string, error) {
 	body, err := harness.PostForm(c, u, tokenForm, "bench", "bench-secret")
 	return string(body), err

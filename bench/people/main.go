@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -114,15 +115,22 @@ func run(rounds, n, conc int, storeKind, idAlg string, port int) error {
 		return err
 	}
 	var signRates, codeRates, refreshRates, codeRatios, refreshRatios []float64
+	// CPU per operation too (process CPU: clients, issuer and store share
+	// the process): other sessions on the shared cores move it far less
+	// than the rates; it leaves out fsync waits, which the rates include.
+	var codeCPURatios, refreshCPURatios []float64
+	var cpuSign, cpuCode, cpuRefresh time.Duration
 	for r := range rounds {
 		codes, err := putCodes(st, n)
 		if err != nil {
 			return err
 		}
+		c0 := processCPU()
 		signRate := parallel(n, conc, func(int) error {
 			_, err := signer.Sign(token.TypAccessToken, sampleClaims)
 			return err
 		})
+		c1 := processCPU()
 		refreshTokens := make([]string, n)
 		codeRate := parallel(n, conc, func(k int) error {
 			body, err := post(client, tokenURL, url.Values{"grant_type": {"authorization_code"}, "code": {codes[k]},
@@ -140,6 +148,7 @@ func run(rounds, n, conc int, storeKind, idAlg string, port int) error {
 			refreshTokens[k] = resp.RefreshToken
 			return nil
 		})
+		c2 := processCPU()
 		refreshRate := parallel(n, conc, func(k int) error {
 			body, err := post(client, tokenURL, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshTokens[k]}})
 			if err == nil && !strings.Contains(string(body), `"refresh_token"`) {
@@ -147,19 +156,36 @@ func run(rounds, n, conc int, storeKind, idAlg string, port int) error {
 			}
 			return err
 		})
+		c3 := processCPU()
 		if signRate < 0 || codeRate < 0 || refreshRate < 0 {
 			return fmt.Errorf("round %d failed", r)
 		}
+		cpuSign, cpuCode, cpuRefresh = cpuSign+c1-c0, cpuCode+c2-c1, cpuRefresh+c3-c2
+		codeCPURatios = append(codeCPURatios, float64(c1-c0)/float64(c2-c1))
+		refreshCPURatios = append(refreshCPURatios, float64(c1-c0)/float64(c3-c2))
 		signRates, codeRates, refreshRates = append(signRates, signRate), append(codeRates, codeRate), append(refreshRates, refreshRate)
 		codeRatios, refreshRatios = append(codeRatios, codeRate/signRate), append(refreshRatios, refreshRate/signRate)
-		fmt.Printf("round %2d: raw ES256 %6.0f sig/s, code exchanges %6.0f/s, refreshes %6.0f/s\n", r+1, signRate, codeRate, refreshRate)
+		fmt.Printf("round %2d: raw ES256 %6.0f sig/s, code exchanges %6.0f/s, refreshes %6.0f/s; CPU per op: %s, %s, %s\n",
+			r+1, signRate, codeRate, refreshRate, (c1-c0)/time.Duration(n), (c2-c1)/time.Duration(n), (c3-c2)/time.Duration(n))
 	}
 	fmt.Printf("median raw ES256 signatures/s: %.0f\n", harness.Median(signRates))
 	fmt.Printf("median code exchanges/s: %.0f (ratio to raw signing: median %.3f, range %.3f-%.3f)\n",
 		harness.Median(codeRates), harness.Median(codeRatios), slices.Min(codeRatios), slices.Max(codeRatios))
 	fmt.Printf("median refreshes/s: %.0f (ratio to raw signing: median %.3f, range %.3f-%.3f)\n",
 		harness.Median(refreshRates), harness.Median(refreshRatios), slices.Min(refreshRatios), slices.Max(refreshRatios))
+	per := func(d time.Duration) time.Duration { return d / time.Duration(rounds*n) }
+	fmt.Printf("process CPU per op (all rounds): signature %s, code exchange %s, refresh %s\n", per(cpuSign), per(cpuCode), per(cpuRefresh))
+	fmt.Printf("CPU ratio signature / exchange: median %.3f (range %.3f-%.3f); signature / refresh: median %.3f (range %.3f-%.3f)\n",
+		harness.Median(codeCPURatios), slices.Min(codeCPURatios), slices.Max(codeCPURatios),
+		harness.Median(refreshCPURatios), slices.Min(refreshCPURatios), slices.Max(refreshCPURatios))
 	return nil
+}
+
+// processCPU is this process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 var sampleClaims = []byte(`{"iss":"http://127.0.0.1:9540","sub":"alice","aud":"http://127.0.0.1:9540","exp":1900000000,"iat":1899996400,"jti":"0123456789abcdefghijkl","client_id":"bench","scope":"openid email read","auth_time":1899996000}`)
