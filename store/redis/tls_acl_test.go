@@ -36,7 +36,7 @@ func tlsTo(pool *x509.CertPool) *tls.Config {
 // made with ACL SETUSER: scripts, pub/sub and WATCH all work as that user,
 // over TLS.
 func TestConformanceTLSACL(t *testing.T) {
-	srv, pool := redisserver.StartTLS(t, redisserver.Options{})
+	srv, pool := redisserver.StartTLS(t, redisserver.Options{FirstPort: 6500, LastPort: 6549})
 	aclUser(t, srv, "acl-pass")
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Engine {
 		e, err := redis.New(redis.Options{
@@ -55,7 +55,7 @@ func TestConformanceTLSACL(t *testing.T) {
 // the server's CA, the ACL user with a wrong password, and a password
 // alone (the default user is off).
 func TestTLSACLRefusals(t *testing.T) {
-	srv, pool := redisserver.StartTLS(t, redisserver.Options{})
+	srv, pool := redisserver.StartTLS(t, redisserver.Options{FirstPort: 6500, LastPort: 6549})
 	aclUser(t, srv, "acl-pass")
 	ctx := context.Background()
 	good, err := redis.New(redis.Options{Addrs: []string{srv.Addr}, Username: "authgate", Password: "acl-pass", TLS: tlsTo(pool)})
