@@ -24,12 +24,7 @@ import (
 // fails as ErrUnavailable.
 func TestStorageRedisTLSACLRoundTrip(t *testing.T) {
 	srv, pool := redisserver.StartTLS(t, redisserver.Options{FirstPort: 6500, LastPort: 6549})
-	if _, err := srv.Command("ACL", "SETUSER", "authgate", "on", ">acl-pass", "~*", "&*", "+@all"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Command("ACL", "SETUSER", "default", "off"); err != nil {
-		t.Fatal(err)
-	}
+	srv.ACLOnly(t, "authgate", "acl-pass")
 	t.Setenv("AG_TEST_REDIS_USER", "authgate")
 	t.Setenv("AG_TEST_REDIS_PW", "acl-pass")
 	open := func(t *testing.T, body string, trust bool) store.Engine {

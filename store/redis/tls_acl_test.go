@@ -15,18 +15,6 @@ import (
 	"github.com/authgate/caddy-authgate/store/storetest"
 )
 
-// aclUser creates the ACL user authgate (all keys, channels and commands)
-// and switches the default user off, so that only authgate gets in.
-func aclUser(t *testing.T, srv *redisserver.Server, password string) {
-	t.Helper()
-	if _, err := srv.Command("ACL", "SETUSER", "authgate", "on", ">"+password, "~*", "&*", "+@all"); err != nil {
-		t.Fatalf("ACL SETUSER authgate: %v", err)
-	}
-	if _, err := srv.Command("ACL", "SETUSER", "default", "off"); err != nil {
-		t.Fatalf("ACL SETUSER default off: %v", err)
-	}
-}
-
 func tlsTo(pool *x509.CertPool) *tls.Config {
 	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 }
@@ -37,7 +25,7 @@ func tlsTo(pool *x509.CertPool) *tls.Config {
 // over TLS.
 func TestConformanceTLSACL(t *testing.T) {
 	srv, pool := redisserver.StartTLS(t, redisserver.Options{FirstPort: 6500, LastPort: 6549})
-	aclUser(t, srv, "acl-pass")
+	srv.ACLOnly(t, "authgate", "acl-pass")
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Engine {
 		e, err := redis.New(redis.Options{
 			Addrs: []string{srv.Addr}, Username: "authgate", Password: "acl-pass", TLS: tlsTo(pool), Now: now,
@@ -56,7 +44,7 @@ func TestConformanceTLSACL(t *testing.T) {
 // alone (the default user is off).
 func TestTLSACLRefusals(t *testing.T) {
 	srv, pool := redisserver.StartTLS(t, redisserver.Options{FirstPort: 6500, LastPort: 6549})
-	aclUser(t, srv, "acl-pass")
+	srv.ACLOnly(t, "authgate", "acl-pass")
 	ctx := context.Background()
 	good, err := redis.New(redis.Options{Addrs: []string{srv.Addr}, Username: "authgate", Password: "acl-pass", TLS: tlsTo(pool)})
 	if err != nil {

@@ -59,3 +59,15 @@ func execOutput(bin string, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	return string(out), err
 }
+
+// ACLOnly creates the ACL user name (every key, channel and command) with
+// password and switches the default user off, so that only name gets in.
+func (s *Server) ACLOnly(t testing.TB, name, password string) {
+	t.Helper()
+	if _, err := s.Command("ACL", "SETUSER", name, "on", ">"+password, "~*", "&*", "+@all"); err != nil {
+		t.Fatalf("ACL SETUSER %s: %v", name, err)
+	}
+	if _, err := s.Command("ACL", "SETUSER", "default", "off"); err != nil {
+		t.Fatalf("ACL SETUSER default off: %v", err)
+	}
+}
