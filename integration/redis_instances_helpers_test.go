@@ -33,7 +33,9 @@ const (
 func buildCaddy(t *testing.T) string {
 	t.Helper()
 	if bin, ok := builtCaddy[t.Name()]; ok {
-		return bin
+		if _, err := os.Stat(bin); err == nil { // gone with an earlier run's TempDir under -count
+			return bin
+		}
 	}
 	bin := filepath.Join(t.TempDir(), "caddy")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/authgate/caddy-authgate/cmd/caddy").CombinedOutput()

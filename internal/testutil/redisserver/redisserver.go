@@ -17,6 +17,7 @@ package redisserver
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -46,6 +47,18 @@ type Options struct {
 	FirstPort, LastPort int
 	// Args are extra redis-server arguments ("--maxmemory", "10mb").
 	Args []string
+	// TLS, when set, makes the server speak TLS only (its port is the
+	// tls-port; the plain port is off): see StartTLS.
+	TLS *TLSFiles
+}
+
+// TLSFiles are the PEM files of a TLS server: its certificate and key, and
+// the CA its clients' certificates would chain to (clients need none:
+// tls-auth-clients no).
+type TLSFiles struct {
+	CertFile, KeyFile, CAFile string
+	// Client is the client side: it trusts CAFile (for PING and Command).
+	Client *tls.Config
 }
 
 // Server is one running redis-server.
@@ -55,6 +68,7 @@ type Server struct {
 	Dir  string // its data directory
 
 	args []string
+	tls  *tls.Config // client side, when the server speaks TLS
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -101,9 +115,16 @@ func start(t testing.TB, opts Options, extra func(dir string) []string) *Server 
 	t.Helper()
 	return onFreePort(t, opts, extra != nil, func(bin string, port int, dir string) []string {
 		args := []string{
-			bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
+			bin, "--bind", "127.0.0.1", "--dir", dir,
 			"--save", "", "--daemonize", "no", "--protected-mode", "no",
 			"--logfile", filepath.Join(dir, "redis.log"),
+		}
+		if opts.TLS != nil {
+			args = append(args, "--port", "0", "--tls-port", strconv.Itoa(port),
+				"--tls-cert-file", opts.TLS.CertFile, "--tls-key-file", opts.TLS.KeyFile,
+				"--tls-ca-cert-file", opts.TLS.CAFile, "--tls-auth-clients", "no")
+		} else {
+			args = append(args, "--port", strconv.Itoa(port))
 		}
 		if opts.AOF {
 			args = append(args, "--appendonly", "yes", "--appendfsync", "always")
@@ -136,6 +157,9 @@ func onFreePort(t testing.TB, opts Options, bus bool, args func(bin string, port
 		}
 		dir := t.TempDir()
 		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, Dir: dir, args: args(bin, port, dir)}
+		if opts.TLS != nil {
+			s.tls = opts.TLS.Client
+		}
 		if lastErr = s.launch(); lastErr != nil {
 			continue
 		}
@@ -174,7 +198,7 @@ func (s *Server) launch() error {
 			return fmt.Errorf("redis-server exited at start: %s", s.LogTail())
 		default:
 		}
-		if err := ping(s.Addr); err == nil {
+		if err := s.ping(); err == nil {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond) // polling a child process, not a timer
@@ -185,8 +209,22 @@ func (s *Server) launch() error {
 
 // ping reports whether the server answers; an error reply (NOAUTH of a
 // server with requirepass) is an answer.
-func ping(addr string) error {
-	_, err := Command(addr, "PING")
+
+func (s *Server) ping() error { return answers(s.Command("PING")) }
+
+// Command sends one command to the server (over TLS when it speaks TLS).
+func (s *Server) Command(args ...string) (string, error) {
+	if s.tls == nil {
+		return Command(s.Addr, args...)
+	}
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", s.Addr, s.tls)
+	if err != nil {
+		return "", err
+	}
+	return command(c, args...)
+}
+
+func answers(_ string, err error) error {
 	var re ReplyError
 	if errors.As(err, &re) {
 		return nil
@@ -206,6 +244,10 @@ func Command(addr string, args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return command(c, args...)
+}
+
+func command(c net.Conn, args ...string) (string, error) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	var b strings.Builder
