@@ -87,6 +87,19 @@ func (i *Issuer) continueAuthorize(w http.ResponseWriter, r *http.Request, req *
 	needLogin := sess == nil ||
 		!fresh && req.prompt["login"] ||
 		!fresh && req.maxAge >= 0 && now.Sub(sess.AuthTime) > time.Duration(req.maxAge)*time.Second
+	if req.idTokenHint != "" {
+		// OIDC Core §3.1.2.1: the hint names whom the client expects; a
+		// session of somebody else does not answer it (prompt=none gets
+		// login_required, otherwise the person signs in).
+		hint, err := i.verifyIDTokenHint(ctx, req.idTokenHint)
+		if err != nil {
+			i.redirectError(w, r, req, errInvalidRequest, "id_token_hint is not an ID token of this issuer")
+			return
+		}
+		if !fresh && user != nil && hint.Subject != user.Name {
+			needLogin = true
+		}
+	}
 	if needLogin {
 		if req.prompt["none"] {
 			i.redirectError(w, r, req, errLoginRequired, "the user is not signed in")

@@ -1,6 +1,8 @@
 package issuer
 
 import (
+	"github.com/authgate/caddy-authgate/token"
+
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -44,6 +46,7 @@ type authzRequest struct {
 	nonce        string
 	challenge    string
 	loginHint    string
+	idTokenHint  string // verified when used (authorize.go)
 	prompt       map[string]bool
 	maxAge       int64 // -1: none
 }
@@ -167,6 +170,10 @@ func (i *Issuer) parseAuthorize(vals url.Values) (req *authzRequest, pageErr *au
 	req.loginHint = keep.Get("login_hint")
 	if len(req.loginHint) > maxLoginHintBytes {
 		req.loginHint = ""
+	}
+	req.idTokenHint = keep.Get("id_token_hint")
+	if len(req.idTokenHint) > token.DefaultMaxTokenBytes {
+		return req, nil, invalidRequest("id_token_hint is too long")
 	}
 	req.prompt = map[string]bool{}
 	for _, p := range strings.Fields(keep.Get("prompt")) {

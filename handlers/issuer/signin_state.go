@@ -108,6 +108,11 @@ func (i *Issuer) currentSession(ctx context.Context, r *http.Request) (*ssoSessi
 	}
 	s.ID = id
 	u, err := i.lookupUser(ctx, s.Subject)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The user store is unreachable: no session for this request, but
+		// a passing outage does not end it.
+		return nil, nil
+	}
 	// A sign-in before `revoke --user` (or a disable or delete, which
 	// revoke too) is over: a re-enabled or re-created user signs in again.
 	if err != nil || u.Disabled || i.notBefore.refusesUser(s.Subject, s.AuthTime.Unix()) {
