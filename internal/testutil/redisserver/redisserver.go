@@ -152,7 +152,12 @@ func onFreePort(t testing.TB, opts Options, bus bool, args func(bin string, port
 	defer portMu.Unlock()
 	var lastErr error
 	for port := opts.FirstPort; port <= opts.LastPort; port++ {
+		release, ok := claimPort(port)
+		if !ok {
+			continue
+		}
 		if !free(port) || (bus && !free(port+10000)) {
+			release()
 			continue
 		}
 		dir := t.TempDir()
@@ -161,13 +166,33 @@ func onFreePort(t testing.TB, opts Options, bus bool, args func(bin string, port
 			s.tls = opts.TLS.Client
 		}
 		if lastErr = s.launch(); lastErr != nil {
+			release()
 			continue
 		}
+		t.Cleanup(release) // cleanups run last-in first-out: Stop, then release
 		t.Cleanup(s.Stop)
 		return s
 	}
 	t.Fatalf("redisserver: no port of %d-%d could be used: %v", opts.FirstPort, opts.LastPort, lastErr)
 	return nil
+}
+
+// claimPort takes a machine-wide claim on a port (an flock'ed file in the
+// temporary directory) until release: go test runs packages in parallel,
+// and a test that stops its server on purpose (outage, restart with AOF)
+// must not see another package's server start on the port meanwhile. A
+// process that dies drops its claims with its file descriptors.
+func claimPort(port int) (release func(), ok bool) {
+	path := filepath.Join(os.TempDir(), "authgate-redisserver-"+strconv.Itoa(port)+".lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, false
+	}
+	return func() { _ = f.Close() }, true
 }
 
 func free(port int) bool {
