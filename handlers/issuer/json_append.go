@@ -106,6 +106,15 @@ func appendTokenResponse(b []byte, r *tokenResponse) []byte {
 	return append(b, '}')
 }
 
+// jsonSafe marks the bytes encoding/json copies as they are: ASCII from
+// 0x20 but '"', '\\' and HTML's < > &.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // jsonHex is encoding/json's hex alphabet for \u escapes.
 const jsonHex = "0123456789abcdef"
 
@@ -118,11 +127,11 @@ func appendJSONString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if jsonSafe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
