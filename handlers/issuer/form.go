@@ -15,6 +15,31 @@ import (
 // A larger body is answered 413 with an RFC 6749 invalid_request error.
 const MaxFormBytes = 16 << 10
 
+const formMediaType = "application/x-www-form-urlencoded"
+
+// readBody is io.ReadAll, sized by the declared length when there is one
+// (at most MaxFormBytes, checked before): one allocation for the body.
+func readBody(body io.Reader, declared int64) ([]byte, error) {
+	if declared < 0 {
+		return io.ReadAll(body)
+	}
+	// One byte more, so the EOF read does not grow the buffer.
+	b := make([]byte, 0, declared+1)
+	for {
+		n, err := body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // a body longer than declared
+		}
+	}
+}
+
 // form holds the parameters of a POST body. Each parameter appears at most
 // once (RFC 6749 §3.1), except the ones listed in multiValued; a parameter
 // sent without a value is treated as omitted.
@@ -50,18 +75,22 @@ func parseForm(w http.ResponseWriter, r *http.Request) (form, *oauthError) {
 	if ct == "" {
 		return form{}, invalidRequest("Content-Type must be application/x-www-form-urlencoded")
 	}
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return form{}, invalidRequest("Content-Type must be application/x-www-form-urlencoded")
-	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
-		return form{}, invalidRequest("unsupported charset")
+	// The bare media type, what clients send, is what ParseMediaType
+	// would accept without parameters; anything else goes through it.
+	if !strings.EqualFold(ct, formMediaType) {
+		mt, params, err := mime.ParseMediaType(ct)
+		if err != nil || mt != formMediaType {
+			return form{}, invalidRequest("Content-Type must be application/x-www-form-urlencoded")
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
+			return form{}, invalidRequest("unsupported charset")
+		}
 	}
 	if r.ContentLength > MaxFormBytes {
 		return form{}, newError(http.StatusRequestEntityTooLarge, errInvalidRequest, "request body too large")
 	}
 	body := http.MaxBytesReader(w, r.Body, MaxFormBytes)
-	data, err := io.ReadAll(body)
+	data, err := readBody(body, r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

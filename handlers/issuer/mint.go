@@ -161,9 +161,10 @@ func encodeAccessClaims(iss string, m *mintRequest, jti string, iat, exp int64) 
 	if m.person != nil {
 		ac.AuthTime = m.person.authTime.Unix()
 	}
-	b, err := json.Marshal(ac)
-	if err != nil || len(m.extra) == 0 {
-		return b, err
+	// Sized for the usual claims and one extra claim without growing.
+	b := appendAccessClaims(make([]byte, 0, 192+len(iss)+len(ac.Subject)+len(ac.Scope)+32*len(ac.Audience)), &ac)
+	if len(m.extra) == 0 {
+		return b, nil
 	}
 	names := make([]string, 0, len(m.extra))
 	for k := range m.extra {

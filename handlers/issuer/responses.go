@@ -68,7 +68,16 @@ func spaceJoined(scopes []string) string { return strings.Join(scopes, " ") }
 // 6749 §5.1 no-store headers; every answer of the token, introspection and
 // revocation endpoints goes through it.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if tr, ok := v.(*tokenResponse); ok {
+		// The token answer, on every token request, is appended by hand
+		// (json_append.go), with room for the newline.
+		n := 96 + len(tr.AccessToken) + len(tr.Scope) + len(tr.IssuedTokenType) + len(tr.RefreshToken) + len(tr.IDToken)
+		b = appendTokenResponse(make([]byte, 0, n), tr)
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		// Only a programming error gets here (the types above always
 		// encode).
