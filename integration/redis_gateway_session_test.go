@@ -30,19 +30,7 @@ const (
 )
 
 func rgCaddyfile(port, admin int, redisAddr, aliceHash string) string {
-	return fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	auto_https off
-	skip_install_trust
-	persist_config off
-	authgate {
-		storage redis redis://%s {
-			prefix rg:
-		}
-		encryption_key {env.AUTHGATE_KEK}
-	}
-}
-http://:%d {
+	return redisGlobals(admin, redisAddr, "rg:") + fmt.Sprintf(`http://:%d {
 	authgate_issuer {
 		issuer %s
 		user alice {
@@ -73,7 +61,7 @@ http://:%d {
 		respond "user={http.request.header.X-User} email={http.request.header.X-Email}"
 	}
 }
-`, admin, redisAddr, port, rgPublic, aliceHash, rgPublic, rgPublic, rgPublic, rgPublic)
+`, port, rgPublic, aliceHash, rgPublic, rgPublic, rgPublic, rgPublic)
 }
 
 // rgBalancer is a TCP load balancer: each connection goes to the next

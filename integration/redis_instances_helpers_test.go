@@ -286,3 +286,22 @@ func waitFor(limit time.Duration, cond func() bool) time.Duration {
 	}
 	return -1
 }
+
+// redisGlobals is the global options block of a child Caddy instance on
+// Redis: its own admin port, the shared Redis under a key prefix, the KEK
+// from the environment.
+func redisGlobals(admin int, redisAddr, prefix string) string {
+	return fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	auto_https off
+	skip_install_trust
+	persist_config off
+	authgate {
+		storage redis redis://%s {
+			prefix %s
+		}
+		encryption_key {env.AUTHGATE_KEK}
+	}
+}
+`, admin, redisAddr, prefix)
+}

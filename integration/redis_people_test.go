@@ -26,19 +26,7 @@ const (
 )
 
 func rpCaddyfile(port, admin int, redisAddr, aliceHash string) string {
-	return fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	auto_https off
-	skip_install_trust
-	persist_config off
-	authgate {
-		storage redis redis://%s {
-			prefix rp:
-		}
-		encryption_key {env.AUTHGATE_KEK}
-	}
-}
-http://:%d {
+	return redisGlobals(admin, redisAddr, "rp:") + fmt.Sprintf(`http://:%d {
 	authgate_issuer {
 		issuer %s
 		user alice {
@@ -65,7 +53,7 @@ http://:%d {
 		respond "user={http.request.header.X-User}"
 	}
 }
-`, admin, redisAddr, port, rpPublic, aliceHash, rpCallback, rpPublic)
+`, port, rpPublic, aliceHash, rpCallback, rpPublic)
 }
 
 // rpSignIn sends alice through in's authorization endpoint and login form
