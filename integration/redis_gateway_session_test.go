@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/caddy-authgate/handlers/issuer"
 	"github.com/authgate/caddy-authgate/internal/testutil/redisserver"
 )
 
@@ -239,18 +238,8 @@ func rgApp(t *testing.T, at *instance, v string) (int, string) {
 // finished at B's callback works: the secret is one, in Redis. Logout on B
 // ends the session on A within 1 s.
 func TestRedisInstancesGatewaySession(t *testing.T) {
-	srv := redisserver.Start(t, redisserver.Options{FirstPort: 6500, LastPort: 6549})
-	hash, err := issuer.HashPassword("alice-password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kek := riKEK()
-	var ins [2]*instance
-	for i := range ins {
-		port := rgFirst + i
-		ins[i] = launchInstance(t, string(rune('A'+i)), port, rgCaddyfile(port, port+20, srv.Addr, hash), kek)
-	}
-	a, b := ins[0], ins[1]
+	a, b := launchAlicePair(t, redisserver.Options{FirstPort: 6500, LastPort: 6549}, rgFirst, rgCaddyfile)
+	ins := [2]*instance{a, b}
 	rgBalancer(t, strings.TrimPrefix(a.base, "http://"), strings.TrimPrefix(b.base, "http://"))
 	const want = "user=alice email=alice@example.com"
 

@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authgate/caddy-authgate/handlers/issuer"
+	"github.com/authgate/caddy-authgate/internal/testutil/redisserver"
 )
 
 // Ports of the multi-instance tests (this issue's range 9850-9899; Redis
@@ -304,4 +307,23 @@ func redisGlobals(admin int, redisAddr, prefix string) string {
 	}
 }
 `, admin, redisAddr, prefix)
+}
+
+// launchAlicePair starts a Redis and two Caddy instances A and B on it
+// (site ports first and first+1, admin ports +20), each from caddyfile with
+// the password hash of user alice ("alice-password").
+func launchAlicePair(t *testing.T, redis redisserver.Options, first int, caddyfile func(port, admin int, redisAddr, aliceHash string) string) (a, b *instance) {
+	t.Helper()
+	srv := redisserver.Start(t, redis)
+	hash, err := issuer.HashPassword("alice-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek := riKEK()
+	var ins [2]*instance
+	for i := range ins {
+		port := first + i
+		ins[i] = launchInstance(t, string(rune('A'+i)), port, caddyfile(port, port+20, srv.Addr, hash), kek)
+	}
+	return ins[0], ins[1]
 }

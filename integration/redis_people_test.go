@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/caddy-authgate/handlers/issuer"
 	"github.com/authgate/caddy-authgate/internal/testutil/redisserver"
 )
 
@@ -129,18 +128,8 @@ func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 // A, is refused at B within 1 s; a DPoP proof used at A's gateway is
 // refused as a replay at B's.
 func TestRedisInstancesPeople(t *testing.T) {
-	srv := redisserver.Start(t, redisserver.Options{FirstPort: 6450, LastPort: 6499})
-	hash, err := issuer.HashPassword("alice-password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kek := riKEK()
-	var ins [2]*instance
-	for i := range ins {
-		port := rpFirst + i
-		ins[i] = launchInstance(t, string(rune('A'+i)), port, rpCaddyfile(port, port+20, srv.Addr, hash), kek)
-	}
-	a, b := ins[0], ins[1]
+	a, b := launchAlicePair(t, redisserver.Options{FirstPort: 6450, LastPort: 6499}, rpFirst, rpCaddyfile)
+	ins := [2]*instance{a, b}
 
 	// Signed in on A, refreshed on B; every token works at both gateways.
 	first := rpExchange(t, a, rpSignIn(t, a))
