@@ -19,6 +19,7 @@ package browser
 
 import (
 	"context"
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"os"
 	"os/exec"
 	"testing"
@@ -57,6 +58,7 @@ func Path() string {
 // installed.
 func Require(t testing.TB) string {
 	t.Helper()
+	testutil.SkipIfShort(t, "run Chromium")
 	p := Path()
 	if p == "" {
 		msg := "no Chromium: install Debian's `chromium` package (apt-get install chromium) or set CHROMIUM"

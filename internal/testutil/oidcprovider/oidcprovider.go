@@ -62,6 +62,7 @@ package oidcprovider
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"net/http"
 	"os"
 	"os/exec"
@@ -154,6 +155,7 @@ func NodeDir() string {
 // missing, and stops the process on t.Cleanup.
 func Start(t testing.TB, o Options) *Provider {
 	t.Helper()
+	testutil.SkipIfShort(t, "run node (oidc-provider)")
 	if o.Port == 0 {
 		t.Fatal("oidcprovider: Options.Port is required")
 	}

@@ -20,6 +20,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"net"
 	"os"
 	"os/exec"
@@ -88,6 +89,7 @@ func Path() string {
 // redis-cli is missing, and returns the server's path.
 func Require(t testing.TB) string {
 	t.Helper()
+	testutil.SkipIfShort(t, "run redis-server")
 	p := Path()
 	_, cliErr := exec.LookPath("redis-cli")
 	if p != "" && cliErr == nil {
