@@ -28,6 +28,7 @@ func openEngine(t *testing.T, addr, prefix string) *redis.Engine {
 // instances) racing for the first signing key store exactly one, and fn
 // runs once in all.
 func TestInstancesShareOneFirstKey(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{})
 	const n = 8
 	var generated atomic.Int32
@@ -69,6 +70,7 @@ func TestInstancesShareOneFirstKey(t *testing.T) {
 // TestNotifications: a change on one instance reaches a subscriber on
 // another, and a reconnection after Redis restarted delivers ChangeAll.
 func TestNotifications(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{})
 	notifications(t, openEngine(t, srv.Addr, "n:"), openEngine(t, srv.Addr, "n:"), func() { srv.Restart(t) })
 }
@@ -79,9 +81,11 @@ func TestNotificationsCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster: not in -short")
 	}
-	cl := redisserver.StartCluster(t, redisserver.Options{})
+	t.Parallel()
+	cl := cluster.Get(t)
+	prefix := unique("n")
 	open := func() *redis.Engine {
-		e, err := redis.New(redis.Options{Addrs: cl.Addrs(), Prefix: "n:"})
+		e, err := redis.New(redis.Options{Addrs: cl.Addrs(), Prefix: prefix})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,6 +175,7 @@ func notifications(t *testing.T, a, b *redis.Engine, restart func()) {
 // since when; after a restart with AOF everything written before is there,
 // and the engine reconnects by itself.
 func TestOutage(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{AOF: true})
 	e := openEngine(t, srv.Addr, "o:")
 	ctx := context.Background()
@@ -242,6 +247,7 @@ func TestOutage(t *testing.T) {
 // persistence) starts a new feed epoch, and an old cursor reads the new feed
 // from the start instead of skipping what was revoked since.
 func TestCursorAfterDataLoss(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{})
 	e := openEngine(t, srv.Addr, "d:")
 	ctx := context.Background()
@@ -270,6 +276,7 @@ func TestCursorAfterDataLoss(t *testing.T) {
 // TestSweepTrustsTheEarlierClock: an instance whose clock runs a day ahead
 // does not sweep revocations that are still valid by the server's clock.
 func TestSweepTrustsTheEarlierClock(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{})
 	ahead, err := redis.New(redis.Options{Addrs: []string{srv.Addr}, Prefix: "skew:", Now: func() time.Time { return time.Now().Add(24 * time.Hour) }})
 	if err != nil {

@@ -24,6 +24,7 @@ func tlsTo(pool *x509.CertPool) *tls.Config {
 // made with ACL SETUSER: scripts, pub/sub and WATCH all work as that user,
 // over TLS.
 func TestConformanceTLSACL(t *testing.T) {
+	t.Parallel()
 	srv, pool := redisserver.StartTLS(t, redisserver.Options{FirstPort: 6500, LastPort: 6549})
 	srv.ACLOnly(t, "authgate", "acl-pass")
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Engine {
@@ -43,6 +44,7 @@ func TestConformanceTLSACL(t *testing.T) {
 // the server's CA, the ACL user with a wrong password, and a password
 // alone (the default user is off).
 func TestTLSACLRefusals(t *testing.T) {
+	t.Parallel()
 	srv, pool := redisserver.StartTLS(t, redisserver.Options{FirstPort: 6500, LastPort: 6549})
 	srv.ACLOnly(t, "authgate", "acl-pass")
 	ctx := context.Background()
