@@ -78,11 +78,21 @@ func TestStorageRedisTLSACLRoundTrip(t *testing.T) {
 	for name, c := range bad {
 		t.Run(name, func(t *testing.T) {
 			e := open(t, c.body, c.trust)
-			if _, err := e.GetClient(ctx, "web"); !errors.Is(err, store.ErrUnavailable) {
-				t.Fatalf("read: %v, want ErrUnavailable", err)
+			// Each refused call waits for go-redis' dial retries: the
+			// read and the write are made at once.
+			var readErr error
+			read := make(chan struct{})
+			go func() {
+				defer close(read)
+				_, readErr = e.GetClient(ctx, "web")
+			}()
+			writeErr := e.PutClient(ctx, store.Client{ID: "x"})
+			<-read
+			if !errors.Is(readErr, store.ErrUnavailable) {
+				t.Fatalf("read: %v, want ErrUnavailable", readErr)
 			}
-			if err := e.PutClient(ctx, store.Client{ID: "x"}); err == nil || strings.Contains(err.Error(), "acl-pass") {
-				t.Fatalf("write: %v", err)
+			if writeErr == nil || strings.Contains(writeErr.Error(), "acl-pass") {
+				t.Fatalf("write: %v", writeErr)
 			}
 		})
 	}

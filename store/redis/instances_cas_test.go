@@ -22,6 +22,7 @@ import (
 // UpdateClient calls lose no update; concurrent SetNotBefore keeps the
 // latest instant.
 func TestInstancesCompareAndSet(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{FirstPort: 6450, LastPort: 6499})
 	t.Run("standalone", func(t *testing.T) {
 		casAcross(t, func() *redis.Engine { return openEngine(t, srv.Addr, "cas:") })
@@ -29,10 +30,11 @@ func TestInstancesCompareAndSet(t *testing.T) {
 	if testing.Short() {
 		return
 	}
-	cl := redisserver.StartCluster(t, redisserver.Options{FirstPort: 6460, LastPort: 6499})
+	cl := cluster.Get(t)
+	prefix := unique("cas")
 	t.Run("cluster", func(t *testing.T) {
 		casAcross(t, func() *redis.Engine {
-			e, err := redis.New(redis.Options{Addrs: cl.Addrs(), Prefix: "cas:"})
+			e, err := redis.New(redis.Options{Addrs: cl.Addrs(), Prefix: prefix})
 			if err != nil {
 				t.Fatal(err)
 			}

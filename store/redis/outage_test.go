@@ -28,6 +28,7 @@ func openEngine(t *testing.T, addr, prefix string) *redis.Engine {
 // instances) racing for the first signing key store exactly one, and fn
 // runs once in all.
 func TestInstancesShareOneFirstKey(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{})
 	const n = 8
 	var generated atomic.Int32
@@ -69,6 +70,7 @@ func TestInstancesShareOneFirstKey(t *testing.T) {
 // TestNotifications: a change on one instance reaches a subscriber on
 // another, and a reconnection after Redis restarted delivers ChangeAll.
 func TestNotifications(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{})
 	notifications(t, openEngine(t, srv.Addr, "n:"), openEngine(t, srv.Addr, "n:"), func() { srv.Restart(t) })
 }
@@ -79,9 +81,11 @@ func TestNotificationsCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster: not in -short")
 	}
-	cl := redisserver.StartCluster(t, redisserver.Options{})
+	t.Parallel()
+	cl := cluster.Get(t)
+	prefix := unique("n")
 	open := func() *redis.Engine {
-		e, err := redis.New(redis.Options{Addrs: cl.Addrs(), Prefix: "n:"})
+		e, err := redis.New(redis.Options{Addrs: cl.Addrs(), Prefix: prefix})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,6 +175,7 @@ func notifications(t *testing.T, a, b *redis.Engine, restart func()) {
 // since when; after a restart with AOF everything written before is there,
 // and the engine reconnects by itself.
 func TestOutage(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{AOF: true})
 	e := openEngine(t, srv.Addr, "o:")
 	ctx := context.Background()
@@ -194,15 +199,41 @@ func TestOutage(t *testing.T) {
 	}
 
 	srv.Kill()
-	errs := map[string]error{
-		"PutToken": e.PutToken(ctx, store.TokenRecord{Hash: []byte("other-hash-0123456789"), ExpiresAt: until}),
-		"Revoke":   e.Revoke(ctx, "during", until),
+	// The calls are independent: they run at once, so that the test waits
+	// for go-redis' dial retries of one call, not of seven in a row.
+	ops := map[string]func() error{
+		"PutToken": func() error {
+			return e.PutToken(ctx, store.TokenRecord{Hash: []byte("other-hash-0123456789"), ExpiresAt: until})
+		},
+		"Revoke":   func() error { return e.Revoke(ctx, "during", until) },
+		"GetToken": func() error { _, err := e.GetToken(ctx, hash); return err },
+		"MarkUsed": func() error { _, err := e.MarkUsed(ctx, "m2", until); return err },
+		"RevocationsSince": func() error {
+			_, _, err := e.RevocationsSince(ctx, cursor)
+			return err
+		},
+		"UpdateSigningKeys": func() error {
+			_, err := e.UpdateSigningKeys(ctx, "https://iss", func(c []store.SigningKey) ([]store.SigningKey, error) { return c, nil })
+			return err
+		},
+		"RedeemCode": func() error { _, _, err := e.RedeemCode(ctx, hash); return err },
 	}
-	_, errs["GetToken"] = e.GetToken(ctx, hash)
-	_, errs["MarkUsed"] = e.MarkUsed(ctx, "m2", until)
-	_, _, errs["RevocationsSince"] = e.RevocationsSince(ctx, cursor)
-	_, errs["UpdateSigningKeys"] = e.UpdateSigningKeys(ctx, "https://iss", func(c []store.SigningKey) ([]store.SigningKey, error) { return c, nil })
-	_, _, errs["RedeemCode"] = e.RedeemCode(ctx, hash)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs = map[string]error{}
+	)
+	for op, call := range ops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := call()
+			mu.Lock()
+			errs[op] = err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
 	for op, err := range errs {
 		if !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("%s with Redis down: %v, want ErrUnavailable", op, err)
@@ -242,6 +273,7 @@ func TestOutage(t *testing.T) {
 // persistence) starts a new feed epoch, and an old cursor reads the new feed
 // from the start instead of skipping what was revoked since.
 func TestCursorAfterDataLoss(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{})
 	e := openEngine(t, srv.Addr, "d:")
 	ctx := context.Background()
@@ -270,6 +302,7 @@ func TestCursorAfterDataLoss(t *testing.T) {
 // TestSweepTrustsTheEarlierClock: an instance whose clock runs a day ahead
 // does not sweep revocations that are still valid by the server's clock.
 func TestSweepTrustsTheEarlierClock(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{})
 	ahead, err := redis.New(redis.Options{Addrs: []string{srv.Addr}, Prefix: "skew:", Now: func() time.Time { return time.Now().Add(24 * time.Hour) }})
 	if err != nil {

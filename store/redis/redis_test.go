@@ -33,6 +33,7 @@ func factory(addrs []string, cluster bool) storetest.Factory {
 
 // TestConformanceStandalone runs the engine suite on a real redis-server.
 func TestConformanceStandalone(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{})
 	storetest.Run(t, factory([]string{srv.Addr}, false))
 }
@@ -43,13 +44,14 @@ func TestConformanceCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster: not in -short")
 	}
-	cl := redisserver.StartCluster(t, redisserver.Options{})
-	storetest.Run(t, factory(cl.Addrs(), true))
+	t.Parallel()
+	storetest.Run(t, factory(cluster.Get(t).Addrs(), true))
 }
 
 // TestConformanceSentinel runs the engine suite through a Sentinel: the
 // client asks it for the master and talks to that.
 func TestConformanceSentinel(t *testing.T) {
+	t.Parallel()
 	master := redisserver.Start(t, redisserver.Options{})
 	sentinel := redisserver.StartSentinel(t, master, "authgate-master", redisserver.Options{})
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Engine {
@@ -67,6 +69,7 @@ func TestConformanceSentinel(t *testing.T) {
 // TestPassword: a server with requirepass serves an engine with the
 // password and refuses one without it (ErrUnavailable, never a success).
 func TestPassword(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{Args: []string{"--requirepass", "s3cret"}})
 	ctx := context.Background()
 	good, err := redis.New(redis.Options{Addrs: []string{srv.Addr}, Password: "s3cret"})

@@ -20,6 +20,7 @@ import (
 // code exchange starts it, then one rotation of each). It fails if a record costs
 // more than the README promises.
 func TestSizing(t *testing.T) {
+	t.Parallel()
 	srv := redisserver.Start(t, redisserver.Options{})
 	e := openEngine(t, srv.Addr, "authgate:")
 	kr, _ := store.NewKeyring(make([]byte, 32))

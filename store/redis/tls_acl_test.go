@@ -24,6 +24,7 @@ func tlsTo(pool *x509.CertPool) *tls.Config {
 // made with ACL SETUSER: scripts, pub/sub and WATCH all work as that user,
 // over TLS.
 func TestConformanceTLSACL(t *testing.T) {
+	t.Parallel()
 	srv, pool := redisserver.StartTLS(t, redisserver.Options{FirstPort: 6500, LastPort: 6549})
 	srv.ACLOnly(t, "authgate", "acl-pass")
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Engine {
@@ -43,6 +44,7 @@ func TestConformanceTLSACL(t *testing.T) {
 // the server's CA, the ACL user with a wrong password, and a password
 // alone (the default user is off).
 func TestTLSACLRefusals(t *testing.T) {
+	t.Parallel()
 	srv, pool := redisserver.StartTLS(t, redisserver.Options{FirstPort: 6500, LastPort: 6549})
 	srv.ACLOnly(t, "authgate", "acl-pass")
 	ctx := context.Background()
@@ -57,26 +59,32 @@ func TestTLSACLRefusals(t *testing.T) {
 	if c, err := good.GetClient(ctx, "c"); err != nil || c.ID != "c" {
 		t.Fatalf("read back: %+v %v", c, err)
 	}
-	for name, o := range map[string]redis.Options{
-		"no TLS":             {Username: "authgate", Password: "acl-pass"},
-		"untrusted CA":       {Username: "authgate", Password: "acl-pass", TLS: tlsTo(x509.NewCertPool())},
-		"wrong name":         {Username: "authgate", Password: "acl-pass", TLS: &tls.Config{RootCAs: pool, ServerName: "redis.example"}},
-		"wrong ACL password": {Username: "authgate", Password: "nope", TLS: tlsTo(pool)},
-		"password only":      {Password: "acl-pass", TLS: tlsTo(pool)},
-	} {
-		o.Addrs = []string{srv.Addr}
-		e, err := redis.New(o)
-		if err != nil {
-			t.Fatal(err)
+	// Each refusal waits for go-redis' dial retries: they run at once.
+	t.Run("refused", func(t *testing.T) {
+		for name, o := range map[string]redis.Options{
+			"no TLS":             {Username: "authgate", Password: "acl-pass"},
+			"untrusted CA":       {Username: "authgate", Password: "acl-pass", TLS: tlsTo(x509.NewCertPool())},
+			"wrong name":         {Username: "authgate", Password: "acl-pass", TLS: &tls.Config{RootCAs: pool, ServerName: "redis.example"}},
+			"wrong ACL password": {Username: "authgate", Password: "nope", TLS: tlsTo(pool)},
+			"password only":      {Password: "acl-pass", TLS: tlsTo(pool)},
+		} {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				o.Addrs = []string{srv.Addr}
+				e, err := redis.New(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer e.Close()
+				if _, err := e.GetClient(ctx, "c"); !errors.Is(err, store.ErrUnavailable) {
+					t.Errorf("read: %v, want ErrUnavailable", err)
+				}
+				if err := e.PutClient(ctx, store.Client{ID: "d"}); err == nil {
+					t.Error("a write succeeded")
+				}
+			})
 		}
-		if _, err := e.GetClient(ctx, "c"); !errors.Is(err, store.ErrUnavailable) {
-			t.Errorf("%s: read: %v, want ErrUnavailable", name, err)
-		}
-		if err := e.PutClient(ctx, store.Client{ID: "d"}); err == nil {
-			t.Errorf("%s: a write succeeded", name)
-		}
-		e.Close()
-	}
+	})
 	if _, err := good.GetClient(ctx, "d"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a refused client's write landed: %v", err)
 	}

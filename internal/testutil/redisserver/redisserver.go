@@ -104,7 +104,7 @@ func Require(t testing.TB) string {
 	return ""
 }
 
-// portMu serialises port picking within one test binary.
+// portMu serialises port picking within one test binary (claimFree).
 var portMu sync.Mutex
 
 // Start starts a standalone redis-server on a free port.
@@ -150,18 +150,13 @@ func onFreePort(t testing.TB, opts Options, bus bool, args func(bin string, port
 	if opts.FirstPort == 0 {
 		opts.FirstPort, opts.LastPort = DefaultFirstPort, DefaultLastPort
 	}
-	portMu.Lock()
-	defer portMu.Unlock()
 	var lastErr error
-	for port := opts.FirstPort; port <= opts.LastPort; port++ {
-		release, ok := claimPort(port)
+	for next := opts.FirstPort; ; {
+		port, release, ok := claimFree(next, opts.LastPort, bus)
 		if !ok {
-			continue
+			break
 		}
-		if !free(port) || (bus && !free(port+10000)) {
-			release()
-			continue
-		}
+		next = port + 1
 		dir := t.TempDir()
 		s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, Dir: dir, args: args(bin, port, dir)}
 		if opts.TLS != nil {
@@ -177,6 +172,27 @@ func onFreePort(t testing.TB, opts Options, bus bool, args func(bin string, port
 	}
 	t.Fatalf("redisserver: no port of %d-%d could be used: %v", opts.FirstPort, opts.LastPort, lastErr)
 	return nil
+}
+
+// claimFree claims the first free port of from-last (and its bus port when
+// bus is set). Tests of one binary may start servers in parallel: the
+// claim is what keeps them apart (a second claim of a port fails in the
+// same process too), and only picking is serialised, not launching.
+func claimFree(from, last int, bus bool) (port int, release func(), ok bool) {
+	portMu.Lock()
+	defer portMu.Unlock()
+	for port = from; port <= last; port++ {
+		release, ok := claimPort(port)
+		if !ok {
+			continue
+		}
+		if !free(port) || (bus && !free(port+10000)) {
+			release()
+			continue
+		}
+		return port, release, true
+	}
+	return 0, nil, false
 }
 
 // claimPort takes a machine-wide claim on a port (an flock'ed file in the
