@@ -46,8 +46,8 @@ func TestSentinelFailover(t *testing.T) {
 	if err := e.PutToken(ctx, store.TokenRecord{Hash: before, ClientID: "c", ExpiresAt: until}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Client().Do(ctx, "WAIT", 1, 2000).Err(); err != nil { // replicated before the switch
-		t.Fatal(err)
+	if n, err := e.Client().Do(ctx, "WAIT", 1, 2000).Int(); err != nil || n != 1 { // replicated before the switch
+		t.Fatalf("WAIT: %d replicas, %v", n, err)
 	}
 
 	// The master dies; the Sentinel learns of the replica from the
