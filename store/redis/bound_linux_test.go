@@ -56,11 +56,14 @@ func unansweredAddr(t *testing.T) string {
 
 // TestBoundUnansweredHost: Redis behind a host that never answers the SYN:
 // every call fails with ErrUnavailable within the bound, though one dial
-// attempt alone may take DialTimeout (2 s, the default, here).
+// attempt alone may take DialTimeout (2 s, the default, here), as a
+// standalone server, a Cluster seed or a Sentinel.
 func TestBoundUnansweredHost(t *testing.T) {
 	t.Parallel()
-	addr := unansweredAddr(t)
-	checkBounded(t, func() *redis.Engine { return boundEngine(t, addr) })
+	eachMode(t, func(t *testing.T, mode string) {
+		addr := unansweredAddr(t)
+		checkBounded(t, func() *redis.Engine { return boundEngineOf(t, mode, addr) })
+	})
 }
 
 // TestBoundDialTimeout: a dial attempt that times out (DialTimeout) well

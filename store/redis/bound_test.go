@@ -151,14 +151,38 @@ func checkBounded(t *testing.T, open func() *redis.Engine) {
 
 func boundEngine(t *testing.T, addr string) *redis.Engine {
 	t.Helper()
+	return boundEngineOf(t, "standalone", addr)
+}
+
+// boundModes are the three clients of the engine, by what they are given.
+var boundModes = map[string]redis.Options{
+	"standalone": {},
+	"cluster":    {Cluster: true},      // addr is a seed
+	"sentinel":   {MasterName: "main"}, // addr is a Sentinel
+}
+
+func boundEngineOf(t *testing.T, mode, addr string) *redis.Engine {
+	t.Helper()
+	o := boundModes[mode]
+	o.Addrs, o.Prefix, o.OpTimeout = []string{addr}, "bound:", boundOpTimeout
 	// DialTimeout stays the default (2 s): longer than the bound, which
 	// must hold anyway.
-	e, err := redis.New(redis.Options{Addrs: []string{addr}, Prefix: "bound:", OpTimeout: boundOpTimeout})
+	e, err := redis.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Close() })
 	return e
+}
+
+// eachMode runs check as a parallel subtest per client mode.
+func eachMode(t *testing.T, check func(t *testing.T, mode string)) {
+	for mode := range boundModes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			check(t, mode)
+		})
+	}
 }
 
 // TestBoundRefused: with Redis stopped (connections refused) every call of
@@ -187,14 +211,25 @@ func TestBoundRefused(t *testing.T) {
 
 // TestBoundSilentServer: a server that accepts connections and never
 // answers (a hung Redis, a proxy whose backend is gone): every call fails
-// with ErrUnavailable within the bound (the read-timeout path).
+// with ErrUnavailable within the bound (the read-timeout path), as a
+// standalone server, a Cluster seed or a Sentinel.
 func TestBoundSilentServer(t *testing.T) {
 	t.Parallel()
+	eachMode(t, func(t *testing.T, mode string) {
+		addr := silentAddr(t)
+		checkBounded(t, func() *redis.Engine { return boundEngineOf(t, mode, addr) })
+	})
+}
+
+// silentAddr is a listener that accepts connections, reads what comes and
+// never answers.
+func silentAddr(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { _ = l.Close() })
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -212,7 +247,7 @@ func TestBoundSilentServer(t *testing.T) {
 			}()
 		}
 	}()
-	checkBounded(t, func() *redis.Engine { return boundEngine(t, l.Addr().String()) })
+	return l.Addr().String()
 }
 
 // TestBoundCallerCancel: a caller cancelling before the bound ends the call
