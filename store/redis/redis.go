@@ -141,11 +141,11 @@ const DefaultPrefix = "authgate:"
 // Defaults of the engine.
 const (
 	// DefaultDialTimeout bounds one attempt to connect to Redis (within
-	// the call's OpTimeout: see bound.go).
+	// the call's OpTimeout: see the package doc).
 	DefaultDialTimeout = 2 * time.Second
 	// DefaultOpTimeout bounds one engine call, every command and retry of
 	// it included: an unreachable Redis fails a request with
-	// ErrUnavailable within it instead of hanging (see bound.go).
+	// ErrUnavailable within it instead of hanging (see the package doc).
 	DefaultOpTimeout = 2 * time.Second
 	// DefaultOutageGrace is how long gateways keep admitting tokens from
 	// memory while Redis is unreachable, then fail closed.
@@ -190,8 +190,8 @@ type Options struct {
 	OutageGrace time.Duration
 	// OpTimeout bounds one call of any role method (and Ping): waiting for
 	// a connection, connecting, every command and go-redis' retries; past
-	// it the call fails with ErrUnavailable (bound.go says how). Default
-	// DefaultOpTimeout. A caller's earlier deadline still ends it sooner.
+	// it the call fails with ErrUnavailable (the package doc says how).
+	// Default DefaultOpTimeout. A caller's earlier deadline ends it sooner.
 	OpTimeout time.Duration
 	// DialTimeout bounds one connection attempt (never more than what is
 	// left of the call's OpTimeout); default DefaultDialTimeout.
@@ -279,7 +279,7 @@ func New(opts Options) (*Engine, error) {
 		// was not acknowledged in the end is reported as failed, never as
 		// done. A script retried after it ran answers as a replay (single
 		// use, codes): it fails closed. How many retries, and why these
-		// remain: bound.go.
+		// remain: the package doc, "Retries".
 		MaxRetries:         commandRetries,
 		MinRetryBackoff:    minRetryBackoff,
 		MaxRetryBackoff:    maxRetryBackoff,
