@@ -57,6 +57,10 @@ type RedisStorage struct {
 	// they hold in memory while Redis is unreachable, before they fail
 	// closed with 503. Default 1m. (Token issuance answers 503 at once.)
 	OutageGrace caddy.Duration `json:"outage_grace,omitempty"`
+	// Timeout bounds one store call on Redis (connecting, every command,
+	// go-redis' retries): a Redis that does not answer fails the request
+	// with 503 within it. Default 2s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	opts storeredis.Options
 }
@@ -71,7 +75,10 @@ func (*RedisStorage) CaddyModule() caddy.ModuleInfo {
 func (r *RedisStorage) Provision(caddy.Context) error {
 	repl := caddy.NewReplacer()
 	resolve := func(s string) (string, error) { return repl.ReplaceOrErr(s, true, true) }
-	o := storeredis.Options{Prefix: r.Prefix, Cluster: r.Cluster, DB: r.DB, OutageGrace: time.Duration(r.OutageGrace)}
+	o := storeredis.Options{Prefix: r.Prefix, Cluster: r.Cluster, DB: r.DB, OutageGrace: time.Duration(r.OutageGrace), OpTimeout: time.Duration(r.Timeout)}
+	if r.Timeout < 0 {
+		return fmt.Errorf("redis storage: timeout %s: want a positive duration", time.Duration(r.Timeout))
+	}
 	var err error
 	if o.Username, err = resolve(r.Username); err != nil {
 		return fmt.Errorf("redis storage: username: %w", err)
@@ -155,7 +162,7 @@ func (r *RedisStorage) StorageKey() string {
 	o := r.opts
 	pw := sha256.Sum256([]byte(o.Password))
 	return "redis:" + strings.Join(o.Addrs, ",") + "|" + o.MasterName + "|" + strconv.Itoa(o.DB) + "|" + o.Prefix +
-		"|" + o.Username + "|" + hex.EncodeToString(pw[:8]) + "|" + strconv.FormatBool(o.TLS != nil) + strconv.FormatBool(o.Cluster) + "|" + o.OutageGrace.String()
+		"|" + o.Username + "|" + hex.EncodeToString(pw[:8]) + "|" + strconv.FormatBool(o.TLS != nil) + strconv.FormatBool(o.Cluster) + "|" + o.OutageGrace.String() + "|" + o.OpTimeout.String()
 }
 
 // OpenStorage implements StorageEngine. A Redis that does not answer is
@@ -191,6 +198,7 @@ func (*RedisStorage) SharedAcrossInstances() bool { return true }
 //		cluster
 //		db <n>
 //		outage_grace <duration>
+//		timeout <duration>
 //	}
 func (r *RedisStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // engine name
@@ -232,6 +240,10 @@ func (r *RedisStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = argNone(d, func() { r.TLS = true })
 		case "outage_grace":
 			r.OutageGrace, err = argDuration(d)
+		case "timeout":
+			if r.Timeout, err = argDuration(d); err == nil && r.Timeout <= 0 {
+				return d.Errf("timeout %s: want a positive duration", time.Duration(r.Timeout))
+			}
 		case "cluster":
 			err = argNone(d, func() { r.Cluster = true })
 		case "db":

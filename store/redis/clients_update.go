@@ -26,11 +26,13 @@ func (e *Engine) ClientsVersion(ctx context.Context) (uint64, error) {
 	if err := e.usable(ctx); err != nil {
 		return 0, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	v, err := e.c.Get(ctx, e.clientsVersionKey()).Uint64()
 	if errors.Is(err, goredis.Nil) {
 		return 0, nil
 	}
-	return v, e.wrap(err)
+	return v, e.wrap(ctx, err)
 }
 
 // UpdateClient implements store.ClientStore optimistically: it reads the
@@ -45,6 +47,8 @@ func (e *Engine) UpdateClient(ctx context.Context, id string, fn func(current *s
 	if err := e.usable(ctx); err != nil {
 		return nil, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("client id", []byte(id)); err != nil {
 		return nil, err
 	}
@@ -78,7 +82,7 @@ func (e *Engine) UpdateClient(ctx context.Context, id string, fn func(current *s
 		}
 		n, err := hashCASScript.Run(ctx, e.c, keys, id, raw, string(data)).Int64()
 		if err != nil {
-			return nil, e.wrap(err)
+			return nil, e.wrap(ctx, err)
 		}
 		if n < 0 {
 			continue
@@ -103,7 +107,7 @@ func (e *Engine) hgetRaw(ctx context.Context, key, field string) (string, error)
 	if errors.Is(err, goredis.Nil) {
 		return "", nil
 	}
-	return v, e.wrap(err)
+	return v, e.wrap(ctx, err)
 }
 
 // getRaw reads a string value; "" when it is missing.
@@ -112,5 +116,5 @@ func (e *Engine) getRaw(ctx context.Context, key string) (string, error) {
 	if errors.Is(err, goredis.Nil) {
 		return "", nil
 	}
-	return v, e.wrap(err)
+	return v, e.wrap(ctx, err)
 }

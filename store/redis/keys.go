@@ -20,7 +20,7 @@ func (e *Engine) readSigningKeys(ctx context.Context, k string) ([]store.Signing
 		return nil, nil
 	}
 	if err != nil {
-		return nil, e.wrap(err)
+		return nil, e.wrap(ctx, err)
 	}
 	var keys []store.SigningKey
 	if err := json.Unmarshal(v, &keys); err != nil {
@@ -35,6 +35,8 @@ func (e *Engine) SigningKeys(ctx context.Context, issuer string) ([]store.Signin
 	if err := e.usable(ctx); err != nil {
 		return nil, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("issuer", []byte(issuer)); err != nil {
 		return nil, err
 	}
@@ -52,6 +54,8 @@ func (e *Engine) UpdateSigningKeys(ctx context.Context, issuer string, fn func(c
 	if err := e.usable(ctx); err != nil {
 		return nil, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("issuer", []byte(issuer)); err != nil {
 		return nil, err
 	}
@@ -65,7 +69,9 @@ func (e *Engine) UpdateSigningKeys(ctx context.Context, issuer string, fn func(c
 	written := false
 	defer func() {
 		if !written {
-			_ = unlockScript.Run(context.WithoutCancel(ctx), e.c, []string{lock}, token).Err()
+			uctx, cancel := detached(ctx)
+			defer cancel()
+			_ = unlockScript.Run(uctx, e.c, []string{lock}, token).Err()
 		}
 	}()
 	current, err := e.readSigningKeys(ctx, k)
@@ -101,7 +107,7 @@ func (e *Engine) UpdateSigningKeys(ctx context.Context, issuer string, fn func(c
 	}
 	ok, err := setKeysScript.Run(ctx, e.c, []string{k, lock}, token, value).Int()
 	if err != nil {
-		return nil, e.wrap(err)
+		return nil, e.wrap(ctx, err)
 	}
 	if ok != 1 {
 		return nil, fmt.Errorf("%w: signing key lock of %q lost (held longer than %s)", ErrUnavailable, issuer, lockLease)
@@ -118,7 +124,7 @@ func (e *Engine) acquire(ctx context.Context, lock, token string) error {
 	for {
 		ok, err := e.c.SetNX(ctx, lock, token, lockLease).Result()
 		if err != nil {
-			return e.wrap(err)
+			return e.wrap(ctx, err)
 		}
 		if ok {
 			return nil
@@ -127,6 +133,9 @@ func (e *Engine) acquire(ctx context.Context, lock, token string) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if errors.Is(context.Cause(ctx), errOutOfTime) {
+				return fmt.Errorf("%w: signing key lock still held by another instance after %s", ErrUnavailable, e.opTimeout)
+			}
 			return ctx.Err()
 		case <-t.C:
 		}

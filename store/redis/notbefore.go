@@ -23,6 +23,8 @@ func (e *Engine) SetNotBefore(ctx context.Context, nb store.NotBefore) error {
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckNotBefore(nb); err != nil {
 		return err
 	}
@@ -48,7 +50,7 @@ func (e *Engine) SetNotBefore(ctx context.Context, nb store.NotBefore) error {
 		}
 		n, err := hashCASScript.Run(ctx, e.c, []string{k}, field, raw, string(data)).Int64()
 		if err != nil {
-			return e.wrap(err)
+			return e.wrap(ctx, err)
 		}
 		if n >= 0 {
 			e.notify(ctx, store.ChangeNotBefore, nb.Issuer)
@@ -65,13 +67,15 @@ func (e *Engine) NotBefores(ctx context.Context, issuer string) ([]store.NotBefo
 	if err := e.usable(ctx); err != nil {
 		return nil, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("issuer", []byte(issuer)); err != nil {
 		return nil, err
 	}
 	k := e.notBeforeKey(issuer)
 	all, err := e.c.HGetAll(ctx, k).Result()
 	if err != nil {
-		return nil, e.wrap(err)
+		return nil, e.wrap(ctx, err)
 	}
 	now := e.now()
 	var out []store.NotBefore

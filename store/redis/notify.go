@@ -15,9 +15,10 @@ func (e *Engine) changesChannel() string { return e.key("changes") }
 
 // notify publishes a change after a successful write. It is best effort: a
 // lost message is healed by the subscribers' resync, so its failure does
-// not fail the write (which is durable already).
+// not fail the write (which is durable already). It runs even if the
+// caller has gone, but within the call's bound (detached).
 func (e *Engine) notify(ctx context.Context, kind store.ChangeKind, key string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	ctx, cancel := detached(ctx)
 	defer cancel()
 	if err := e.c.Publish(ctx, e.changesChannel(), string(kind)+" "+key).Err(); err != nil {
 		e.log.LogAttrs(ctx, slog.LevelDebug, "publishing a change failed", slog.String("kind", string(kind)), slog.String("error", err.Error()))

@@ -23,6 +23,8 @@ func (e *Engine) PutToken(ctx context.Context, rec store.TokenRecord) error {
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckToken(rec); err != nil {
 		return err
 	}
@@ -39,6 +41,8 @@ func (e *Engine) GetToken(ctx context.Context, hash []byte) (store.TokenRecord, 
 	if err := e.usable(ctx); err != nil {
 		return rec, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("token hash", hash); err != nil {
 		return rec, err
 	}
@@ -56,15 +60,17 @@ func (e *Engine) DeleteToken(ctx context.Context, hash []byte) error {
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("token hash", hash); err != nil {
 		return err
 	}
-	return e.wrap(e.c.Del(ctx, e.tokenKey(hash)).Err())
+	return e.wrap(ctx, e.c.Del(ctx, e.tokenKey(hash)).Err())
 }
 
 // setAt stores a value that Redis forgets at until.
 func (e *Engine) setAt(ctx context.Context, k string, data []byte, until time.Time) error {
-	return e.wrap(e.c.SetArgs(ctx, k, data, goredis.SetArgs{ExpireAt: pxat(until)}).Err())
+	return e.wrap(ctx, e.c.SetArgs(ctx, k, data, goredis.SetArgs{ExpireAt: pxat(until)}).Err())
 }
 
 // getJSON reads and decodes a string value; store.ErrNotFound when missing.
@@ -74,7 +80,7 @@ func (e *Engine) getJSON(ctx context.Context, k, what string, v any) error {
 		return store.ErrNotFound
 	}
 	if err != nil {
-		return e.wrap(err)
+		return e.wrap(ctx, err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("store/redis: corrupt %s: %w", what, err)
@@ -90,12 +96,14 @@ func (e *Engine) MarkUsed(ctx context.Context, key string, until time.Time) (boo
 	if err := e.usable(ctx); err != nil {
 		return false, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckExpiring("marker", "marker key", key, until); err != nil {
 		return false, err
 	}
 	n, err := markUsedScript.Run(ctx, e.c, []string{e.key("m:", key)}, e.now().UnixMilli(), ms(until)).Int()
 	if err != nil {
-		return false, e.wrap(err)
+		return false, e.wrap(ctx, err)
 	}
 	return n == 1, nil
 }
@@ -112,6 +120,8 @@ func (e *Engine) PutClient(ctx context.Context, c store.Client) error {
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("client id", []byte(c.ID)); err != nil {
 		return err
 	}
@@ -119,7 +129,7 @@ func (e *Engine) PutClient(ctx context.Context, c store.Client) error {
 	if err != nil {
 		return err
 	}
-	if err := e.wrap(putInCountedScript.Run(ctx, e.c, []string{e.clientsKey(), e.clientsVersionKey()}, c.ID, data).Err()); err != nil {
+	if err := e.wrap(ctx, putInCountedScript.Run(ctx, e.c, []string{e.clientsKey(), e.clientsVersionKey()}, c.ID, data).Err()); err != nil {
 		return err
 	}
 	e.notify(ctx, store.ChangeClients, c.ID)
@@ -132,6 +142,8 @@ func (e *Engine) GetClient(ctx context.Context, id string) (store.Client, error)
 	if err := e.usable(ctx); err != nil {
 		return c, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("client id", []byte(id)); err != nil {
 		return c, err
 	}
@@ -140,7 +152,7 @@ func (e *Engine) GetClient(ctx context.Context, id string) (store.Client, error)
 		return c, store.ErrNotFound
 	}
 	if err != nil {
-		return c, e.wrap(err)
+		return c, e.wrap(ctx, err)
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
 		return store.Client{}, fmt.Errorf("store/redis: corrupt client %q: %w", id, err)
@@ -153,10 +165,12 @@ func (e *Engine) DeleteClient(ctx context.Context, id string) error {
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("client id", []byte(id)); err != nil {
 		return err
 	}
-	if err := e.wrap(putInCountedScript.Run(ctx, e.c, []string{e.clientsKey(), e.clientsVersionKey()}, id, "").Err()); err != nil {
+	if err := e.wrap(ctx, putInCountedScript.Run(ctx, e.c, []string{e.clientsKey(), e.clientsVersionKey()}, id, "").Err()); err != nil {
 		return err
 	}
 	e.notify(ctx, store.ChangeClients, id)
@@ -168,9 +182,11 @@ func (e *Engine) Clients(ctx context.Context) ([]store.Client, error) {
 	if err := e.usable(ctx); err != nil {
 		return nil, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	all, err := e.c.HGetAll(ctx, e.clientsKey()).Result()
 	if err != nil {
-		return nil, e.wrap(err)
+		return nil, e.wrap(ctx, err)
 	}
 	out := make([]store.Client, 0, len(all))
 	for id, v := range all {
@@ -194,6 +210,8 @@ func (e *Engine) PutSession(ctx context.Context, s store.Session) error {
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	k, err := store.CheckSession(s)
 	if err != nil {
 		return err
@@ -211,6 +229,8 @@ func (e *Engine) GetSession(ctx context.Context, kind, id string) (store.Session
 	if err := e.usable(ctx); err != nil {
 		return s, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	k, err := store.SessionKey(kind, id)
 	if err != nil {
 		return s, err
@@ -229,11 +249,13 @@ func (e *Engine) DeleteSession(ctx context.Context, kind, id string) error {
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	k, err := store.SessionKey(kind, id)
 	if err != nil {
 		return err
 	}
-	return e.wrap(e.c.Del(ctx, e.key("sess:", string(k))).Err())
+	return e.wrap(ctx, e.c.Del(ctx, e.key("sess:", string(k))).Err())
 }
 
 // --- codes -------------------------------------------------------------------------
@@ -245,6 +267,8 @@ func (e *Engine) PutCode(ctx context.Context, rec store.CodeRecord) error {
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckCode(rec); err != nil {
 		return err
 	}
@@ -253,7 +277,7 @@ func (e *Engine) PutCode(ctx context.Context, rec store.CodeRecord) error {
 	if err != nil {
 		return err
 	}
-	return e.wrap(putCodeScript.Run(ctx, e.c, []string{e.codeKey(rec.Hash)}, data, pxat(rec.ExpiresAt).UnixMilli()).Err())
+	return e.wrap(ctx, putCodeScript.Run(ctx, e.c, []string{e.codeKey(rec.Hash)}, data, pxat(rec.ExpiresAt).UnixMilli()).Err())
 }
 
 // RedeemCode implements store.CodeStore: one script sets the redeemed flag
@@ -262,6 +286,8 @@ func (e *Engine) RedeemCode(ctx context.Context, hash []byte) (store.CodeRecord,
 	if err := e.usable(ctx); err != nil {
 		return store.CodeRecord{}, false, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("code hash", hash); err != nil {
 		return store.CodeRecord{}, false, err
 	}
@@ -270,7 +296,7 @@ func (e *Engine) RedeemCode(ctx context.Context, hash []byte) (store.CodeRecord,
 		return store.CodeRecord{}, false, store.ErrNotFound
 	}
 	if err != nil {
-		return store.CodeRecord{}, false, e.wrap(err)
+		return store.CodeRecord{}, false, e.wrap(ctx, err)
 	}
 	first, _ := res[0].(int64)
 	raw, _ := res[1].(string)

@@ -66,6 +66,46 @@
 // message lost while disconnected is healed by a resync. The issuer's
 // periodic polls stay as the fallback.
 //
+// # How long a call may take
+//
+// Every role method (and Ping) runs under a deadline of its own,
+// Options.OpTimeout (default 2 s) from its start, whatever the caller's
+// context carries (request contexts often carry none): waiting for a pooled
+// connection, connecting, every command of the call (a compare-and-set
+// loop's rounds, a script's EVALSHA then EVAL, a Cluster redirection) and
+// go-redis' retries of them all count. go-redis honours the deadline while
+// it waits and, with ContextTimeoutEnabled, in socket reads and writes, so
+// a Redis that never answers (a SYN dropped, a server that accepts and
+// stays silent) fails the call with ErrUnavailable at OpTimeout. A
+// caller's earlier deadline or cancellation ends it sooner, as that
+// context error. UpdateSigningKeys waiting for another instance's lease
+// lock fails the same way at OpTimeout (the lock of an instance that died
+// lives 10 s). The callbacks (UpdateSigningKeys' and UpdateClient's fn) run
+// inside the bound: callers prepare slow work (key generation) before.
+// What follows a write — the unlock of a failed UpdateSigningKeys, the
+// PUBLISH of a change — goes on if the caller cancels, but not past the
+// call's deadline; a notification lost that way is healed by the
+// instances' polls. SubscribeChanges is not a call: it runs until its
+// context ends.
+//
+// # Retries
+//
+// Within the bound go-redis still retries (bound.go), but only as much as
+// fits well inside it, so that a refused connection (Redis stopped) fails
+// with its own error in about 0.2 s rather than at OpTimeout:
+//
+//   - a command that meets a broken connection is retried twice, 10-100 ms
+//     apart: a pooled connection dropped by a Redis restart, a proxy or an
+//     idle timeout is replaced by a fresh one, and a Sentinel or Cluster
+//     client that has learnt of a failover reaches the new master, without
+//     failing the request;
+//   - a dial is tried twice, 50 ms apart: a master that is restarting, a
+//     Sentinel switch in progress.
+//
+// Riding out a longer failover is the callers' job: the call fails with
+// ErrUnavailable, the endpoints answer 503 with Retry-After, and the
+// engine reconnects by itself when Redis is back.
+//
 // # Adding a role
 //
 // A new store role is one file here (like refresh.go, users.go): its key names in the table above (one hash tag per record
@@ -100,10 +140,12 @@ const DefaultPrefix = "authgate:"
 
 // Defaults of the engine.
 const (
-	// DefaultDialTimeout bounds connecting to Redis.
+	// DefaultDialTimeout bounds one attempt to connect to Redis (within
+	// the call's OpTimeout: see the package doc).
 	DefaultDialTimeout = 2 * time.Second
-	// DefaultOpTimeout bounds one command (read and write timeouts): an
-	// unreachable Redis fails a request within it instead of hanging.
+	// DefaultOpTimeout bounds one engine call, every command and retry of
+	// it included: an unreachable Redis fails a request with
+	// ErrUnavailable within it instead of hanging (see the package doc).
 	DefaultOpTimeout = 2 * time.Second
 	// DefaultOutageGrace is how long gateways keep admitting tokens from
 	// memory while Redis is unreachable, then fail closed.
@@ -146,10 +188,14 @@ type Options struct {
 	// OutageGrace is what OutageGrace reports (store.HealthReporter);
 	// default DefaultOutageGrace.
 	OutageGrace time.Duration
-	// DialTimeout and OpTimeout: defaults DefaultDialTimeout and
-	// DefaultOpTimeout.
+	// OpTimeout bounds one call of any role method (and Ping): waiting for
+	// a connection, connecting, every command and go-redis' retries; past
+	// it the call fails with ErrUnavailable (the package doc says how).
+	// Default DefaultOpTimeout. A caller's earlier deadline ends it sooner.
+	OpTimeout time.Duration
+	// DialTimeout bounds one connection attempt (never more than what is
+	// left of the call's OpTimeout); default DefaultDialTimeout.
 	DialTimeout time.Duration
-	OpTimeout   time.Duration
 	// Logger receives connection trouble; default none.
 	Logger *slog.Logger
 }
@@ -163,6 +209,7 @@ type Engine struct {
 	maxRecord int
 	log       *slog.Logger
 	grace     time.Duration
+	opTimeout time.Duration // the bound of one call (bound.go)
 
 	down      atomic.Int64 // unix nanos of the first failure since the last success; 0: up
 	closed    atomic.Bool
@@ -224,12 +271,20 @@ func New(opts Options) (*Engine, error) {
 		ReadTimeout:      opts.OpTimeout,
 		WriteTimeout:     opts.OpTimeout,
 		IsClusterMode:    opts.Cluster,
+		// The call's deadline (bound.go) reaches the socket reads and
+		// writes, not only the waits between them.
+		ContextTimeoutEnabled: true,
 		// go-redis retries a command only on a broken connection (e.g.
 		// the pooled connections of a Redis that restarted); whatever
 		// was not acknowledged in the end is reported as failed, never as
 		// done. A script retried after it ran answers as a replay (single
-		// use, codes): it fails closed.
-		MaxRetries: 3,
+		// use, codes): it fails closed. How many retries, and why these
+		// remain: the package doc, "Retries".
+		MaxRetries:         commandRetries,
+		MinRetryBackoff:    minRetryBackoff,
+		MaxRetryBackoff:    maxRetryBackoff,
+		DialerRetries:      dialAttempts,
+		DialerRetryTimeout: dialRetryPause,
 	}
 	e := &Engine{
 		c:         goredis.NewUniversalClient(uo),
@@ -238,6 +293,7 @@ func New(opts Options) (*Engine, error) {
 		maxRecord: opts.MaxRecordSize,
 		log:       opts.Logger,
 		grace:     opts.OutageGrace,
+		opTimeout: opts.OpTimeout,
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.c.AddHook(healthHook{e})
@@ -253,7 +309,9 @@ func (e *Engine) Ping(ctx context.Context) error {
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
-	return e.wrap(e.c.Ping(ctx).Err())
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
+	return e.wrap(ctx, e.c.Ping(ctx).Err())
 }
 
 // Close stops subscriptions and closes the connections. Calling it again is
@@ -275,17 +333,22 @@ func (e *Engine) usable(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// wrap classifies an error from go-redis: nil stays nil, context errors stay
-// themselves, a closed client is ErrClosed, everything else is
-// ErrUnavailable.
-func (e *Engine) wrap(err error) error {
+// wrap classifies an error from go-redis in the call of ctx: nil stays nil,
+// a closed client is ErrClosed, the call's own bound running out
+// (bound.go) is ErrUnavailable, the caller's context ending is its context
+// error, everything else is ErrUnavailable. It asks ctx, not err, whose
+// context error it is: a dial attempt's own DialTimeout also answers
+// errors.Is(err, context.DeadlineExceeded).
+func (e *Engine) wrap(ctx context.Context, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
 	case errors.Is(err, goredis.ErrClosed) || e.closed.Load():
 		return fmt.Errorf("%w (redis)", store.ErrClosed)
+	case errors.Is(context.Cause(ctx), errOutOfTime):
+		return fmt.Errorf("%w: no answer within %s: %v", ErrUnavailable, e.opTimeout, err)
+	case ctx.Err() != nil:
+		return ctx.Err()
 	}
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }

@@ -54,7 +54,7 @@ func (e *Engine) apply(ctx context.Context, checks []casCheck, writes []casWrite
 	}
 	news, err := applyScript.Run(ctx, e.c, keys, args...).Int64()
 	if err != nil {
-		return false, e.wrap(err)
+		return false, e.wrap(ctx, err)
 	}
 	if news < 0 {
 		return false, nil
@@ -124,7 +124,7 @@ func (e *Engine) readToken(ctx context.Context, hash []byte) (rawTok, rawFam, hi
 	}
 	vals, err := e.c.MGet(ctx, e.refreshKey(hash), e.familyKey(fam)).Result()
 	if err != nil {
-		return "", "", "", e.wrap(err)
+		return "", "", "", e.wrap(ctx, err)
 	}
 	rawTok, _ = vals[0].(string)
 	rawFam, _ = vals[1].(string)
@@ -136,6 +136,8 @@ func (e *Engine) StartFamily(ctx context.Context, fam store.RefreshFamily, first
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckFamily(fam); err != nil {
 		return err
 	}
@@ -200,6 +202,8 @@ func (e *Engine) RotateRefresh(ctx context.Context, hash []byte, next func(old s
 	if err := e.usable(ctx); err != nil {
 		return store.RefreshRecord{}, store.RefreshFamily{}, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("refresh token hash", hash); err != nil {
 		return store.RefreshRecord{}, store.RefreshFamily{}, err
 	}
@@ -256,6 +260,8 @@ func (e *Engine) GetRefresh(ctx context.Context, hash []byte) (store.RefreshReco
 	if err := e.usable(ctx); err != nil {
 		return store.RefreshRecord{}, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("refresh token hash", hash); err != nil {
 		return store.RefreshRecord{}, err
 	}
@@ -275,6 +281,8 @@ func (e *Engine) RevokeFamily(ctx context.Context, id string, until time.Time) (
 	if err := e.usable(ctx); err != nil {
 		return store.RefreshFamily{}, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckExpiring("family revocation", "family id", id, until); err != nil {
 		return store.RefreshFamily{}, err
 	}

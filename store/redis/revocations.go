@@ -20,6 +20,8 @@ func (e *Engine) Revoke(ctx context.Context, jti string, until time.Time) error 
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckExpiring("revocation", "jti", jti, until); err != nil {
 		return err
 	}
@@ -28,7 +30,7 @@ func (e *Engine) Revoke(ctx context.Context, jti string, until time.Time) error 
 	}
 	seq, err := revokeScript.Run(ctx, e.c, e.revocationKeys(), jti, ms(until), e.now().UnixMilli(), randomID()).Int64()
 	if err != nil {
-		return e.wrap(err)
+		return e.wrap(ctx, err)
 	}
 	if seq > 0 {
 		e.notify(ctx, store.ChangeRevocations, "")
@@ -42,6 +44,8 @@ func (e *Engine) RevocationsSince(ctx context.Context, cursor store.RevocationCu
 	if err := e.usable(ctx); err != nil {
 		return nil, cursor, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	var epoch string
 	var after uint64
 	if cursor != "" {
@@ -54,7 +58,7 @@ func (e *Engine) RevocationsSince(ctx context.Context, cursor store.RevocationCu
 	}
 	res, err := revocationsSinceScript.Run(ctx, e.c, e.revocationKeys(), after, epoch).StringSlice()
 	if err != nil {
-		return nil, cursor, e.wrap(err)
+		return nil, cursor, e.wrap(ctx, err)
 	}
 	if len(res) < 2 || len(res)%2 != 0 {
 		return nil, cursor, fmt.Errorf("store/redis: malformed revocation feed reply")

@@ -20,6 +20,8 @@ func (e *Engine) PutUser(ctx context.Context, u store.UserRecord) error {
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("user name", []byte(u.Name)); err != nil {
 		return err
 	}
@@ -27,7 +29,7 @@ func (e *Engine) PutUser(ctx context.Context, u store.UserRecord) error {
 	if err != nil {
 		return err
 	}
-	return e.wrap(e.c.HSet(ctx, e.usersKey(), u.Name, data).Err())
+	return e.wrap(ctx, e.c.HSet(ctx, e.usersKey(), u.Name, data).Err())
 }
 
 // GetUser implements store.UserStore.
@@ -35,6 +37,8 @@ func (e *Engine) GetUser(ctx context.Context, name string) (store.UserRecord, er
 	if err := e.usable(ctx); err != nil {
 		return store.UserRecord{}, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("user name", []byte(name)); err != nil {
 		return store.UserRecord{}, err
 	}
@@ -57,10 +61,12 @@ func (e *Engine) DeleteUser(ctx context.Context, name string) error {
 	if err := e.usable(ctx); err != nil {
 		return err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	if err := store.CheckKey("user name", []byte(name)); err != nil {
 		return err
 	}
-	return e.wrap(e.c.HDel(ctx, e.usersKey(), name).Err())
+	return e.wrap(ctx, e.c.HDel(ctx, e.usersKey(), name).Err())
 }
 
 // Users implements store.UserStore.
@@ -68,9 +74,11 @@ func (e *Engine) Users(ctx context.Context) ([]store.UserRecord, error) {
 	if err := e.usable(ctx); err != nil {
 		return nil, err
 	}
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	all, err := e.c.HGetAll(ctx, e.usersKey()).Result()
 	if err != nil {
-		return nil, e.wrap(err)
+		return nil, e.wrap(ctx, err)
 	}
 	var out []store.UserRecord
 	for name, v := range all {
