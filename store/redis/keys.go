@@ -54,8 +54,6 @@ func (e *Engine) UpdateSigningKeys(ctx context.Context, issuer string, fn func(c
 	if err := e.usable(ctx); err != nil {
 		return nil, err
 	}
-	ctx, cancel := e.bound(ctx)
-	defer cancel()
 	if err := store.CheckKey("issuer", []byte(issuer)); err != nil {
 		return nil, err
 	}
@@ -65,6 +63,9 @@ func (e *Engine) UpdateSigningKeys(ctx context.Context, issuer string, fn func(c
 	if err := e.acquire(ctx, lock, token); err != nil {
 		return nil, err
 	}
+	// The rest is one call, bounded from when the lock is held.
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
 	// Released by setKeysScript on success; here on every other path.
 	written := false
 	defer func() {
@@ -119,13 +120,23 @@ func (e *Engine) UpdateSigningKeys(ctx context.Context, issuer string, fn func(c
 
 // acquire takes the lease lock, waiting (with a growing pause of at most
 // 50ms) while another caller holds it.
+//
+// Key updates run off the request path and may have to outwait the lease
+// of an instance that died holding the lock, so the wait is bounded by the
+// lease plus OpTimeout; each SETNX is one call, bounded by OpTimeout.
 func (e *Engine) acquire(ctx context.Context, lock, token string) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, lockLease+e.opTimeout, errOutOfTime)
+	defer cancel()
 	pause := time.Millisecond
 	for {
-		ok, err := e.c.SetNX(ctx, lock, token, lockLease).Result()
+		cctx, ccancel := e.bound(ctx)
+		ok, err := e.c.SetNX(cctx, lock, token, lockLease).Result()
 		if err != nil {
-			return e.wrap(ctx, err)
+			err = e.wrap(cctx, err)
+			ccancel()
+			return err
 		}
+		ccancel()
 		if ok {
 			return nil
 		}
@@ -134,7 +145,7 @@ func (e *Engine) acquire(ctx context.Context, lock, token string) error {
 		case <-ctx.Done():
 			t.Stop()
 			if errors.Is(context.Cause(ctx), errOutOfTime) {
-				return fmt.Errorf("%w: signing key lock still held by another instance after %s", ErrUnavailable, e.opTimeout)
+				return fmt.Errorf("%w: signing key lock still held by another instance after %s", ErrUnavailable, lockLease+e.opTimeout)
 			}
 			return ctx.Err()
 		case <-t.C:

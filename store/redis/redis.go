@@ -78,9 +78,10 @@
 // a Redis that never answers (a SYN dropped, a server that accepts and
 // stays silent) fails the call with ErrUnavailable at OpTimeout. A
 // caller's earlier deadline or cancellation ends it sooner, as that
-// context error. UpdateSigningKeys waiting for another instance's lease
-// lock fails the same way at OpTimeout (the lock of an instance that died
-// lives 10 s). The callbacks (UpdateSigningKeys' and UpdateClient's fn) run
+// context error. UpdateSigningKeys, which runs off the request path (key
+// generation and rotation), may wait for another instance's lease lock:
+// its bound is the lease (10 s, what the lock of an instance that died
+// lives) plus OpTimeout. The callbacks (UpdateSigningKeys' and UpdateClient's fn) run
 // inside the bound: callers prepare slow work (key generation) before.
 // What follows a write — the unlock of a failed UpdateSigningKeys, the
 // PUBLISH of a change — goes on if the caller cancels, but not past the
