@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	cleanup()
+	removeBuiltCaddy()
 	os.Exit(code)
 }
 
