@@ -155,6 +155,7 @@ func refusedWithin(t *testing.T, c *http.Client, tok string, d time.Duration, wh
 }
 
 func TestAdminCLI(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	auditLog := filepath.Join(dir, "audit.log")
 	tester := caddytest.NewTester(t)
@@ -328,6 +329,7 @@ func TestAdminCLI(t *testing.T) {
 
 // Bad input for every command: a precise error and an exit code != 0.
 func TestAdminCLIBadInput(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	tester := caddytest.NewTester(t)
 	tester.InitServer(admCaddyfile(filepath.Join(dir, "a.db"), filepath.Join(dir, "audit.log")), "caddyfile")
@@ -420,6 +422,7 @@ func TestAdminCLIBadInput(t *testing.T) {
 
 // The admin API is served only on Caddy's admin endpoint, never on a site.
 func TestAdminAPINotOnSitePort(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	tester := caddytest.NewTester(t)
 	tester.InitServer(admCaddyfile(filepath.Join(dir, "a.db"), filepath.Join(dir, "audit.log")), "caddyfile")
@@ -465,6 +468,7 @@ func TestAdminAPINotOnSitePort(t *testing.T) {
 // user add|passwd|list|show|disable|enable|delete through the CLI, with
 // the password on standard input; config users are read-only.
 func TestAdminCLIUsers(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	cfg := strings.Replace(admCaddyfile(filepath.Join(dir, "a.db"), filepath.Join(dir, "audit.log")),
 		"\t\tkey_rotation 40s\n", "\t\tkey_rotation 40s\n\t\tuser root {\n\t\t\tpassword_hash "+admRootHash+"\n\t\t}\n\t\tscope_description orders:read \"Read your orders\"\n", 1)

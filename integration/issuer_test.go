@@ -88,7 +88,7 @@ func issSHA256Hex(s string) string {
 
 func issStart(t *testing.T, cfg string) *caddytest.Tester {
 	t.Helper()
-	t.Setenv("ISS_APP_SECRET", "app-secret")
+	setenvInProcess(t, "ISS_APP_SECRET", "app-secret")
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
 	return tester
@@ -185,6 +185,7 @@ func issJWKSKids(t *testing.T, c *http.Client) []string {
 }
 
 func TestIssuerClientCredentialsEndToEnd(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := issStart(t, issCaddyfile(db, ""))
 	c := tester.Client
@@ -264,6 +265,7 @@ func TestIssuerClientCredentialsEndToEnd(t *testing.T) {
 }
 
 func TestIssuerTokenExchangeEndToEnd(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := issStart(t, issCaddyfile(db, ""))
 	c := tester.Client
@@ -291,6 +293,7 @@ func TestIssuerTokenExchangeEndToEnd(t *testing.T) {
 }
 
 func TestIssuerSecretRotation(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	// 2s from now (RFC 3339 takes fractions of a second): start and two
 	// tokens take well under that.
@@ -307,6 +310,7 @@ func TestIssuerSecretRotation(t *testing.T) {
 }
 
 func TestIssuerRestartKeepsKeysAndTokens(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := issStart(t, issCaddyfile(db, ""))
 	c := tester.Client
@@ -342,6 +346,7 @@ http://127.0.0.1:9201 {
 }
 
 func TestIssuerKeyRotationOverlap(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := issStart(t, issCaddyfile(db, "key_rotation 2s"))
 	c := tester.Client
@@ -379,6 +384,7 @@ func TestIssuerKeyRotationOverlap(t *testing.T) {
 // IP filter applies at the gateway (client address from X-Forwarded-For via
 // trusted_proxies).
 func TestIssuerWithGateway(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	cfg := boltGlobals(9201, db, trustLoopbackProxy) + fmt.Sprintf(`http://127.0.0.1:9201 {
 	authgate_issuer {
@@ -397,7 +403,7 @@ func TestIssuerWithGateway(t *testing.T) {
 	respond "public"
 }
 `, issBase, issGatewayClients, issBase)
-	t.Setenv("ISS_APP_SECRET", "app-secret")
+	setenvInProcess(t, "ISS_APP_SECRET", "app-secret")
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
 	c := tester.Client
