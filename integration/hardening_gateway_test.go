@@ -289,14 +289,15 @@ http://127.0.0.1:9202 {
 	}
 }
 
-// #5 through Caddy: with max_stale 2s and the provider failing, a cached
-// token gets the same 503 as an uncached one once the set is stale.
+// #5 through Caddy: with max_stale 1s (its floor) and the provider failing,
+// a cached token gets the same 503 as an uncached one once the set is
+// stale.
 func TestGatewayMaxStaleAppliesToCachedTokens(t *testing.T) {
 	useInProcessCaddy(t)
 	const port = 9306
 	k1 := jwNewKey(t, "stale-1")
 	idp := jwNewProvider(t, 1, k1)
-	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\tmax_stale 2s"), "ok"))
+	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\tmax_stale 1s"), "ok"))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	c := jwClient()
 	cached := jwToken(t, k1, "cached")

@@ -295,16 +295,29 @@ func TestIssuerTokenExchangeEndToEnd(t *testing.T) {
 func TestIssuerSecretRotation(t *testing.T) {
 	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
-	// 2s from now (RFC 3339 takes fractions of a second): start and two
-	// tokens take well under that.
-	expires := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
+	// 1s from now (RFC 3339 takes fractions of a second): start and two
+	// tokens take well under that (about 0.1 s, with -race).
+	expires := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
 	extra := fmt.Sprintf("client rot {\n\t\t\tsecret old-secret expires %s\n\t\t\tsecret new-secret\n\t\t}", expires)
 	tester := issStart(t, issCaddyfile(db, extra))
 	c := tester.Client
 	issToken(t, c, "rot", "old-secret", nil)
 	issToken(t, c, "rot", "new-secret", nil)
 	exp, _ := time.Parse(time.RFC3339, expires)
-	time.Sleep(time.Until(exp) + 200*time.Millisecond)
+	// Poll for the old secret's end instead of sleeping past it.
+	for {
+		r := issPost(t, c, issTokenURL, url.Values{"grant_type": {"client_credentials"}}, "rot", "old-secret")
+		if r.status == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(exp.Add(10 * time.Second)) {
+			t.Fatalf("the old secret still works 10s after its expiry %s: %d %s", expires, r.status, r.raw)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if time.Now().Before(exp) {
+		t.Fatalf("the old secret stopped before its expiry %s", expires)
+	}
 	issWantError(t, issPost(t, c, issTokenURL, url.Values{"grant_type": {"client_credentials"}}, "rot", "old-secret"), 401, "invalid_client")
 	issToken(t, c, "rot", "new-secret", nil)
 }
@@ -371,7 +384,7 @@ func TestIssuerKeyRotationOverlap(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no rotation within 6s; kids %v", issJWKSKids(t, c))
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	if !issActive(t, c, old, "app", "app-secret") {
 		t.Fatal("token of the retired key inactive")
