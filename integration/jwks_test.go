@@ -102,6 +102,12 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 				default:
 					droppedRefusals.Add(1) // dropped while in flight: refusing is right
 				}
+				// Paced: unpaced, the four workers sent about 18000
+				// requests (10 s of CPU on two cores). What the assertions
+				// need is requests at every moment of the rotations: at
+				// about 4 x 250 a second there are still dozens in each
+				// 150ms fetch and thousands in all (>= 100 are required).
+				time.Sleep(4 * time.Millisecond)
 			}
 		})
 	}
