@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -224,35 +223,6 @@ func TestIntrospectOIDCProvider(t *testing.T) {
 	}.run(t)
 }
 
-var (
-	ispCaddyOnce sync.Once
-	ispCaddyPath string
-	ispCaddyErr  error
-)
-
-// ispCaddyBinary builds this repository's cmd/caddy once per test binary,
-// for tests that need a second, separate Caddy process.
-func ispCaddyBinary(t *testing.T) string {
-	t.Helper()
-	ispCaddyOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "authgate-caddy-*")
-		if err != nil {
-			ispCaddyErr = err
-			return
-		}
-		ispCaddyPath = filepath.Join(dir, "caddy")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(goTool, "build", "-o", ispCaddyPath, "github.com/authgate/caddy-authgate/cmd/caddy").CombinedOutput()
-		if err != nil {
-			ispCaddyErr = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
-		}
-	})
-	if ispCaddyErr != nil {
-		t.Fatal(ispCaddyErr)
-	}
-	return ispCaddyPath
-}
-
 // ispIssuerProcess is authgate_issuer in its own Caddy process (admin off,
 // its own bbolt file), with an access log that counts the calls each path
 // received.
@@ -266,7 +236,6 @@ type ispIssuerProcess struct {
 
 func startIssuerProcess(t *testing.T) *ispIssuerProcess {
 	t.Helper()
-	bin := ispCaddyBinary(t)
 	dir := t.TempDir()
 	p := &ispIssuerProcess{log: filepath.Join(dir, "access.log"), out: &bytes.Buffer{}, exited: make(chan struct{})}
 	base := fmt.Sprintf("http://127.0.0.1:%d", ispIssuerPort)
@@ -316,8 +285,8 @@ func startIssuerProcess(t *testing.T) *ispIssuerProcess {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
-	p.cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "HOME="+dir)
+	p.cmd = caddyCommand(t, "run", "--config", path, "--adapter", "caddyfile")
+	p.cmd.Env = append(p.cmd.Env, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "HOME="+dir)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -15,7 +16,14 @@ import (
 // with an admin-only config on localhost:2999), but polls its admin endpoint
 // every 10ms instead of sleeping a whole second before the first test.
 // caddytest then finds it running and uses it.
+//
+// With asCaddyEnv set, the test binary is a Caddy instead: see caddyCommand.
 func TestMain(m *testing.M) {
+	if os.Getenv(asCaddyEnv) == "1" {
+		os.Args = append([]string{"caddy"}, os.Args[1:]...)
+		caddycmd.Main() // `caddy run` returns only through os.Exit
+		return
+	}
 	flag.Parse() // before startCaddy replaces os.Args for `caddy run`
 	cleanup, err := startCaddy()
 	if err != nil {
@@ -25,6 +33,25 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	cleanup()
 	os.Exit(code)
+}
+
+// asCaddyEnv makes the test binary run caddycmd.Main (see caddyCommand).
+const asCaddyEnv = "AUTHGATE_INTEGRATION_AS_CADDY"
+
+// caddyCommand is `caddy <args>` as a separate process: this test binary
+// itself, which in that mode runs caddycmd.Main with the modules it links,
+// the same ones cmd/caddy links (Caddy's standard modules and authgate;
+// this package registers none of its own). It costs no `go build` of
+// cmd/caddy, whose link alone takes about 5 s of CPU.
+func caddyCommand(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), asCaddyEnv+"=1")
+	return cmd
 }
 
 func startCaddy() (func(), error) {
