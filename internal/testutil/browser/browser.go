@@ -10,8 +10,12 @@
 //
 //	browser.Screenshot(t, ctx, "docs/screenshots/login-ja.png")
 //
-// Each New is a fresh browser process with its own profile (no cookies
-// shared between calls); it stops on t.Cleanup. Where no Chromium is
+// Each New is a fresh browser context, Chromium's incognito-like profile
+// (no cookies, storage or cache shared between calls), with one tab; it is
+// disposed of on t.Cleanup. The contexts of one test and its subtests share
+// one Chromium process (one per Lang and size), started by the first New
+// and stopped when the test that made that call ends: a second launch would
+// cost a Chromium start-up for nothing. Where no Chromium is
 // installed the test is skipped with a message naming the package, except
 // under CI=true, where it fails: nothing is skipped silently where it
 // counts. Set CHROMIUM to use another binary.
@@ -21,6 +25,9 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,8 +75,9 @@ func Require(t testing.TB) string {
 	return p
 }
 
-// New starts a headless Chromium and returns a chromedp context for it,
-// cancelled (browser stopped) when the test ends.
+// New returns a chromedp context for a new tab in a new browser context of
+// a headless Chromium (started now or shared, see the package comment),
+// closed when the test ends.
 func New(t testing.TB, o Options) context.Context {
 	t.Helper()
 	bin := Require(t)
@@ -82,6 +90,52 @@ func New(t testing.TB, o Options) context.Context {
 	if o.Timeout == 0 {
 		o.Timeout = 60 * time.Second
 	}
+	root := shared(t, bin, o)
+	ctx, cancelCtx := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancelCtx)
+	// Accept-Language for every request, whatever the flags do. This first
+	// run creates the tab, so its context has no timeout (a timeout on it
+	// would close the tab).
+	setLang := chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+		_, err := cdp.Call(ctx, target, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
+			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36 authgate-test", AcceptLanguage: o.Lang,
+		})
+		return err
+	})
+	if err := chromedp.Do(ctx, setLang); err != nil {
+		t.Fatalf("opening a tab in Chromium (%s): %v", bin, err)
+	}
+	limited, cancelTimeout := context.WithTimeout(ctx, o.Timeout)
+	t.Cleanup(cancelTimeout)
+	return limited
+}
+
+// A running Chromium: its first tab's context, the test that started it
+// and the options it started with.
+type process struct {
+	ctx   context.Context
+	owner string
+	lang  string
+	w, h  int64
+}
+
+var (
+	mu        sync.Mutex
+	processes []*process
+)
+
+// shared returns the browser context of a Chromium started by t or by a
+// test t is a subtest of, with o's language and size; or starts one, stopped
+// when t ends.
+func shared(t testing.TB, bin string, o Options) context.Context {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range processes {
+		if (t.Name() == p.owner || strings.HasPrefix(t.Name(), p.owner+"/")) && p.lang == o.Lang && p.w == o.Width && p.h == o.Height {
+			return p.ctx
+		}
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.UserDataDir(t.TempDir()),
@@ -92,22 +146,21 @@ func New(t testing.TB, o Options) context.Context {
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	// Accept-Language for every request, whatever the flags do. This first
-	// run starts the browser, so its context has no timeout (a timeout on
-	// it would stop the whole browser).
-	setLang := chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
-		_, err := cdp.Call(ctx, target, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
-			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36 authgate-test", AcceptLanguage: o.Lang,
-		})
-		return err
+	p := &process{ctx: ctx, owner: t.Name(), lang: o.Lang, w: o.Width, h: o.Height}
+	t.Cleanup(func() {
+		mu.Lock()
+		processes = slices.DeleteFunc(processes, func(q *process) bool { return q == p })
+		mu.Unlock()
+		cancelCtx()
+		cancelAlloc()
 	})
-	if err := chromedp.Do(ctx, setLang); err != nil {
+	// This first run starts the browser, so its context has no timeout (a
+	// timeout on it would stop the whole browser).
+	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting Chromium (%s): %v", bin, err)
 	}
-	limited, cancelTimeout := context.WithTimeout(ctx, o.Timeout)
-	t.Cleanup(cancelTimeout)
-	return limited
+	processes = append(processes, p)
+	return ctx
 }
 
 // Screenshot writes a PNG of the whole page to path (directories created).
