@@ -19,6 +19,8 @@ import (
 const (
 	lgOwnSite     = "http://localhost:9610"
 	lgOwnUpstream = "127.0.0.1:9612"
+	// lgOwnAccessTTL is the issuer's access token lifetime.
+	lgOwnAccessTTL = 2 * time.Second
 )
 
 func lgOwnCaddyfile(t *testing.T) string {
@@ -41,7 +43,7 @@ func lgOwnCaddyfile(t *testing.T) string {
 http://localhost:9610 {
 	authgate_issuer {
 		issuer %s
-		access_token_ttl 3s
+		access_token_ttl %s
 		user alice {
 			password_hash %s
 			claim email alice@example.com
@@ -77,7 +79,7 @@ http://localhost:9610 {
 		}
 		reverse_proxy %s
 	}
-}`, filepath.Join(t.TempDir(), "authgate.db"), lgOwnSite, hash("alice-pw"), hash("bob-pw"),
+}`, filepath.Join(t.TempDir(), "authgate.db"), lgOwnSite, lgOwnAccessTTL, hash("alice-pw"), hash("bob-pw"),
 		lgOwnSite, lgOwnSite, lgOwnSite, lgOwnSite, lgOwnUpstream)
 }
 
@@ -103,8 +105,8 @@ func TestLoginOwnIssuerInChromium(t *testing.T) {
 		t.Fatalf("no access token upstream: %q", first)
 	}
 
-	// The issuer's 3s access token runs out; the session refreshes it.
-	time.Sleep(4 * time.Second)
+	// The issuer's access token runs out; the session refreshes it.
+	lgPastExpiry(lgOwnAccessTTL)
 	lgDo(t, ctx, "after expiry", chromedp.Navigate(lgOwnSite+"/later"))
 	lgWaitAt(t, ctx, lgOwnSite+"/later", "#user")
 	if u := lgText(t, ctx, "#user"); u != "alice" {
