@@ -10,12 +10,13 @@
 //
 //	browser.Screenshot(t, ctx, "docs/screenshots/login-ja.png")
 //
-// Each New is a fresh browser context, Chromium's incognito-like profile
-// (no cookies, storage or cache shared between calls), with one tab; it is
-// disposed of on t.Cleanup. The contexts of one test and its subtests share
-// one Chromium process (one per Lang and size), started by the first New
-// and stopped when the test that made that call ends: a second launch would
-// cost a Chromium start-up for nothing. Where no Chromium is
+// Each New is a tab with a fresh profile of its own (no cookies, storage or
+// cache shared between calls), closed on t.Cleanup. The calls of one test
+// and its subtests share one Chromium process (one per Lang and size): the
+// first starts it with a new user data directory and gets its first tab, and
+// it stops when the test that made that call ends; each later call gets a
+// new browser context of it (Chromium's incognito-like profile), which costs
+// no Chromium start-up. Where no Chromium is
 // installed the test is skipped with a message naming the package, except
 // under CI=true, where it fails: nothing is skipped silently where it
 // counts. Set CHROMIUM to use another binary.
@@ -75,7 +76,7 @@ func Require(t testing.TB) string {
 	return p
 }
 
-// New returns a chromedp context for a new tab in a new browser context of
+// New returns a chromedp context for a new tab with a profile of its own in
 // a headless Chromium (started now or shared, see the package comment),
 // closed when the test ends.
 func New(t testing.TB, o Options) context.Context {
@@ -90,12 +91,10 @@ func New(t testing.TB, o Options) context.Context {
 	if o.Timeout == 0 {
 		o.Timeout = 60 * time.Second
 	}
-	root := shared(t, bin, o)
-	ctx, cancelCtx := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancelCtx)
-	// Accept-Language for every request, whatever the flags do. This first
-	// run creates the tab, so its context has no timeout (a timeout on it
-	// would close the tab).
+	ctx := tab(t, bin, o)
+	// Accept-Language for every request, whatever the flags do. This run
+	// can create the tab, so its context has no timeout (a timeout on it
+	// would close the tab, or stop the browser with its first tab).
 	setLang := chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
 		_, err := cdp.Call(ctx, target, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
 			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36 authgate-test", AcceptLanguage: o.Lang,
@@ -124,16 +123,19 @@ var (
 	processes []*process
 )
 
-// shared returns the browser context of a Chromium started by t or by a
-// test t is a subtest of, with o's language and size; or starts one, stopped
-// when t ends.
-func shared(t testing.TB, bin string, o Options) context.Context {
+// tab returns a new tab in a new browser context of the Chromium started by
+// t or by a test t is a subtest of, with o's language and size, closed when
+// t ends. Without one, it starts one, stopped when t ends, and returns its
+// first tab, whose profile (a new user data directory) is as fresh.
+func tab(t testing.TB, bin string, o Options) context.Context {
 	t.Helper()
 	mu.Lock()
 	defer mu.Unlock()
 	for _, p := range processes {
 		if (t.Name() == p.owner || strings.HasPrefix(t.Name(), p.owner+"/")) && p.lang == o.Lang && p.w == o.Width && p.h == o.Height {
-			return p.ctx
+			ctx, cancel := chromedp.NewContext(p.ctx, chromedp.WithNewBrowserContext())
+			t.Cleanup(cancel)
+			return ctx
 		}
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
