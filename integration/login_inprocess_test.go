@@ -10,7 +10,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/authgate/caddy-authgate/handlers/issuer"
 	"github.com/authgate/caddy-authgate/internal/testutil/browser"
 )
 
@@ -24,13 +23,7 @@ const (
 )
 
 func lgOwnCaddyfile(t *testing.T) string {
-	hash := func(pw string) string {
-		h, err := issuer.HashPassword(pw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
+	hash := func(pw string) string { return siHash(t, pw) }
 	return fmt.Sprintf(`{
 	admin localhost:2999
 	skip_install_trust
