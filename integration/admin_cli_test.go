@@ -155,6 +155,7 @@ func refusedWithin(t *testing.T, c *http.Client, tok string, d time.Duration, wh
 }
 
 func TestAdminCLI(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	auditLog := filepath.Join(dir, "audit.log")
 	tester := caddytest.NewTester(t)
@@ -185,8 +186,9 @@ func TestAdminCLI(t *testing.T) {
 	mustCLI(t, "client", "update", id, "--scope", "read", "--scope", "write", "--format", "jwt")
 
 	// rotate-secret --keep-current: old and new work; old stops at its
-	// expiry (RFC 3339 has whole seconds: 2 to 3 s from now).
-	expires := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
+	// expiry (RFC 3339 has whole seconds: 1 to 2 s from now; the rotation
+	// and the three calls before the expiry take under 0.1 s, with -race).
+	expires := time.Now().Add(time.Second).UTC().Truncate(time.Second).Add(time.Second)
 	r = mustCLI(t, "client", "rotate-secret", id, "--keep-current", "--expires", expires.Format(time.RFC3339), "--description", "partner switching")
 	m2 = cliClientSecret.FindStringSubmatch(r.stdout)
 	if m2 == nil || m2[1] == secret {
@@ -328,6 +330,7 @@ func TestAdminCLI(t *testing.T) {
 
 // Bad input for every command: a precise error and an exit code != 0.
 func TestAdminCLIBadInput(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	tester := caddytest.NewTester(t)
 	tester.InitServer(admCaddyfile(filepath.Join(dir, "a.db"), filepath.Join(dir, "audit.log")), "caddyfile")
@@ -420,6 +423,7 @@ func TestAdminCLIBadInput(t *testing.T) {
 
 // The admin API is served only on Caddy's admin endpoint, never on a site.
 func TestAdminAPINotOnSitePort(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	tester := caddytest.NewTester(t)
 	tester.InitServer(admCaddyfile(filepath.Join(dir, "a.db"), filepath.Join(dir, "audit.log")), "caddyfile")
@@ -465,6 +469,7 @@ func TestAdminAPINotOnSitePort(t *testing.T) {
 // user add|passwd|list|show|disable|enable|delete through the CLI, with
 // the password on standard input; config users are read-only.
 func TestAdminCLIUsers(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	cfg := strings.Replace(admCaddyfile(filepath.Join(dir, "a.db"), filepath.Join(dir, "audit.log")),
 		"\t\tkey_rotation 40s\n", "\t\tkey_rotation 40s\n\t\tuser root {\n\t\t\tpassword_hash "+admRootHash+"\n\t\t}\n\t\tscope_description orders:read \"Read your orders\"\n", 1)

@@ -24,6 +24,7 @@ const (
 // no reload); revoke --user refuses the user's access and refresh tokens;
 // user disable refuses the sign-in.
 func TestAdminCLIUserSignsIn(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	cfg := strings.Replace(admCaddyfile(filepath.Join(dir, "a.db"), filepath.Join(dir, "audit.log")),
 		"\t\tkey_rotation 40s\n", `		key_rotation 40s

@@ -38,6 +38,7 @@ func readmeHandleErrors(t *testing.T) string {
 // whose header fields are full of quotes and backslashes, answers a body
 // that parses as JSON and carries the refusal's status.
 func TestReadmeHandleErrorsIsValidJSON(t *testing.T) {
+	useInProcessCaddy(t)
 	signer := gwNewSigner(t)
 	snippet := readmeHandleErrors(t)
 	tester := caddytest.NewTester(t)
@@ -98,6 +99,7 @@ func indent(s string) string { return "\t" + strings.ReplaceAll(s, "\n", "\n\t")
 // then refuse every request (or fetch keys in cleartext) are load errors
 // naming the Caddyfile line.
 func TestGatewayConfigErrorsThroughCaddy(t *testing.T) {
+	useInProcessCaddy(t)
 	for _, tt := range []struct {
 		name, block, want string // want is matched against the admin API's JSON error
 	}{
@@ -117,6 +119,7 @@ func TestGatewayConfigErrorsThroughCaddy(t *testing.T) {
 // TestInsecureHTTPOptIn: with insecure_http, plain-http key sources load
 // (and `caddy validate` stays offline: nothing is fetched).
 func TestInsecureHTTPOptIn(t *testing.T) {
+	useInProcessCaddy(t)
 	cfgText := `{
 	admin off
 	auto_https off

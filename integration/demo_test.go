@@ -16,6 +16,7 @@ import (
 // app in a real browser, sign in as the demo user, see the app greet them by
 // the identity the gateway forwards, and sign out again.
 func TestDemoBrowserSignIn(t *testing.T) {
+	useInProcessCaddy(t)
 	browser.Require(t)
 	raw, err := os.ReadFile("../Caddyfile.example")
 	if err != nil {

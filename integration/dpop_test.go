@@ -132,6 +132,7 @@ func dpCall(t *testing.T, c *http.Client, method, u, scheme, tok, proof string) 
 }
 
 func TestDPoPEndToEnd(t *testing.T) {
+	useInProcessCaddy(t)
 	tester := issStart(t, dpCaddyfile(filepath.Join(t.TempDir(), "dpop.db")))
 	c := tester.Client
 	k, other := dpNewKey(t), dpNewKey(t)
@@ -275,6 +276,7 @@ func TestDPoPEndToEnd(t *testing.T) {
 // with it. Run with node from testdata/openid-client (npm ci there first;
 // .ci/run does).
 func TestDPoPOpenIDClient(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := openIDClientDir
 	node := needNodeModules(t, dir)
 	tester := issStart(t, dpCaddyfile(filepath.Join(t.TempDir(), "dpop.db")))

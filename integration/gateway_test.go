@@ -89,6 +89,7 @@ func gwDo(t *testing.T, tester *caddytest.Tester, method, url string, headers ma
 }
 
 func TestGatewayForwardsExactlyTheConfiguredIdentity(t *testing.T) {
+	useInProcessCaddy(t)
 	up := gwNewUpstream(t)
 	signer := gwNewSigner(t)
 	tester := caddytest.NewTester(t)
@@ -195,6 +196,7 @@ http://127.0.0.1:9401 {
 }
 
 func TestGatewayIPFilterUsesTrustedProxies(t *testing.T) {
+	useInProcessCaddy(t)
 	up := gwNewUpstream(t)
 	signer := gwNewSigner(t)
 	tester := caddytest.NewTester(t)
@@ -252,8 +254,9 @@ http://127.0.0.1:%d {
 // TestGatewayHMACSecretFromEnvAndMetrics: hmac_secret resolves {env.*} at
 // start, and the gateway's counters reach Caddy's metrics endpoint.
 func TestGatewayHMACSecretFromEnvAndMetrics(t *testing.T) {
+	useInProcessCaddy(t)
 	secret := strings.Repeat("s3cr3t-", 6)
-	t.Setenv("AUTHGATE_TEST_HMAC", secret)
+	setenvInProcess(t, "AUTHGATE_TEST_HMAC", secret)
 	tester := caddytest.NewTester(t)
 	tester.InitServer(`
 {

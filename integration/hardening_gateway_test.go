@@ -60,6 +60,7 @@ func hgAPI(t *testing.T, c *http.Client, tok string, hdr ...string) issResp {
 // keys are never published, so whatever discovery finds (during the reload
 // the old server may still answer it) cannot verify them.
 func TestGatewayCacheDiesWithRemovedIssuer(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := caddytest.NewTester(t)
 	tester.InitServer(hgCaddyfile(db, true, "signing_alg HS256"), "caddyfile")
@@ -93,6 +94,7 @@ func TestGatewayCacheDiesWithRemovedIssuer(t *testing.T) {
 // issuer instance on a new store; a token revoked (or issued) under the old
 // store, cached by the gateway, is refused.
 func TestGatewayCacheDiesWithMovedStore(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	tester := caddytest.NewTester(t)
 	tester.InitServer(hgCaddyfile(filepath.Join(dir, "a.db"), true), "caddyfile")
@@ -125,6 +127,7 @@ func TestGatewayCacheDiesWithMovedStore(t *testing.T) {
 // #11: the challenge tells a caller nothing about why its token failed:
 // one generic error_description for invalid_token, whatever the reason.
 func TestGatewayChallengeIsGeneric(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := caddytest.NewTester(t)
 	tester.InitServer(hgCaddyfile(db, true), "caddyfile")
@@ -191,6 +194,7 @@ func (u *hgUpstream) last() (http.Header, http.Header, int) {
 // anonymously; a claim the token lacks renders as an empty placeholder; and
 // identity trailers never reach the upstream.
 func TestGatewayCredentialsPlaceholdersTrailers(t *testing.T) {
+	useInProcessCaddy(t)
 	up := hgNewUpstream(t)
 	s := gwNewSigner(t)
 	cfg := fmt.Sprintf(`{
@@ -285,13 +289,15 @@ http://127.0.0.1:9202 {
 	}
 }
 
-// #5 through Caddy: with max_stale 2s and the provider failing, a cached
-// token gets the same 503 as an uncached one once the set is stale.
+// #5 through Caddy: with max_stale 1s (its floor) and the provider failing,
+// a cached token gets the same 503 as an uncached one once the set is
+// stale.
 func TestGatewayMaxStaleAppliesToCachedTokens(t *testing.T) {
+	useInProcessCaddy(t)
 	const port = 9306
 	k1 := jwNewKey(t, "stale-1")
 	idp := jwNewProvider(t, 1, k1)
-	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\tmax_stale 2s"), "ok"))
+	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\tmax_stale 1s"), "ok"))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	c := jwClient()
 	cached := jwToken(t, k1, "cached")
@@ -315,6 +321,7 @@ func TestGatewayMaxStaleAppliesToCachedTokens(t *testing.T) {
 // issuer's, with keys that are still fresh (found by the attack review:
 // 5068 of 59505 requests with a revoked token got 200 around such reloads).
 func TestGatewayDiscoveryOfOwnIssuerDiesWithItsConfig(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := caddytest.NewTester(t)
 	c := tester.Client

@@ -118,6 +118,7 @@ func iplWaitFor(t *testing.T, tester *caddytest.Tester, url, xff string, wantCod
 }
 
 func TestIPListThroughCaddy(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	blockFile := filepath.Join(dir, "blocklist.txt")
 	old := time.Now().Add(-time.Hour)
@@ -189,6 +190,7 @@ func TestIPListThroughCaddy(t *testing.T) {
 }
 
 func TestIPListCaddyfileErrors(t *testing.T) {
+	useInProcessCaddy(t)
 	for _, tt := range []struct {
 		name, site, want string // want is matched against the admin API's JSON error
 	}{

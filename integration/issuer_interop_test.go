@@ -18,6 +18,7 @@ import (
 // token from the real Caddy (both auth styles), and the token verifies with
 // an independent verifier (jwx jwt.Parse) against the published JWKS.
 func TestIssuerInteropOAuth2Client(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := issStart(t, issCaddyfile(db, ""))
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: tester.Client.Transport})
@@ -66,6 +67,7 @@ func TestIssuerInteropOAuth2Client(t *testing.T) {
 // id_token_signing_alg_values_supported until ID tokens are issued),
 // verifies our access tokens against the published JWKS.
 func TestIssuerInteropGoOIDC(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := issStart(t, twoIssuers(db, "path_prefix /b/oauth"))
 	ctx := oidc.ClientContext(context.Background(), tester.Client)

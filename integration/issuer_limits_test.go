@@ -10,6 +10,7 @@ import (
 // with 429, Retry-After and an RFC 6749 JSON body with no-store; a slow-hash
 // client's wrong secret is 401 in the same shape.
 func TestIssuerRateLimitEndToEnd(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := issStart(t, issCaddyfile(db, `client limited {
 			secret limited-secret

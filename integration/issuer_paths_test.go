@@ -42,6 +42,7 @@ func twoIssuers(db, prefixB string) string {
 // verify against it (and not against the other's). Paths that collide
 // (here: the same path_prefix) are refused at provision with a clear error.
 func TestTwoIssuersOneSite(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 
 	// Colliding: B keeps the default /oauth prefix, A uses /oauth too.

@@ -88,7 +88,7 @@ func issSHA256Hex(s string) string {
 
 func issStart(t *testing.T, cfg string) *caddytest.Tester {
 	t.Helper()
-	t.Setenv("ISS_APP_SECRET", "app-secret")
+	setenvInProcess(t, "ISS_APP_SECRET", "app-secret")
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
 	return tester
@@ -185,6 +185,7 @@ func issJWKSKids(t *testing.T, c *http.Client) []string {
 }
 
 func TestIssuerClientCredentialsEndToEnd(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := issStart(t, issCaddyfile(db, ""))
 	c := tester.Client
@@ -264,6 +265,7 @@ func TestIssuerClientCredentialsEndToEnd(t *testing.T) {
 }
 
 func TestIssuerTokenExchangeEndToEnd(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := issStart(t, issCaddyfile(db, ""))
 	c := tester.Client
@@ -291,22 +293,37 @@ func TestIssuerTokenExchangeEndToEnd(t *testing.T) {
 }
 
 func TestIssuerSecretRotation(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
-	// 2s from now (RFC 3339 takes fractions of a second): start and two
-	// tokens take well under that.
-	expires := time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339Nano)
+	// 1s from now (RFC 3339 takes fractions of a second): start and two
+	// tokens take well under that (about 0.1 s, with -race).
+	expires := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
 	extra := fmt.Sprintf("client rot {\n\t\t\tsecret old-secret expires %s\n\t\t\tsecret new-secret\n\t\t}", expires)
 	tester := issStart(t, issCaddyfile(db, extra))
 	c := tester.Client
 	issToken(t, c, "rot", "old-secret", nil)
 	issToken(t, c, "rot", "new-secret", nil)
 	exp, _ := time.Parse(time.RFC3339, expires)
-	time.Sleep(time.Until(exp) + 200*time.Millisecond)
+	// Poll for the old secret's end instead of sleeping past it.
+	for {
+		r := issPost(t, c, issTokenURL, url.Values{"grant_type": {"client_credentials"}}, "rot", "old-secret")
+		if r.status == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(exp.Add(10 * time.Second)) {
+			t.Fatalf("the old secret still works 10s after its expiry %s: %d %s", expires, r.status, r.raw)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if time.Now().Before(exp) {
+		t.Fatalf("the old secret stopped before its expiry %s", expires)
+	}
 	issWantError(t, issPost(t, c, issTokenURL, url.Values{"grant_type": {"client_credentials"}}, "rot", "old-secret"), 401, "invalid_client")
 	issToken(t, c, "rot", "new-secret", nil)
 }
 
 func TestIssuerRestartKeepsKeysAndTokens(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := issStart(t, issCaddyfile(db, ""))
 	c := tester.Client
@@ -342,6 +359,7 @@ http://127.0.0.1:9201 {
 }
 
 func TestIssuerKeyRotationOverlap(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	tester := issStart(t, issCaddyfile(db, "key_rotation 2s"))
 	c := tester.Client
@@ -366,7 +384,7 @@ func TestIssuerKeyRotationOverlap(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no rotation within 6s; kids %v", issJWKSKids(t, c))
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	if !issActive(t, c, old, "app", "app-secret") {
 		t.Fatal("token of the retired key inactive")
@@ -379,6 +397,7 @@ func TestIssuerKeyRotationOverlap(t *testing.T) {
 // IP filter applies at the gateway (client address from X-Forwarded-For via
 // trusted_proxies).
 func TestIssuerWithGateway(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "a.db")
 	cfg := boltGlobals(9201, db, trustLoopbackProxy) + fmt.Sprintf(`http://127.0.0.1:9201 {
 	authgate_issuer {
@@ -397,7 +416,7 @@ func TestIssuerWithGateway(t *testing.T) {
 	respond "public"
 }
 `, issBase, issGatewayClients, issBase)
-	t.Setenv("ISS_APP_SECRET", "app-secret")
+	setenvInProcess(t, "ISS_APP_SECRET", "app-secret")
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
 	c := tester.Client

@@ -21,6 +21,7 @@ import (
 // start must trigger the unknown-kid re-fetch (which the PEM fallback used
 // to suppress). Tokens signed by the PEM key still pass, with or without kid.
 func TestJWKSNextToKidlessKey(t *testing.T) {
+	useInProcessCaddy(t)
 	const port = 9322
 	pemKey := mxNewRSA(t, "")
 	k1, k2 := mxNewRSA(t, "mixed-1"), mxNewRSA(t, "mixed-2")

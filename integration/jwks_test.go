@@ -28,6 +28,7 @@ import (
 // round trip, and the first rotation is published while a refresh is in
 // flight: that refresh still returns the old set.
 func TestJWKSRotationUnderTraffic(t *testing.T) {
+	useInProcessCaddy(t)
 	const port = 9301
 	k1, k2, k3 := jwNewKey(t, "rot-1"), jwNewKey(t, "rot-2"), jwNewKey(t, "rot-3")
 	idp := jwNewProvider(t, 1, k1)
@@ -101,6 +102,12 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 				default:
 					droppedRefusals.Add(1) // dropped while in flight: refusing is right
 				}
+				// Paced: unpaced, the four workers sent about 18000
+				// requests (10 s of CPU on two cores). What the assertions
+				// need is requests at every moment of the rotations: at
+				// about 4 x 250 a second there are still dozens in each
+				// 150ms fetch and thousands in all (>= 100 are required).
+				time.Sleep(4 * time.Millisecond)
 			}
 		})
 	}
@@ -158,6 +165,7 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 // a flood of random unknown kids within one refetch interval costs at most
 // one more, and each gets 401 invalid_token.
 func TestJWKSNewKidFetchedOnce(t *testing.T) {
+	useInProcessCaddy(t)
 	const port = 9302
 	const refetch = time.Second // the smallest refetch_interval; the flood takes milliseconds
 	k1, k2 := jwNewKey(t, "new-1"), jwNewKey(t, "new-2")
@@ -244,6 +252,7 @@ func jwHasInvalidToken(h http.Header) bool {
 // (and failing) in the background, and the cached keys keep verifying fresh
 // tokens. A kid it cannot look up is refused with 503, never accepted.
 func TestJWKSProviderDown(t *testing.T) {
+	useInProcessCaddy(t)
 	const port = 9303
 	k1 := jwNewKey(t, "down-1")
 	idp := jwNewProvider(t, 1, k1)
@@ -281,6 +290,7 @@ func TestJWKSProviderDown(t *testing.T) {
 // A key set that was never fetched fails closed: 503 with Retry-After,
 // whether the provider answers 500 or nobody listens.
 func TestJWKSNeverFetched503(t *testing.T) {
+	useInProcessCaddy(t)
 	const port = 9304
 	k1 := jwNewKey(t, "never-1")
 	idp := jwNewProvider(t, 60, k1)
@@ -333,6 +343,7 @@ http://127.0.0.1:%[1]d {
 // A reload with the same JWKS URL and options keeps the process-wide cache:
 // no fetch, and the new config serves at once.
 func TestJWKSReloadKeepsCache(t *testing.T) {
+	useInProcessCaddy(t)
 	const port = 9305
 	k1 := jwNewKey(t, "reload-1")
 	idp := jwNewProvider(t, 3600, k1)
@@ -357,6 +368,7 @@ func TestJWKSReloadKeepsCache(t *testing.T) {
 // `caddy validate` provisions every module but must not contact key sets or
 // discovery endpoints.
 func TestJWKSValidateFetchesNothing(t *testing.T) {
+	useInProcessCaddy(t)
 	k1 := jwNewKey(t, "validate-1")
 	idp := jwNewProvider(t, 60, k1)
 	idp.serveDiscovery()
@@ -396,6 +408,7 @@ http://127.0.0.1:9306 {
 // tokens are accepted; a token naming another issuer is refused, as is one
 // with the right issuer but a key the provider never published.
 func TestDiscoveryIssuer(t *testing.T) {
+	useInProcessCaddy(t)
 	const port = 9307
 	k1 := jwNewKey(t, "disc-1")
 	idp := jwNewProvider(t, 3600, k1)

@@ -79,6 +79,7 @@ http://localhost:9610 {
 // TestLoginOwnIssuerInChromium: `login` naming an authgate_issuer of the
 // same Caddy; ID tokens are verified with the issuer's keys in-process.
 func TestLoginOwnIssuerInChromium(t *testing.T) {
+	useInProcessCaddy(t)
 	browser.Require(t)
 	up := lgNewUpstream(t, lgOwnUpstream)
 	issStart(t, lgOwnCaddyfile(t))

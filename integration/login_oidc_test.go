@@ -96,6 +96,7 @@ http://localhost:%d {
 // real OpenID provider we did not write (panva's oidc-provider), at a real
 // Caddy in front of a real upstream.
 func TestLoginExternalProviderInChromium(t *testing.T) {
+	useInProcessCaddy(t)
 	browser.Require(t)
 	p := lgStartProvider(t)
 	up := lgNewUpstream(t, lgUpstreamAddr)

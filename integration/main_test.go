@@ -17,6 +17,11 @@ import (
 // every 10ms instead of sleeping a whole second before the first test.
 // caddytest then finds it running and uses it.
 //
+// The tests run in parallel where they can (see useInProcessCaddy): the
+// ones waiting for the in-process Caddy each hold a slot of -test.parallel,
+// so unless it is given, it is raised from GOMAXPROCS to more than this
+// package has tests, and the tests on child processes start at once.
+//
 // With asCaddyEnv set, the test binary is a Caddy instead: see caddyCommand.
 func TestMain(m *testing.M) {
 	if os.Getenv(asCaddyEnv) == "1" {
@@ -25,13 +30,27 @@ func TestMain(m *testing.M) {
 		return
 	}
 	flag.Parse() // before startCaddy replaces os.Args for `caddy run`
+	parallelGiven := false
+	flag.Visit(func(f *flag.Flag) { parallelGiven = parallelGiven || f.Name == "test.parallel" })
+	if !parallelGiven {
+		if err := flag.Set("test.parallel", "128"); err != nil {
+			fmt.Fprintln(os.Stderr, "integration:", err)
+			os.Exit(1)
+		}
+	}
 	cleanup, err := startCaddy()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration:", err)
 		os.Exit(1)
 	}
+	start := time.Now()
 	code := m.Run()
+	if testing.Verbose() {
+		fmt.Printf("integration: %s in all; the tests that use the in-process Caddy held it for %s\n",
+			time.Since(start).Round(time.Millisecond), inProcessHeld.Round(time.Millisecond))
+	}
 	cleanup()
+	removeBuiltCaddy()
 	os.Exit(code)
 }
 

@@ -234,6 +234,7 @@ func mtAPI(t *testing.T, c *http.Client, u, tok string, hdr http.Header) (int, s
 }
 
 func TestMutualTLSEndToEnd(t *testing.T) {
+	useInProcessCaddy(t)
 	f := mtNewFixture(t)
 	caddytest.NewTester(t).InitServer(f.caddyfile(filepath.Join(t.TempDir(), "a.db"), ""), "caddyfile")
 	good, bad, none := f.client(f.good, ""), f.client(f.bad, ""), f.client(nil, "")

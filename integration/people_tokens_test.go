@@ -126,6 +126,7 @@ func ptAPIStatus(t *testing.T, c *http.Client, at string) (int, string) {
 }
 
 func TestPeopleTokensEndToEnd(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "people.db")
 	codes := ptPutCodes(t, db, 3)
 	tester := issStart(t, ptCaddyfile(db, ptHash()))
@@ -199,6 +200,7 @@ func TestPeopleTokensEndToEnd(t *testing.T) {
 // TestPeopleTokensConcurrency: one code redeemed by 50 clients at once over
 // HTTP, then one refresh token used by 50 at once: one success each.
 func TestPeopleTokensConcurrency(t *testing.T) {
+	useInProcessCaddy(t)
 	db := filepath.Join(t.TempDir(), "people.db")
 	codes := ptPutCodes(t, db, 1)
 	tester := issStart(t, ptCaddyfile(db, ptHash()))

@@ -97,7 +97,7 @@ func pkStart(t *testing.T) (*pkKeys, string) {
 	edJWKS := testutil.JWKS(testutil.PublicJWK(t, k.ed.Public(), "ed1", "EdDSA", "sig"))
 	pkServe(t, pkJWKS, edJWKS)
 	pkServe(t, pkBigJWKS, append(edJWKS[:len(edJWKS):len(edJWKS)], []byte(strings.Repeat(" ", 2<<20))...))
-	t.Setenv("HMAC_PARTNER_SECRET", pkHMAC)
+	setenvInProcess(t, "HMAC_PARTNER_SECRET", pkHMAC)
 	cfg := fmt.Sprintf(`{
 	skip_install_trust
 	admin localhost:2999
@@ -176,6 +176,7 @@ func pkToken(t *testing.T, a string) issResp {
 }
 
 func TestPrivateKeyJWTEndToEnd(t *testing.T) {
+	useInProcessCaddy(t)
 	k, _ := pkStart(t)
 	for name, a := range map[string]string{
 		"RS256":             pkAssertion(t, k.rsa, "RS256", "k1", "pk-rsa", nil),
@@ -216,6 +217,7 @@ func TestPrivateKeyJWTEndToEnd(t *testing.T) {
 // A client's own signing_alg: its tokens are RS256 next to the issuer's
 // ES256 ones, both keys are published, and the gateway accepts both.
 func TestPerClientSigningAlgEndToEnd(t *testing.T) {
+	useInProcessCaddy(t)
 	pkStart(t)
 	c := http.DefaultClient
 	kids := map[string]string{}
@@ -285,6 +287,7 @@ func needNodeModules(t *testing.T, dir string) string {
 // issuer, signs its own private_key_jwt assertions and gets tokens twice
 // (two jtis, so replay protection lets both through).
 func TestPrivateKeyJWTOpenIDClient(t *testing.T) {
+	useInProcessCaddy(t)
 	dir, _ := filepath.Abs(openIDClientDir)
 	node := needNodeModules(t, dir)
 	_, ecPriv := pkStart(t)

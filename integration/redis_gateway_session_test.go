@@ -20,12 +20,14 @@ import (
 )
 
 // Ports of the gateway-session-on-Redis test: a TCP load balancer in the
-// test on 9400 (the one public address: issuer URL and site), instance i
-// on 9401+i, its admin endpoint on 9421+i; Redis on 6500-6549.
+// test on 9445 (the one public address: issuer URL and site), instance i
+// on 9446+i, its admin endpoint on 9466+i; Redis on 6500-6549. This test
+// runs beside the in-process ones: none of them uses these ports (the
+// gateway tests have 9400-9421, config 9460-9462).
 const (
-	rgPublic = "http://127.0.0.1:9400"
-	rgLBAddr = "127.0.0.1:9400"
-	rgFirst  = 9401
+	rgPublic = "http://127.0.0.1:9445"
+	rgLBAddr = "127.0.0.1:9445"
+	rgFirst  = 9446
 )
 
 func rgCaddyfile(port, admin int, redisAddr, aliceHash string) string {
@@ -238,6 +240,7 @@ func rgApp(t *testing.T, at *instance, v string) (int, string) {
 // finished at B's callback works: the secret is one, in Redis. Logout on B
 // ends the session on A within 1 s.
 func TestRedisInstancesGatewaySession(t *testing.T) {
+	t.Parallel() // child Caddy processes only: beside the in-process tests
 	a, b := launchAlicePair(t, redisserver.Options{FirstPort: 6500, LastPort: 6549}, rgFirst, rgCaddyfile)
 	ins := [2]*instance{a, b}
 	rgBalancer(t, strings.TrimPrefix(a.base, "http://"), strings.TrimPrefix(b.base, "http://"))

@@ -30,28 +30,45 @@ const (
 	riFirst  = 9851                    // instance i: HTTP on riFirst+i, admin on riFirst+20+i
 )
 
-// buildCaddy builds cmd/caddy into the test's temporary directory (once
-// per test: TestRedisThreeInstances is its one caller, and every instance
-// it starts runs that binary).
+// buildCaddy builds cmd/caddy once per test process (the tests that start
+// child instances may run at the same time; every instance runs that
+// binary). TestMain removes it at the end (removeBuiltCaddy).
 func buildCaddy(t *testing.T) string {
 	t.Helper()
-	if bin, ok := builtCaddy[t.Name()]; ok {
-		if _, err := os.Stat(bin); err == nil { // gone with an earlier run's TempDir under -count
-			return bin
+	builtCaddy.once.Do(func() {
+		dir, err := os.MkdirTemp("", "authgate-integration-caddy-*")
+		if err != nil {
+			builtCaddy.err = err
+			return
 		}
+		builtCaddy.dir = dir
+		bin := filepath.Join(dir, "caddy")
+		out, err := exec.Command("go", "build", "-o", bin, "github.com/authgate/caddy-authgate/cmd/caddy").CombinedOutput()
+		if err != nil {
+			builtCaddy.err = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
+			return
+		}
+		builtCaddy.bin = bin
+	})
+	if builtCaddy.err != nil {
+		t.Fatal(builtCaddy.err)
 	}
-	bin := filepath.Join(t.TempDir(), "caddy")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/authgate/caddy-authgate/cmd/caddy").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
-	}
-	builtCaddy[t.Name()] = bin
-	return bin
+	return builtCaddy.bin
 }
 
-// builtCaddy: the binary of each test that built one (tests in this
-// package run one after another).
-var builtCaddy = map[string]string{}
+// builtCaddy is the one binary buildCaddy made (or its error).
+var builtCaddy struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// removeBuiltCaddy deletes buildCaddy's binary, if it made one.
+func removeBuiltCaddy() {
+	if builtCaddy.dir != "" {
+		os.RemoveAll(builtCaddy.dir)
+	}
+}
 
 // instance is one Caddy child process.
 type instance struct {

@@ -21,6 +21,7 @@ import (
 // stopped issuance answers 503 at once and gateways admit for outage_grace,
 // then fail closed; everything recovers by itself when Redis is back.
 func TestRedisThreeInstances(t *testing.T) {
+	t.Parallel() // child Caddy processes only: beside the in-process tests
 	srv := redisserver.Start(t, redisserver.Options{AOF: true})
 	kek := riKEK()
 	a := startInstance(t, 0, srv.Addr, kek)

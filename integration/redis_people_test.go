@@ -15,11 +15,12 @@ import (
 )
 
 // Ports of the people-on-Redis test: the shared issuer URL (as behind a
-// load balancer; nothing listens on it) 9700, instance i on 9701+i, its
-// admin endpoint on 9721+i; Redis on 6450-6499.
+// load balancer; nothing listens on it) 9710, instance i on 9711+i, its
+// admin endpoint on 9731+i; Redis on 6450-6499. This test runs beside the
+// in-process ones: none of them uses these ports (DPoP's are 9700-9701).
 const (
-	rpPublic   = "http://127.0.0.1:9700"
-	rpFirst    = 9701
+	rpPublic   = "http://127.0.0.1:9710"
+	rpFirst    = 9711
 	rpCallback = "http://127.0.0.1:9740/cb" // never called: the test reads the redirect
 	rpVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 )
@@ -128,6 +129,7 @@ func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 // A, is refused at B within 1 s; a DPoP proof used at A's gateway is
 // refused as a replay at B's.
 func TestRedisInstancesPeople(t *testing.T) {
+	t.Parallel() // child Caddy processes only: beside the in-process tests
 	a, b := launchAlicePair(t, redisserver.Options{FirstPort: 6450, LastPort: 6499}, rpFirst, rpCaddyfile)
 	ins := [2]*instance{a, b}
 

@@ -16,6 +16,7 @@ import (
 // x/oauth2's PKCE helpers) discovers the issuer, sends a person through the
 // login and consent forms, exchanges the code and verifies the ID token.
 func TestSignInGoOIDC(t *testing.T) {
+	useInProcessCaddy(t)
 	siStart(t)
 	ctx := context.Background()
 	provider, err := oidc.NewProvider(ctx, siBase)

@@ -192,6 +192,7 @@ func siAPI(t *testing.T, at string) (int, string) {
 // the gateway, refresh rotates and a replayed refresh token revokes the
 // family.
 func TestSignInBrowser(t *testing.T) {
+	useInProcessCaddy(t)
 	browser.Require(t)
 	rp := siStart(t)
 	ctx := browser.New(t, browser.Options{Lang: "en-US", Width: 640, Height: 640})
@@ -321,6 +322,7 @@ func TestSignInBrowser(t *testing.T) {
 // TestSignInBrowserJapanese: the pages in Japanese, chosen by the
 // browser's Accept-Language.
 func TestSignInBrowserJapanese(t *testing.T) {
+	useInProcessCaddy(t)
 	browser.Require(t)
 	rp := siStart(t)
 	ctx := browser.New(t, browser.Options{Lang: "ja", Width: 640, Height: 640})
@@ -350,6 +352,7 @@ func TestSignInBrowserJapanese(t *testing.T) {
 // TestSignInForms: the forms through Caddy without a browser: CSRF missing
 // is refused, and failed sign-ins are throttled.
 func TestSignInForms(t *testing.T) {
+	useInProcessCaddy(t)
 	siStart(t)
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

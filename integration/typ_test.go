@@ -17,6 +17,7 @@ import (
 // gateway without `audience` logs a warning at provision (RFC 8725 §3.9);
 // one with an audience does not.
 func TestRequireTyp(t *testing.T) {
+	useInProcessCaddy(t)
 	const port = 9323
 	k := jwNewKey(t, "typ-1")
 	idp := jwNewProvider(t, 3600, k)

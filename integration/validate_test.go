@@ -17,6 +17,7 @@ import (
 // so the issuer must neither create the store file nor wait for its lock,
 // which a running Caddy holds.
 func TestValidateTouchesNoStorage(t *testing.T) {
+	useInProcessCaddy(t)
 	dir := t.TempDir()
 	fresh := filepath.Join(dir, "fresh.db")
 	held := filepath.Join(dir, "held.db")
