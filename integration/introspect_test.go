@@ -183,6 +183,7 @@ func (s ispScenario) run(t *testing.T) {
 }
 
 func TestIntrospectOIDCProvider(t *testing.T) {
+	useInProcessCaddy(t) // the gateway
 	p := oidcprovider.Start(t, oidcprovider.Options{
 		Port: ispOIDCPort,
 		Clients: []map[string]any{
@@ -199,7 +200,7 @@ func TestIntrospectOIDCProvider(t *testing.T) {
 		},
 		TTLByClient: map[string]map[string]int{"ClientCredentials": {"svc-short": 2}},
 	})
-	t.Setenv("ISP_GATEWAY_SECRET", ispGatewaySecret)
+	setenvInProcess(t, "ISP_GATEWAY_SECRET", ispGatewaySecret)
 	jwStart(t, ispGatewayCaddyfile(ispGatewayPort, p.Issuer()+"/token/introspection", ispOrders))
 
 	tokenURL := p.Issuer() + "/token"
@@ -345,9 +346,10 @@ func (p *ispIssuerProcess) requests(t *testing.T, path string) int {
 // Our issuer in another Caddy, with opaque tokens (token_format opaque):
 // the gateway knows nothing of it but its introspection URL.
 func TestIntrospectAuthgateIssuer(t *testing.T) {
+	useInProcessCaddy(t) // the gateway; the issuer is a child process
 	p := startIssuerProcess(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", ispIssuerPort)
-	t.Setenv("ISP_GATEWAY_SECRET", ispGatewaySecret)
+	setenvInProcess(t, "ISP_GATEWAY_SECRET", ispGatewaySecret)
 	jwStart(t, ispGatewayCaddyfile(ispIssuerGateway, base+"/oauth/introspect", ispOrders))
 
 	token := func(client string) string {
