@@ -16,7 +16,8 @@
 // first starts it with a new user data directory and gets its first tab, and
 // it stops when the test that made that call ends; each later call gets a
 // new browser context of it (Chromium's incognito-like profile), which costs
-// no Chromium start-up. Where no Chromium is
+// no Chromium start-up. Start launches that process before the first New,
+// e.g. while a test waits for something else. Where no Chromium is
 // installed the test is skipped with a message naming the package, except
 // under CI=true, where it fails: nothing is skipped silently where it
 // counts. Set CHROMIUM to use another binary.
@@ -82,15 +83,7 @@ func Require(t testing.TB) string {
 func New(t testing.TB, o Options) context.Context {
 	t.Helper()
 	bin := Require(t)
-	if o.Lang == "" {
-		o.Lang = "en-US"
-	}
-	if o.Width == 0 {
-		o.Width, o.Height = 900, 700
-	}
-	if o.Timeout == 0 {
-		o.Timeout = 60 * time.Second
-	}
+	o = withDefaults(o)
 	ctx := tab(t, bin, o)
 	// Accept-Language for every request, whatever the flags do. This run
 	// can create the tab, so its context has no timeout (a timeout on it
@@ -109,13 +102,29 @@ func New(t testing.TB, o Options) context.Context {
 	return limited
 }
 
+// Start starts the Chromium that t's New calls with the same options (and
+// its subtests') will use, now: for a test that would otherwise launch it
+// only after waiting for something else. The first New then gets its first
+// tab, as if it had started it.
+func Start(t testing.TB, o Options) {
+	t.Helper()
+	bin := Require(t)
+	o = withDefaults(o)
+	mu.Lock()
+	defer mu.Unlock()
+	if find(t, o) == nil {
+		launch(t, bin, o).free = true
+	}
+}
+
 // A running Chromium: its first tab's context, the test that started it
-// and the options it started with.
+// and the options it started with; free while no New has that tab.
 type process struct {
 	ctx   context.Context
 	owner string
 	lang  string
 	w, h  int64
+	free  bool
 }
 
 var (
@@ -131,13 +140,33 @@ func tab(t testing.TB, bin string, o Options) context.Context {
 	t.Helper()
 	mu.Lock()
 	defer mu.Unlock()
+	p := find(t, o)
+	if p == nil {
+		return launch(t, bin, o).ctx
+	}
+	if p.free {
+		p.free = false
+		return p.ctx
+	}
+	ctx, cancel := chromedp.NewContext(p.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// find returns the Chromium with o's language and size that t or a test t
+// is a subtest of started, or nil. The caller holds mu.
+func find(t testing.TB, o Options) *process {
 	for _, p := range processes {
 		if (t.Name() == p.owner || strings.HasPrefix(t.Name(), p.owner+"/")) && p.lang == o.Lang && p.w == o.Width && p.h == o.Height {
-			ctx, cancel := chromedp.NewContext(p.ctx, chromedp.WithNewBrowserContext())
-			t.Cleanup(cancel)
-			return ctx
+			return p
 		}
 	}
+	return nil
+}
+
+// launch starts a Chromium, stopped when t ends. The caller holds mu.
+func launch(t testing.TB, bin string, o Options) *process {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.UserDataDir(t.TempDir()),
@@ -162,7 +191,20 @@ func tab(t testing.TB, bin string, o Options) context.Context {
 		t.Fatalf("starting Chromium (%s): %v", bin, err)
 	}
 	processes = append(processes, p)
-	return ctx
+	return p
+}
+
+func withDefaults(o Options) Options {
+	if o.Lang == "" {
+		o.Lang = "en-US"
+	}
+	if o.Width == 0 {
+		o.Width, o.Height = 900, 700
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
+	}
+	return o
 }
 
 // Screenshot writes a PNG of the whole page to path (directories created).

@@ -42,9 +42,11 @@ func TestBrowserLoadsAPage(t *testing.T) {
 	}
 }
 
-// Two New calls of one test share the Chromium process but nothing else: a
-// cookie set in one is not sent by the other, nor by a subtest's.
+// Two New calls of one test share the Chromium process (started by Start)
+// but nothing else: a cookie set in one is not sent by the other, nor by a
+// subtest's.
 func TestNewContextsShareNoCookies(t *testing.T) {
+	Start(t, Options{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/set" {
 			http.SetCookie(w, &http.Cookie{Name: "who", Value: "first", Path: "/"})
