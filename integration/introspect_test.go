@@ -183,7 +183,7 @@ func (s ispScenario) run(t *testing.T) {
 }
 
 func TestIntrospectOIDCProvider(t *testing.T) {
-	useInProcessCaddy(t) // the gateway
+	t.Parallel()
 	p := oidcprovider.Start(t, oidcprovider.Options{
 		Port: ispOIDCPort,
 		Clients: []map[string]any{
@@ -200,6 +200,7 @@ func TestIntrospectOIDCProvider(t *testing.T) {
 		},
 		TTLByClient: map[string]map[string]int{"ClientCredentials": {"svc-short": 2}},
 	})
+	holdInProcessCaddy(t) // for the gateway
 	setenvInProcess(t, "ISP_GATEWAY_SECRET", ispGatewaySecret)
 	jwStart(t, ispGatewayCaddyfile(ispGatewayPort, p.Issuer()+"/token/introspection", ispOrders))
 
@@ -346,8 +347,9 @@ func (p *ispIssuerProcess) requests(t *testing.T, path string) int {
 // Our issuer in another Caddy, with opaque tokens (token_format opaque):
 // the gateway knows nothing of it but its introspection URL.
 func TestIntrospectAuthgateIssuer(t *testing.T) {
-	useInProcessCaddy(t) // the gateway; the issuer is a child process
+	t.Parallel()
 	p := startIssuerProcess(t)
+	holdInProcessCaddy(t) // for the gateway
 	base := fmt.Sprintf("http://127.0.0.1:%d", ispIssuerPort)
 	setenvInProcess(t, "ISP_GATEWAY_SECRET", ispGatewaySecret)
 	jwStart(t, ispGatewayCaddyfile(ispIssuerGateway, base+"/oauth/introspect", ispOrders))

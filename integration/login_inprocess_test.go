@@ -79,9 +79,11 @@ http://localhost:9610 {
 // TestLoginOwnIssuerInChromium: `login` naming an authgate_issuer of the
 // same Caddy; ID tokens are verified with the issuer's keys in-process.
 func TestLoginOwnIssuerInChromium(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel()
 	browser.Require(t)
 	up := lgNewUpstream(t, lgOwnUpstream)
+	browser.Start(t, browser.Options{}) // after the upstream: stopped before it
+	holdInProcessCaddy(t)
 	issStart(t, lgOwnCaddyfile(t))
 	ctx := browser.New(t, browser.Options{Timeout: 60 * time.Second})
 	lgSetExtraHeaders(t, ctx, map[string]string{"X-User": "root"})

@@ -96,12 +96,16 @@ http://localhost:%d {
 // real OpenID provider we did not write (panva's oidc-provider), at a real
 // Caddy in front of a real upstream.
 func TestLoginExternalProviderInChromium(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel()
 	browser.Require(t)
 	p := lgStartProvider(t)
 	up := lgNewUpstream(t, lgUpstreamAddr)
-	tester := caddytest.NewTester(t)
 	signer := gwNewSigner(t)
+	// Started after the provider and the upstream, the browser stops
+	// before them: its open connections would hold up their shutdown.
+	browser.Start(t, browser.Options{})
+	holdInProcessCaddy(t)
+	tester := caddytest.NewTester(t)
 	tester.InitServer(lgCaddyfile(t, p.Issuer(), signer), "caddyfile")
 	shots := os.Getenv("AUTHGATE_SCREENSHOTS") // e.g. ../docs/screenshots
 

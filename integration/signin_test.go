@@ -192,8 +192,9 @@ func siAPI(t *testing.T, at string) (int, string) {
 // the gateway, refresh rotates and a replayed refresh token revokes the
 // family.
 func TestSignInBrowser(t *testing.T) {
-	useInProcessCaddy(t)
-	browser.Require(t)
+	t.Parallel()
+	browser.Start(t, browser.Options{Lang: "en-US", Width: 640, Height: 640})
+	holdInProcessCaddy(t)
 	rp := siStart(t)
 	ctx := browser.New(t, browser.Options{Lang: "en-US", Width: 640, Height: 640})
 
@@ -322,8 +323,9 @@ func TestSignInBrowser(t *testing.T) {
 // TestSignInBrowserJapanese: the pages in Japanese, chosen by the
 // browser's Accept-Language.
 func TestSignInBrowserJapanese(t *testing.T) {
-	useInProcessCaddy(t)
-	browser.Require(t)
+	t.Parallel()
+	browser.Start(t, browser.Options{Lang: "ja", Width: 640, Height: 640})
+	holdInProcessCaddy(t)
 	rp := siStart(t)
 	ctx := browser.New(t, browser.Options{Lang: "ja", Width: 640, Height: 640})
 	if err := chromedp.Do(ctx, chromedp.Navigate(siAuthorizeURL(nil)), chromedp.WaitVisible(`input[name=username]`)); err != nil {
