@@ -16,8 +16,9 @@ import (
 // app in a real browser, sign in as the demo user, see the app greet them by
 // the identity the gateway forwards, and sign out again.
 func TestDemoBrowserSignIn(t *testing.T) {
-	useInProcessCaddy(t)
-	browser.Require(t)
+	t.Parallel()
+	browser.Start(t, browser.Options{Lang: "en-US", Width: 640, Height: 640})
+	holdInProcessCaddy(t)
 	raw, err := os.ReadFile("../Caddyfile.example")
 	if err != nil {
 		t.Fatal(err)

@@ -35,6 +35,14 @@ var (
 func useInProcessCaddy(t *testing.T) {
 	t.Helper()
 	t.Parallel()
+	holdInProcessCaddy(t)
+}
+
+// holdInProcessCaddy is useInProcessCaddy for a test that called t.Parallel
+// itself, to start what needs no Caddy (a browser, a provider process)
+// before it waits: that start-up is then not part of the serial time.
+func holdInProcessCaddy(t *testing.T) {
+	t.Helper()
 	inProcessCaddy.Lock()
 	start := time.Now()
 	t.Cleanup(func() {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -184,6 +183,7 @@ func (s ispScenario) run(t *testing.T) {
 }
 
 func TestIntrospectOIDCProvider(t *testing.T) {
+	t.Parallel()
 	p := oidcprovider.Start(t, oidcprovider.Options{
 		Port: ispOIDCPort,
 		Clients: []map[string]any{
@@ -200,7 +200,8 @@ func TestIntrospectOIDCProvider(t *testing.T) {
 		},
 		TTLByClient: map[string]map[string]int{"ClientCredentials": {"svc-short": 2}},
 	})
-	t.Setenv("ISP_GATEWAY_SECRET", ispGatewaySecret)
+	holdInProcessCaddy(t) // for the gateway
+	setenvInProcess(t, "ISP_GATEWAY_SECRET", ispGatewaySecret)
 	jwStart(t, ispGatewayCaddyfile(ispGatewayPort, p.Issuer()+"/token/introspection", ispOrders))
 
 	tokenURL := p.Issuer() + "/token"
@@ -224,35 +225,6 @@ func TestIntrospectOIDCProvider(t *testing.T) {
 	}.run(t)
 }
 
-var (
-	ispCaddyOnce sync.Once
-	ispCaddyPath string
-	ispCaddyErr  error
-)
-
-// ispCaddyBinary builds this repository's cmd/caddy once per test binary,
-// for tests that need a second, separate Caddy process.
-func ispCaddyBinary(t *testing.T) string {
-	t.Helper()
-	ispCaddyOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "authgate-caddy-*")
-		if err != nil {
-			ispCaddyErr = err
-			return
-		}
-		ispCaddyPath = filepath.Join(dir, "caddy")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		out, err := exec.Command(goTool, "build", "-o", ispCaddyPath, "github.com/authgate/caddy-authgate/cmd/caddy").CombinedOutput()
-		if err != nil {
-			ispCaddyErr = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
-		}
-	})
-	if ispCaddyErr != nil {
-		t.Fatal(ispCaddyErr)
-	}
-	return ispCaddyPath
-}
-
 // ispIssuerProcess is authgate_issuer in its own Caddy process (admin off,
 // its own bbolt file), with an access log that counts the calls each path
 // received.
@@ -266,7 +238,6 @@ type ispIssuerProcess struct {
 
 func startIssuerProcess(t *testing.T) *ispIssuerProcess {
 	t.Helper()
-	bin := ispCaddyBinary(t)
 	dir := t.TempDir()
 	p := &ispIssuerProcess{log: filepath.Join(dir, "access.log"), out: &bytes.Buffer{}, exited: make(chan struct{})}
 	base := fmt.Sprintf("http://127.0.0.1:%d", ispIssuerPort)
@@ -316,8 +287,8 @@ func startIssuerProcess(t *testing.T) *ispIssuerProcess {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
-	p.cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "HOME="+dir)
+	p.cmd = caddyCommand(t, "run", "--config", path, "--adapter", "caddyfile")
+	p.cmd.Env = append(p.cmd.Env, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "HOME="+dir)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -376,9 +347,11 @@ func (p *ispIssuerProcess) requests(t *testing.T, path string) int {
 // Our issuer in another Caddy, with opaque tokens (token_format opaque):
 // the gateway knows nothing of it but its introspection URL.
 func TestIntrospectAuthgateIssuer(t *testing.T) {
+	t.Parallel()
 	p := startIssuerProcess(t)
+	holdInProcessCaddy(t) // for the gateway
 	base := fmt.Sprintf("http://127.0.0.1:%d", ispIssuerPort)
-	t.Setenv("ISP_GATEWAY_SECRET", ispGatewaySecret)
+	setenvInProcess(t, "ISP_GATEWAY_SECRET", ispGatewaySecret)
 	jwStart(t, ispGatewayCaddyfile(ispIssuerGateway, base+"/oauth/introspect", ispOrders))
 
 	token := func(client string) string {

@@ -34,7 +34,10 @@ func lgNewUpstream(t *testing.T, addr string) *lgUpstream {
 	u.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.record(r)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><title>legacy app</title><h1>Legacy app</h1>
+		// The icon link keeps Chromium from asking for /favicon.ico: no
+		// request of the test's own comes after the page (one could refresh
+		// a session while a test counts refreshes).
+		fmt.Fprintf(w, `<!doctype html><title>legacy app</title><link rel="icon" href="data:,"><h1>Legacy app</h1>
 <p>path <span id="path">%s</span></p><p>user <span id="user">%s</span></p><p>email <span id="email">%s</span></p>
 <p>authorization <span id="authz">%s</span></p><p>cookie <span id="cookie">%s</span></p>`,
 			html.EscapeString(r.URL.RequestURI()), html.EscapeString(strings.Join(r.Header.Values("X-User"), "|")),
@@ -160,6 +163,17 @@ func lgWaitAt(t *testing.T, ctx context.Context, prefix, sel string) {
 		time.Sleep(50 * time.Millisecond) // polling the browser's navigation, not a timer
 	}
 	lgDo(t, ctx, "wait for "+sel, chromedp.WaitVisible(sel))
+}
+
+// lgPastExpiry waits until every access token that a gateway obtained up
+// to now with a lifetime of ttl (whole seconds) has expired, on the gateway's
+// clock and on the provider's: both count expiry in whole seconds from at
+// most now, so all of them expire by now's whole second + ttl. It waits 50 ms
+// past that second, so the refresh that follows gets a token with nearly all
+// of its lifetime ahead. (The providers' clocks cannot be injected: their
+// tokens' lifetimes are waited out, and kept short.)
+func lgPastExpiry(ttl time.Duration) {
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(ttl + 50*time.Millisecond)))
 }
 
 // lgLoggedOut waits for the browser to land on site's /bye after logout,

@@ -10,7 +10,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/authgate/caddy-authgate/handlers/issuer"
 	"github.com/authgate/caddy-authgate/internal/testutil/browser"
 )
 
@@ -19,16 +18,12 @@ import (
 const (
 	lgOwnSite     = "http://localhost:9610"
 	lgOwnUpstream = "127.0.0.1:9612"
+	// lgOwnAccessTTL is the issuer's access token lifetime.
+	lgOwnAccessTTL = 2 * time.Second
 )
 
 func lgOwnCaddyfile(t *testing.T) string {
-	hash := func(pw string) string {
-		h, err := issuer.HashPassword(pw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
+	hash := func(pw string) string { return siHash(t, pw) }
 	return fmt.Sprintf(`{
 	admin localhost:2999
 	skip_install_trust
@@ -41,7 +36,7 @@ func lgOwnCaddyfile(t *testing.T) string {
 http://localhost:9610 {
 	authgate_issuer {
 		issuer %s
-		access_token_ttl 3s
+		access_token_ttl %s
 		user alice {
 			password_hash %s
 			claim email alice@example.com
@@ -77,16 +72,18 @@ http://localhost:9610 {
 		}
 		reverse_proxy %s
 	}
-}`, filepath.Join(t.TempDir(), "authgate.db"), lgOwnSite, hash("alice-pw"), hash("bob-pw"),
+}`, filepath.Join(t.TempDir(), "authgate.db"), lgOwnSite, lgOwnAccessTTL, hash("alice-pw"), hash("bob-pw"),
 		lgOwnSite, lgOwnSite, lgOwnSite, lgOwnSite, lgOwnUpstream)
 }
 
 // TestLoginOwnIssuerInChromium: `login` naming an authgate_issuer of the
 // same Caddy; ID tokens are verified with the issuer's keys in-process.
 func TestLoginOwnIssuerInChromium(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel()
 	browser.Require(t)
 	up := lgNewUpstream(t, lgOwnUpstream)
+	browser.Start(t, browser.Options{}) // after the upstream: stopped before it
+	holdInProcessCaddy(t)
 	issStart(t, lgOwnCaddyfile(t))
 	ctx := browser.New(t, browser.Options{Timeout: 60 * time.Second})
 	lgSetExtraHeaders(t, ctx, map[string]string{"X-User": "root"})
@@ -104,8 +101,8 @@ func TestLoginOwnIssuerInChromium(t *testing.T) {
 		t.Fatalf("no access token upstream: %q", first)
 	}
 
-	// The issuer's 3s access token runs out; the session refreshes it.
-	time.Sleep(4 * time.Second)
+	// The issuer's access token runs out; the session refreshes it.
+	lgPastExpiry(lgOwnAccessTTL)
 	lgDo(t, ctx, "after expiry", chromedp.Navigate(lgOwnSite+"/later"))
 	lgWaitAt(t, ctx, lgOwnSite+"/later", "#user")
 	if u := lgText(t, ctx, "#user"); u != "alice" {

@@ -27,9 +27,11 @@ const (
 	lgUpstreamAddr = "127.0.0.1:9602"
 	lgSite         = "http://localhost:9600"
 	lgSecret       = "legacy-portal-secret-that-is-long-enough"
-	// lgAccessTTL is the provider's access (and ID) token lifetime: short,
-	// so the test sees sessions outlive several of them.
-	lgAccessTTL = 4
+	// lgAccessTTL is the provider's access (and ID) token lifetime in
+	// seconds: short, so the test sees sessions outlive several of them.
+	// The gateway refreshes a quarter of it ahead of expiry: a refreshed
+	// token (see lgPastExpiry) stays fresh for about 1.5 s.
+	lgAccessTTL = 2
 )
 
 func lgStartProvider(t *testing.T) *oidcprovider.Provider {
@@ -94,12 +96,16 @@ http://localhost:%d {
 // real OpenID provider we did not write (panva's oidc-provider), at a real
 // Caddy in front of a real upstream.
 func TestLoginExternalProviderInChromium(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel()
 	browser.Require(t)
 	p := lgStartProvider(t)
 	up := lgNewUpstream(t, lgUpstreamAddr)
-	tester := caddytest.NewTester(t)
 	signer := gwNewSigner(t)
+	// Started after the provider and the upstream, the browser stops
+	// before them: its open connections would hold up their shutdown.
+	browser.Start(t, browser.Options{})
+	holdInProcessCaddy(t)
+	tester := caddytest.NewTester(t)
 	tester.InitServer(lgCaddyfile(t, p.Issuer(), signer), "caddyfile")
 	shots := os.Getenv("AUTHGATE_SCREENSHOTS") // e.g. ../docs/screenshots
 
@@ -144,8 +150,7 @@ func TestLoginExternalProviderInChromium(t *testing.T) {
 
 	t.Run("the session survives an access-token expiry by refreshing", func(t *testing.T) {
 		before := p.Requests(t, "/token")
-		// The provider's clock cannot be injected: wait its token out.
-		time.Sleep((lgAccessTTL + 1) * time.Second)
+		lgPastExpiry(lgAccessTTL * time.Second)
 		lgDo(t, ctx, "reload after expiry", chromedp.Navigate(lgSite+"/after-expiry"), chromedp.WaitVisible("#user"))
 		if u := lgText(t, ctx, "#user"); u != "alice" {
 			t.Fatalf("after expiry the app saw %q", u)
@@ -156,7 +161,7 @@ func TestLoginExternalProviderInChromium(t *testing.T) {
 	})
 
 	t.Run("20 concurrent requests at expiry: one refresh, all served", func(t *testing.T) {
-		time.Sleep((lgAccessTTL + 1) * time.Second)
+		lgPastExpiry(lgAccessTTL * time.Second)
 		before := p.Requests(t, "/token")
 		var wg sync.WaitGroup
 		codes := make([]int, 20)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -20,7 +21,14 @@ import (
 // ones waiting for the in-process Caddy each hold a slot of -test.parallel,
 // so unless it is given, it is raised from GOMAXPROCS to more than this
 // package has tests, and the tests on child processes start at once.
+//
+// With asCaddyEnv set, the test binary is a Caddy instead: see caddyCommand.
 func TestMain(m *testing.M) {
+	if os.Getenv(asCaddyEnv) == "1" {
+		os.Args = append([]string{"caddy"}, os.Args[1:]...)
+		caddycmd.Main() // `caddy run` returns only through os.Exit
+		return
+	}
 	flag.Parse() // before startCaddy replaces os.Args for `caddy run`
 	parallelGiven := false
 	flag.Visit(func(f *flag.Flag) { parallelGiven = parallelGiven || f.Name == "test.parallel" })
@@ -44,6 +52,25 @@ func TestMain(m *testing.M) {
 	cleanup()
 	removeBuiltCaddy()
 	os.Exit(code)
+}
+
+// asCaddyEnv makes the test binary run caddycmd.Main (see caddyCommand).
+const asCaddyEnv = "AUTHGATE_INTEGRATION_AS_CADDY"
+
+// caddyCommand is `caddy <args>` as a separate process: this test binary
+// itself, which in that mode runs caddycmd.Main with the modules it links,
+// the same ones cmd/caddy links (Caddy's standard modules and authgate;
+// this package registers none of its own). It costs no `go build` of
+// cmd/caddy, whose link alone takes about 5 s of CPU.
+func caddyCommand(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = append(os.Environ(), asCaddyEnv+"=1")
+	return cmd
 }
 
 func startCaddy() (func(), error) {

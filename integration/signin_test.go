@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/argon2"
 
 	"github.com/authgate/caddy-authgate/handlers/issuer"
 	"github.com/authgate/caddy-authgate/internal/testutil/browser"
@@ -42,13 +44,7 @@ func siChallenge(v string) string {
 // /api/* that forwards the user as X-User.
 func siCaddyfile(t *testing.T, db string) string {
 	t.Helper()
-	hash := func(pw string) string {
-		h, err := issuer.HashPassword(pw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
+	hash := func(pw string) string { return siHash(t, pw) }
 	users := filepath.Join(filepath.Dir(db), "users.json")
 	if err := os.WriteFile(users, []byte(`[{"name":"fiona","password_hash":"`+hash("fiona-password")+`","claims":{"email":"fiona@example.com"}}]`), 0o600); err != nil {
 		t.Fatal(err)
@@ -92,6 +88,23 @@ func siCaddyfile(t *testing.T, db string) string {
 	}
 }
 `, siBase, hash("alice-password"), hash("hanako-password"), hash("bob-password"), users, siCallback, siBase, siBase)
+}
+
+// siHash is a password_hash for the tests' people: argon2id, verified by
+// the issuer like any other, with small parameters (256 KiB, one pass) where
+// what a test shows is the sign-in and not the cost of the hash:
+// issuer.HashPassword's 19 MiB and two passes take about 40 ms per hash and
+// per verification, 190 ms under -race.
+func siHash(t *testing.T, pw string) string {
+	t.Helper()
+	const m, passes, lanes = 256, 1, 1
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		t.Fatal(err)
+	}
+	key := argon2.IDKey([]byte(pw), salt, passes, m, lanes, 32)
+	return fmt.Sprintf("$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", m, passes, lanes,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
 // siRP is the relying party's callback: it records what the issuer sends.
@@ -179,8 +192,9 @@ func siAPI(t *testing.T, at string) (int, string) {
 // the gateway, refresh rotates and a replayed refresh token revokes the
 // family.
 func TestSignInBrowser(t *testing.T) {
-	useInProcessCaddy(t)
-	browser.Require(t)
+	t.Parallel()
+	browser.Start(t, browser.Options{Lang: "en-US", Width: 640, Height: 640})
+	holdInProcessCaddy(t)
 	rp := siStart(t)
 	ctx := browser.New(t, browser.Options{Lang: "en-US", Width: 640, Height: 640})
 
@@ -309,8 +323,9 @@ func TestSignInBrowser(t *testing.T) {
 // TestSignInBrowserJapanese: the pages in Japanese, chosen by the
 // browser's Accept-Language.
 func TestSignInBrowserJapanese(t *testing.T) {
-	useInProcessCaddy(t)
-	browser.Require(t)
+	t.Parallel()
+	browser.Start(t, browser.Options{Lang: "ja", Width: 640, Height: 640})
+	holdInProcessCaddy(t)
 	rp := siStart(t)
 	ctx := browser.New(t, browser.Options{Lang: "ja", Width: 640, Height: 640})
 	if err := chromedp.Do(ctx, chromedp.Navigate(siAuthorizeURL(nil)), chromedp.WaitVisible(`input[name=username]`)); err != nil {

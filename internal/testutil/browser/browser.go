@@ -10,8 +10,14 @@
 //
 //	browser.Screenshot(t, ctx, "docs/screenshots/login-ja.png")
 //
-// Each New is a fresh browser process with its own profile (no cookies
-// shared between calls); it stops on t.Cleanup. Where no Chromium is
+// Each New is a tab with a fresh profile of its own (no cookies, storage or
+// cache shared between calls), closed on t.Cleanup. The calls of one test
+// and its subtests share one Chromium process (one per Lang and size): the
+// first starts it with a new user data directory and gets its first tab, and
+// it stops when the test that made that call ends; each later call gets a
+// new browser context of it (Chromium's incognito-like profile), which costs
+// no Chromium start-up. Start launches that process before the first New,
+// e.g. while a test waits for something else. Where no Chromium is
 // installed the test is skipped with a message naming the package, except
 // under CI=true, where it fails: nothing is skipped silently where it
 // counts. Set CHROMIUM to use another binary.
@@ -22,6 +28,9 @@ import (
 	"github.com/authgate/caddy-authgate/internal/testutil"
 	"os"
 	"os/exec"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,20 +79,96 @@ func Require(t testing.TB) string {
 	return p
 }
 
-// New starts a headless Chromium and returns a chromedp context for it,
-// cancelled (browser stopped) when the test ends.
+// New returns a chromedp context for a new tab with a profile of its own in
+// a headless Chromium (started now or shared, see the package comment),
+// closed when the test ends.
 func New(t testing.TB, o Options) context.Context {
 	t.Helper()
 	bin := Require(t)
-	if o.Lang == "" {
-		o.Lang = "en-US"
+	o = withDefaults(o)
+	ctx := tab(t, bin, o)
+	// Accept-Language for every request, whatever the flags do. This run
+	// can create the tab, so its context has no timeout (a timeout on it
+	// would close the tab, or stop the browser with its first tab).
+	setLang := chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+		_, err := cdp.Call(ctx, target, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
+			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36 authgate-test", AcceptLanguage: o.Lang,
+		})
+		return err
+	})
+	if err := chromedp.Do(ctx, setLang); err != nil {
+		t.Fatalf("opening a tab in Chromium (%s): %v", bin, err)
 	}
-	if o.Width == 0 {
-		o.Width, o.Height = 900, 700
+	limited, cancelTimeout := context.WithTimeout(ctx, o.Timeout)
+	t.Cleanup(cancelTimeout)
+	return limited
+}
+
+// Start starts the Chromium that t's New calls with the same options (and
+// its subtests') will use, now: for a test that would otherwise launch it
+// only after waiting for something else. The first New then gets its first
+// tab, as if it had started it.
+func Start(t testing.TB, o Options) {
+	t.Helper()
+	bin := Require(t)
+	o = withDefaults(o)
+	mu.Lock()
+	defer mu.Unlock()
+	if find(t, o) == nil {
+		launch(t, bin, o).free = true
 	}
-	if o.Timeout == 0 {
-		o.Timeout = 60 * time.Second
+}
+
+// A running Chromium: its first tab's context, the test that started it
+// and the options it started with; free while no New has that tab.
+type process struct {
+	ctx   context.Context
+	owner string
+	lang  string
+	w, h  int64
+	free  bool
+}
+
+var (
+	mu        sync.Mutex
+	processes []*process
+)
+
+// tab returns a new tab in a new browser context of the Chromium started by
+// t or by a test t is a subtest of, with o's language and size, closed when
+// t ends. Without one, it starts one, stopped when t ends, and returns its
+// first tab, whose profile (a new user data directory) is as fresh.
+func tab(t testing.TB, bin string, o Options) context.Context {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	p := find(t, o)
+	if p == nil {
+		return launch(t, bin, o).ctx
 	}
+	if p.free {
+		p.free = false
+		return p.ctx
+	}
+	ctx, cancel := chromedp.NewContext(p.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// find returns the Chromium with o's language and size that t or a test t
+// is a subtest of started, or nil. The caller holds mu.
+func find(t testing.TB, o Options) *process {
+	for _, p := range processes {
+		if (t.Name() == p.owner || strings.HasPrefix(t.Name(), p.owner+"/")) && p.lang == o.Lang && p.w == o.Width && p.h == o.Height {
+			return p
+		}
+	}
+	return nil
+}
+
+// launch starts a Chromium, stopped when t ends. The caller holds mu.
+func launch(t testing.TB, bin string, o Options) *process {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.UserDataDir(t.TempDir()),
@@ -94,22 +179,34 @@ func New(t testing.TB, o Options) context.Context {
 	)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	// Accept-Language for every request, whatever the flags do. This first
-	// run starts the browser, so its context has no timeout (a timeout on
-	// it would stop the whole browser).
-	setLang := chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
-		_, err := cdp.Call(ctx, target, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
-			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36 authgate-test", AcceptLanguage: o.Lang,
-		})
-		return err
+	p := &process{ctx: ctx, owner: t.Name(), lang: o.Lang, w: o.Width, h: o.Height}
+	t.Cleanup(func() {
+		mu.Lock()
+		processes = slices.DeleteFunc(processes, func(q *process) bool { return q == p })
+		mu.Unlock()
+		cancelCtx()
+		cancelAlloc()
 	})
-	if err := chromedp.Do(ctx, setLang); err != nil {
+	// This first run starts the browser, so its context has no timeout (a
+	// timeout on it would stop the whole browser).
+	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting Chromium (%s): %v", bin, err)
 	}
-	limited, cancelTimeout := context.WithTimeout(ctx, o.Timeout)
-	t.Cleanup(cancelTimeout)
-	return limited
+	processes = append(processes, p)
+	return p
+}
+
+func withDefaults(o Options) Options {
+	if o.Lang == "" {
+		o.Lang = "en-US"
+	}
+	if o.Width == 0 {
+		o.Width, o.Height = 900, 700
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
+	}
+	return o
 }
 
 // Screenshot writes a PNG of the whole page to path (directories created).

@@ -129,6 +129,11 @@ provider.on('server_error', (ctx, err) => console.error('server_error', err));
 const server = provider.listen(opts.port, '127.0.0.1', () => {
   console.log(`oidc-provider listening on ${opts.issuer}`);
 });
+// Stop: no new connections, and the open ones closed too (a browser's
+// keep-alive connections would otherwise hold the exit until Stop's SIGKILL).
 for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => server.close(() => process.exit(0)));
+  process.on(sig, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
 }
