@@ -293,11 +293,11 @@ http://127.0.0.1:9202 {
 // a cached token gets the same 503 as an uncached one once the set is
 // stale.
 func TestGatewayMaxStaleAppliesToCachedTokens(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // a child Caddy (admin 127.0.0.1:2905)
 	const port = 9306
 	k1 := jwNewKey(t, "stale-1")
 	idp := jwNewProvider(t, 1, k1)
-	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\tmax_stale 1s"), "ok"))
+	startChildCaddy(t, 2905, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\tmax_stale 1s"), "ok"))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	c := jwClient()
 	cached := jwToken(t, k1, "cached")

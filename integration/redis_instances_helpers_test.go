@@ -32,16 +32,17 @@ const (
 
 // instance is one Caddy child process.
 type instance struct {
-	name string
-	base string // http://127.0.0.1:port
-	port int
-	dir  string
-	args []string // of `caddy` (caddyCommand)
-	env  []string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *bytes.Buffer
-	mu   sync.Mutex
+	name  string
+	base  string // http://127.0.0.1:port
+	port  int
+	dir   string
+	ready string   // the URL that answers 200 once it is up; "" for base + /.well-known/jwks.json
+	args  []string // of `caddy` (caddyCommand)
+	env   []string
+	cmd   *exec.Cmd
+	done  chan struct{}
+	log   *bytes.Buffer
+	mu    sync.Mutex
 }
 
 func riCaddyfile(port, admin int, redisAddr string) string {
@@ -128,9 +129,13 @@ func (in *instance) start(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	in.cmd, in.done = cmd, done
+	ready := in.ready
+	if ready == "" {
+		ready = in.base + "/.well-known/jwks.json"
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		res, err := http.Get(in.base + "/.well-known/jwks.json")
+		res, err := http.Get(ready)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
