@@ -26,6 +26,7 @@ import (
 //	2903 TestJWKSProviderDown
 //	2904 TestJWKSNeverFetched503
 //	2905 TestGatewayMaxStaleAppliesToCachedTokens
+//	2906 TestIPListThroughCaddy
 //	(TestJWKSValidateFetchesNothing runs `caddy validate` in a child: no admin endpoint)
 type childCaddy struct {
 	*instance
