@@ -27,17 +27,28 @@ import (
 //	2904 TestJWKSNeverFetched503
 //	2905 TestGatewayMaxStaleAppliesToCachedTokens
 //	2906 TestIPListThroughCaddy
+//	2907 TestIssuerSecretRotation (site 127.0.0.1:9211)
+//	2908 TestIssuerKeyRotationOverlap (site 127.0.0.1:9212)
 //	(TestJWKSValidateFetchesNothing runs `caddy validate` in a child: no admin endpoint)
 type childCaddy struct {
 	*instance
 	adminPort int
 }
 
-// startChildCaddy starts a child Caddy with only its admin endpoint (on
-// 127.0.0.1:adminPort) and loads caddyfile into it. env (KEY=value) is added
-// to the child's environment. The child is killed in t's cleanup (and by the
-// kernel if this process dies: Pdeathsig); its output is logged if t failed.
+// startChildCaddy starts a child Caddy (newChildCaddy) and loads caddyfile
+// into it.
 func startChildCaddy(t *testing.T, adminPort int, caddyfile string, env ...string) *childCaddy {
+	t.Helper()
+	c := newChildCaddy(t, adminPort, env...)
+	c.load(t, caddyfile)
+	return c
+}
+
+// newChildCaddy starts a child Caddy with only its admin endpoint (on
+// 127.0.0.1:adminPort). env (KEY=value) is added to the child's
+// environment. The child is killed in t's cleanup (and by the kernel if
+// this process dies: Pdeathsig); its output is logged if t failed.
+func newChildCaddy(t *testing.T, adminPort int, env ...string) *childCaddy {
 	t.Helper()
 	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
 	in := &instance{name: t.Name(), base: admin, ready: admin + "/config/", dir: t.TempDir()}
@@ -54,9 +65,7 @@ func startChildCaddy(t *testing.T, adminPort int, caddyfile string, env ...strin
 			t.Logf("child Caddy (admin %s) output:\n%s", admin, in.logs())
 		}
 	})
-	c := &childCaddy{instance: in, adminPort: adminPort}
-	c.load(t, caddyfile)
-	return c
+	return &childCaddy{instance: in, adminPort: adminPort}
 }
 
 // load replaces the child's config with caddyfile, whose global options name
