@@ -30,6 +30,7 @@ import (
 //	2907 TestIssuerSecretRotation (site 127.0.0.1:9211)
 //	2908 TestIssuerKeyRotationOverlap (site 127.0.0.1:9212)
 //	2909 TestGatewayDiscoveryOfOwnIssuerDiesWithItsConfig (site 127.0.0.1:9213)
+//	2910 TestAdminCLI (site 127.0.0.1:9752)
 //	(TestJWKSValidateFetchesNothing runs `caddy validate` in a child: no admin endpoint)
 type childCaddy struct {
 	*instance
