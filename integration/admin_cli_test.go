@@ -24,22 +24,26 @@ import (
 const (
 	admBase    = "http://127.0.0.1:9750"
 	admToken   = admBase + "/oauth/token"
-	admIntro   = admBase + "/oauth/introspect"
-	admAPI     = admBase + "/api/orders"
 	admAddress = "localhost:2999"
 )
 
 // admCaddyfile: an issuer on 127.0.0.1:9750 (one config client, which
 // also declares the scopes run-time clients may get), a gateway trusting
 // it in-process on /api/*, and the audit log written to auditLog.
-func admCaddyfile(db, auditLog string) string {
+func admCaddyfile(db, auditLog string) string { return admCaddyfileOn(9750, db, auditLog) }
+
+// admCaddyfileOn is admCaddyfile on 127.0.0.1:port (issuer URL included),
+// for a test on a child Caddy, which must not share 9750 with the in-process
+// ones.
+func admCaddyfileOn(port int, db, auditLog string) string {
+	base := issBaseOn(port)
 	audit := fmt.Sprintf(`	log audit {
 		output file %s
 		include authgate.audit
 		format json
 	}
 `, auditLog)
-	return boltGlobals(9750, db, audit) + fmt.Sprintf(`http://127.0.0.1:9750 {
+	return boltGlobals(port, db, audit) + fmt.Sprintf(`%s {
 	authgate_issuer {
 		issuer %s
 		key_rotation 40s
@@ -57,8 +61,15 @@ func admCaddyfile(db, auditLog string) string {
 	}
 	respond "public"
 }
-`, admBase, admBase)
+`, base, base, base)
 }
+
+// admAt is where the admin CLI tests talk to: the issuer's URL (its token
+// endpoint and gateway) and Caddy's admin endpoint (the CLI's --address).
+type admAt struct{ base, address string }
+
+// admInProcess is the in-process Caddy's issuer of admCaddyfile.
+var admInProcess = admAt{admBase, admAddress}
 
 // cliResult is one `caddy authgate ...` run.
 type cliResult struct {
@@ -103,7 +114,12 @@ func (r cliResult) String() string {
 
 func mustCLI(t *testing.T, args ...string) cliResult {
 	t.Helper()
-	r := authgateCLI(t, "", append(args, "--address", admAddress)...)
+	return admInProcess.mustCLI(t, args...)
+}
+
+func (a admAt) mustCLI(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	r := authgateCLI(t, "", append(args, "--address", a.address)...)
 	if r.code != 0 {
 		t.Fatalf("caddy authgate %s: %s", strings.Join(args, " "), r)
 	}
@@ -117,14 +133,24 @@ var (
 
 func admTokenStatus(t *testing.T, c *http.Client, id, secret string) (int, string) {
 	t.Helper()
-	r := issPost(t, c, admToken, url.Values{"grant_type": {"client_credentials"}}, id, secret)
+	return admInProcess.tokenStatus(t, c, id, secret)
+}
+
+func (a admAt) tokenStatus(t *testing.T, c *http.Client, id, secret string) (int, string) {
+	t.Helper()
+	r := issPost(t, c, a.base+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, id, secret)
 	tok, _ := r.body["access_token"].(string)
 	return r.status, tok
 }
 
 func admMustToken(t *testing.T, c *http.Client, id, secret string) string {
 	t.Helper()
-	status, tok := admTokenStatus(t, c, id, secret)
+	return admInProcess.mustToken(t, c, id, secret)
+}
+
+func (a admAt) mustToken(t *testing.T, c *http.Client, id, secret string) string {
+	t.Helper()
+	status, tok := a.tokenStatus(t, c, id, secret)
 	if status != 200 {
 		t.Fatalf("token for %s: %d", id, status)
 	}
@@ -133,7 +159,12 @@ func admMustToken(t *testing.T, c *http.Client, id, secret string) string {
 
 func admGateway(t *testing.T, c *http.Client, tok string) issResp {
 	t.Helper()
-	req, _ := http.NewRequest("GET", admAPI, nil)
+	return admInProcess.gateway(t, c, tok)
+}
+
+func (a admAt) gateway(t *testing.T, c *http.Client, tok string) issResp {
+	t.Helper()
+	req, _ := http.NewRequest("GET", a.base+"/api/orders", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	return issDo(t, c, req)
 }
@@ -141,9 +172,14 @@ func admGateway(t *testing.T, c *http.Client, tok string) issResp {
 // refusedWithin polls the gateway until it refuses tok, failing after d.
 func refusedWithin(t *testing.T, c *http.Client, tok string, d time.Duration, what string) time.Duration {
 	t.Helper()
+	return admInProcess.refusedWithin(t, c, tok, d, what)
+}
+
+func (a admAt) refusedWithin(t *testing.T, c *http.Client, tok string, d time.Duration, what string) time.Duration {
+	t.Helper()
 	start := time.Now()
 	for {
-		r := admGateway(t, c, tok)
+		r := a.gateway(t, c, tok)
 		if r.status == 401 {
 			return time.Since(start)
 		}
@@ -155,53 +191,53 @@ func refusedWithin(t *testing.T, c *http.Client, tok string, d time.Duration, wh
 }
 
 func TestAdminCLI(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // a child Caddy (admin 127.0.0.1:2910), on 127.0.0.1:9752
+	a := admAt{base: issBaseOn(9752), address: "127.0.0.1:2910"}
 	dir := t.TempDir()
 	auditLog := filepath.Join(dir, "audit.log")
-	tester := caddytest.NewTester(t)
-	tester.InitServer(admCaddyfile(filepath.Join(dir, "a.db"), auditLog), "caddyfile")
-	c := tester.Client
+	startChildCaddy(t, 2910, admCaddyfileOn(9752, filepath.Join(dir, "a.db"), auditLog))
+	c := caddytest.NewTester(t).Client
 
 	// create -> a token works at once, at the token endpoint and the gateway.
-	r := mustCLI(t, "client", "create", "--name", "partner-a", "--scope", "read", "--ttl", "10m", "--allow-ip", "127.0.0.0/8")
+	r := a.mustCLI(t, "client", "create", "--name", "partner-a", "--scope", "read", "--ttl", "10m", "--allow-ip", "127.0.0.0/8")
 	m1, m2 := cliClientID.FindStringSubmatch(r.stdout), cliClientSecret.FindStringSubmatch(r.stdout)
 	if m1 == nil || m2 == nil {
 		t.Fatalf("create printed no credentials: %s", r)
 	}
 	id, secret := m1[1], m2[1]
-	tok := admMustToken(t, c, id, secret)
-	if g := admGateway(t, c, tok); g.status != 200 || g.raw != "client="+id {
+	tok := a.mustToken(t, c, id, secret)
+	if g := a.gateway(t, c, tok); g.status != 200 || g.raw != "client="+id {
 		t.Fatalf("new client's token at the gateway: %d %q", g.status, g.raw)
 	}
-	if s := mustCLI(t, "client", "show", id).stdout; !strings.Contains(s, "partner-a") || strings.Contains(s, secret) {
+	if s := a.mustCLI(t, "client", "show", id).stdout; !strings.Contains(s, "partner-a") || strings.Contains(s, secret) {
 		t.Fatalf("show: %q", s)
 	}
-	if s := mustCLI(t, "client", "list").stdout; !strings.Contains(s, id) || !strings.Contains(s, "app") || !strings.Contains(s, "config") {
+	if s := a.mustCLI(t, "client", "list").stdout; !strings.Contains(s, id) || !strings.Contains(s, "app") || !strings.Contains(s, "config") {
 		t.Fatalf("list: %q", s)
 	}
 	var shown map[string]any
-	if err := json.Unmarshal([]byte(mustCLI(t, "client", "show", id, "--json").stdout), &shown); err != nil || shown["access_token_ttl"] != 600.0 {
+	if err := json.Unmarshal([]byte(a.mustCLI(t, "client", "show", id, "--json").stdout), &shown); err != nil || shown["access_token_ttl"] != 600.0 {
 		t.Fatalf("show --json: %v %v", shown, err)
 	}
-	mustCLI(t, "client", "update", id, "--scope", "read", "--scope", "write", "--format", "jwt")
+	a.mustCLI(t, "client", "update", id, "--scope", "read", "--scope", "write", "--format", "jwt")
 
 	// rotate-secret --keep-current: old and new work; old stops at its
 	// expiry (RFC 3339 has whole seconds: 1 to 2 s from now; the rotation
 	// and the three calls before the expiry take under 0.1 s, with -race).
 	expires := time.Now().Add(time.Second).UTC().Truncate(time.Second).Add(time.Second)
-	r = mustCLI(t, "client", "rotate-secret", id, "--keep-current", "--expires", expires.Format(time.RFC3339), "--description", "partner switching")
+	r = a.mustCLI(t, "client", "rotate-secret", id, "--keep-current", "--expires", expires.Format(time.RFC3339), "--description", "partner switching")
 	m2 = cliClientSecret.FindStringSubmatch(r.stdout)
 	if m2 == nil || m2[1] == secret {
 		t.Fatalf("rotate printed no new secret: %s", r)
 	}
 	fresh := m2[1]
-	admMustToken(t, c, id, secret)
-	admMustToken(t, c, id, fresh)
-	if s := mustCLI(t, "client", "secrets", id).stdout; !strings.Contains(s, "partner switching") || strings.Contains(s, secret) || strings.Contains(s, fresh) {
+	a.mustToken(t, c, id, secret)
+	a.mustToken(t, c, id, fresh)
+	if s := a.mustCLI(t, "client", "secrets", id).stdout; !strings.Contains(s, "partner switching") || strings.Contains(s, secret) || strings.Contains(s, fresh) {
 		t.Fatalf("secrets: %q", s)
 	}
 	for {
-		status, _ := admTokenStatus(t, c, id, secret)
+		status, _ := a.tokenStatus(t, c, id, secret)
 		if status == 401 {
 			break
 		}
@@ -213,71 +249,71 @@ func TestAdminCLI(t *testing.T) {
 	if time.Now().Before(expires) {
 		t.Fatalf("the kept secret stopped before its expiry %s", expires)
 	}
-	tok = admMustToken(t, c, id, fresh)
+	tok = a.mustToken(t, c, id, fresh)
 
 	// disable -> that client's existing token is refused at the gateway
 	// within 1 s, and at the token endpoint.
-	mustCLI(t, "client", "disable", id)
-	took := refusedWithin(t, c, tok, time.Second, "disabled client")
+	a.mustCLI(t, "client", "disable", id)
+	took := a.refusedWithin(t, c, tok, time.Second, "disabled client")
 	t.Logf("disabled client's token refused after %s", took)
-	if status, _ := admTokenStatus(t, c, id, fresh); status != 401 {
+	if status, _ := a.tokenStatus(t, c, id, fresh); status != 401 {
 		t.Fatalf("disabled client got a token: %d", status)
 	}
-	if in := issPost(t, c, admIntro, url.Values{"token": {tok}}, "app", "app-secret"); in.body["active"] != false {
+	if in := issPost(t, c, a.base+"/oauth/introspect", url.Values{"token": {tok}}, "app", "app-secret"); in.body["active"] != false {
 		t.Fatalf("disabled client's token introspected: %s", in.raw)
 	}
-	mustCLI(t, "client", "enable", id)
-	if g := admGateway(t, c, tok); g.status != 200 {
+	a.mustCLI(t, "client", "enable", id)
+	if g := a.gateway(t, c, tok); g.status != 200 {
 		t.Fatalf("re-enabled client's token: %d", g.status)
 	}
 
 	// revoke --client -> every token issued so far is refused.
-	mustCLI(t, "revoke", "--client", id)
-	refusedWithin(t, c, tok, time.Second, "revoke --client")
-	if in := issPost(t, c, admIntro, url.Values{"token": {tok}}, "app", "app-secret"); in.body["active"] != false {
+	a.mustCLI(t, "revoke", "--client", id)
+	a.refusedWithin(t, c, tok, time.Second, "revoke --client")
+	if in := issPost(t, c, a.base+"/oauth/introspect", url.Values{"token": {tok}}, "app", "app-secret"); in.body["active"] != false {
 		t.Fatalf("revoked client's token introspected: %s", in.raw)
 	}
 
 	// delete -> refused, and its tokens refused (several at once).
-	r2 := mustCLI(t, "client", "create", "--name", "partner-b")
+	r2 := a.mustCLI(t, "client", "create", "--name", "partner-b")
 	id2, secret2 := cliClientID.FindStringSubmatch(r2.stdout)[1], cliClientSecret.FindStringSubmatch(r2.stdout)[1]
-	tok2 := admMustToken(t, c, id2, secret2)
-	if g := admGateway(t, c, tok2); g.status != 200 {
+	tok2 := a.mustToken(t, c, id2, secret2)
+	if g := a.gateway(t, c, tok2); g.status != 200 {
 		t.Fatalf("partner-b's token: %d", g.status)
 	}
-	mustCLI(t, "client", "delete", id, id2)
-	refusedWithin(t, c, tok2, time.Second, "deleted client")
-	if status, _ := admTokenStatus(t, c, id2, secret2); status != 401 {
+	a.mustCLI(t, "client", "delete", id, id2)
+	a.refusedWithin(t, c, tok2, time.Second, "deleted client")
+	if status, _ := a.tokenStatus(t, c, id2, secret2); status != 401 {
 		t.Fatalf("deleted client got a token: %d", status)
 	}
-	if s := mustCLI(t, "client", "list").stdout; strings.Contains(s, id) || strings.Contains(s, id2) {
+	if s := a.mustCLI(t, "client", "list").stdout; strings.Contains(s, id) || strings.Contains(s, id2) {
 		t.Fatalf("deleted clients listed: %q", s)
 	}
 
 	// revoke --token / --jti of a config client.
-	appTok := admMustToken(t, c, "app", "app-secret")
-	mustCLI(t, "revoke", "--token", appTok)
-	refusedWithin(t, c, appTok, time.Second, "revoke --token")
-	appTok = admMustToken(t, c, "app", "app-secret")
-	if r := authgateCLI(t, appTok+"\n", "revoke", "--token", "-", "--address", admAddress); r.code != 0 {
+	appTok := a.mustToken(t, c, "app", "app-secret")
+	a.mustCLI(t, "revoke", "--token", appTok)
+	a.refusedWithin(t, c, appTok, time.Second, "revoke --token")
+	appTok = a.mustToken(t, c, "app", "app-secret")
+	if r := authgateCLI(t, appTok+"\n", "revoke", "--token", "-", "--address", a.address); r.code != 0 {
 		t.Fatalf("revoke --token - (stdin): %s", r)
 	}
-	refusedWithin(t, c, appTok, time.Second, "revoke --token -")
+	a.refusedWithin(t, c, appTok, time.Second, "revoke --token -")
 
 	// keys rotate --now: published now, signs after the lead; twice is
 	// refused.
-	if s := mustCLI(t, "keys", "rotate").stdout; !strings.Contains(s, "--now") {
+	if s := a.mustCLI(t, "keys", "rotate").stdout; !strings.Contains(s, "--now") {
 		t.Fatalf("keys rotate without --now: %q", s)
 	}
-	r = mustCLI(t, "keys", "rotate", "--now")
+	r = a.mustCLI(t, "keys", "rotate", "--now")
 	if !strings.Contains(r.stdout, "published now") {
 		t.Fatalf("keys rotate --now: %s", r)
 	}
-	again := authgateCLI(t, "", "keys", "rotate", "--now", "--address", admAddress)
+	again := authgateCLI(t, "", "keys", "rotate", "--now", "--address", a.address)
 	if again.code != 4 || !strings.Contains(again.err, "already in progress") {
 		t.Fatalf("second keys rotate --now within the lead: %s", again)
 	}
-	if s := mustCLI(t, "keys", "list").stdout; !strings.Contains(s, "pending") || !strings.Contains(s, "active") {
+	if s := a.mustCLI(t, "keys", "list").stdout; !strings.Contains(s, "pending") || !strings.Contains(s, "active") {
 		t.Fatalf("keys list: %q", s)
 	}
 
@@ -317,7 +353,7 @@ func TestAdminCLI(t *testing.T) {
 		t.Fatalf("audit actions:\n got %s\nwant %s", strings.Join(actions, " "), want)
 	}
 	// A counter per action on the admin endpoint's /metrics.
-	res, err := http.Get("http://" + admAddress + "/metrics")
+	res, err := http.Get("http://" + a.address + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

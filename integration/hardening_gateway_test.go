@@ -19,15 +19,22 @@ import (
 // is false; extra goes into its block) and a gateway trusting it on /api/*,
 // on 127.0.0.1:9201.
 func hgCaddyfile(db string, withIssuer bool, extra ...string) string {
+	return hgCaddyfileOn(9201, db, withIssuer, extra...)
+}
+
+// hgCaddyfileOn is hgCaddyfile on 127.0.0.1:port (issuer URL included), for
+// a test on a child Caddy, which must not share 9201 with the in-process ones.
+func hgCaddyfileOn(port int, db string, withIssuer bool, extra ...string) string {
+	base := issBaseOn(port)
 	issuer := ""
 	if withIssuer {
 		issuer = fmt.Sprintf(`authgate_issuer {
 		issuer %s
 		%s
 %s
-	}`, issBase, strings.Join(extra, "\n\t\t"), issGatewayClients)
+	}`, base, strings.Join(extra, "\n\t\t"), issGatewayClients)
 	}
-	return boltGlobals(9201, db, trustLoopbackProxy) + fmt.Sprintf(`http://127.0.0.1:9201 {
+	return boltGlobals(port, db, trustLoopbackProxy) + fmt.Sprintf(`%s {
 	%s
 	route /api/* {
 		authgate {
@@ -39,12 +46,18 @@ func hgCaddyfile(db string, withIssuer bool, extra ...string) string {
 	}
 	respond "public"
 }
-`, issuer, issBase)
+`, base, issuer, base)
 }
 
 func hgAPI(t *testing.T, c *http.Client, tok string, hdr ...string) issResp {
 	t.Helper()
-	req, _ := http.NewRequest("GET", issBase+"/api/orders", nil)
+	return hgAPIAt(t, c, issBase, tok, hdr...)
+}
+
+// hgAPIAt is hgAPI at the gateway at base.
+func hgAPIAt(t *testing.T, c *http.Client, base, tok string, hdr ...string) issResp {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/orders", nil)
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
@@ -293,11 +306,11 @@ http://127.0.0.1:9202 {
 // a cached token gets the same 503 as an uncached one once the set is
 // stale.
 func TestGatewayMaxStaleAppliesToCachedTokens(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // a child Caddy (admin 127.0.0.1:2905)
 	const port = 9306
 	k1 := jwNewKey(t, "stale-1")
 	idp := jwNewProvider(t, 1, k1)
-	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\tmax_stale 1s"), "ok"))
+	startChildCaddy(t, 2905, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\tmax_stale 1s"), "ok"))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	c := jwClient()
 	cached := jwToken(t, k1, "cached")
@@ -321,26 +334,27 @@ func TestGatewayMaxStaleAppliesToCachedTokens(t *testing.T) {
 // issuer's, with keys that are still fresh (found by the attack review:
 // 5068 of 59505 requests with a revoked token got 200 around such reloads).
 func TestGatewayDiscoveryOfOwnIssuerDiesWithItsConfig(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // a child Caddy (admin 127.0.0.1:2909), on 127.0.0.1:9213
+	const port = 9213
+	base := issBaseOn(port)
 	db := filepath.Join(t.TempDir(), "a.db")
-	tester := caddytest.NewTester(t)
-	c := tester.Client
-	tester.InitServer(hgCaddyfile(db, false), "caddyfile") // discovery of issBase starts and fails
-	tester.InitServer(hgCaddyfile(db, true), "caddyfile")
-	tok := issToken(t, c, "app", "app-secret", nil)
-	if r := hgAPI(t, c, tok); r.status != 200 {
+	c := caddytest.NewTester(t).Client
+	child := startChildCaddy(t, 2909, hgCaddyfileOn(port, db, false)) // discovery of base starts and fails
+	child.load(t, hgCaddyfileOn(port, db, true))
+	tok := issTokenAt(t, c, base, "app", "app-secret", nil)
+	if r := hgAPIAt(t, c, base, tok); r.status != 200 {
 		t.Fatalf("with the issuer: %d %q", r.status, r.raw)
 	}
-	issPost(t, c, issRevokeURL, url.Values{"token": {tok}}, "app", "app-secret")
-	if r := hgAPI(t, c, tok); r.status != 401 {
+	issPost(t, c, base+"/oauth/revoke", url.Values{"token": {tok}}, "app", "app-secret")
+	if r := hgAPIAt(t, c, base, tok); r.status != 401 {
 		t.Fatalf("revoked: %d %q", r.status, r.raw)
 	}
 	// Give a leftover discovery source its retry (1 s backoff, doubling):
 	// with the issuer in-process, that fetch would succeed.
 	time.Sleep(2500 * time.Millisecond)
-	tester.InitServer(hgCaddyfile(db, false), "caddyfile")
+	child.load(t, hgCaddyfileOn(port, db, false))
 	for range 3 {
-		if r := hgAPI(t, c, tok); r.status == 200 {
+		if r := hgAPIAt(t, c, base, tok); r.status == 200 {
 			t.Fatalf("revoked token accepted after the issuer was removed again: %q", r.raw)
 		}
 		time.Sleep(200 * time.Millisecond)

@@ -118,7 +118,7 @@ func iplWaitFor(t *testing.T, tester *caddytest.Tester, url, xff string, wantCod
 }
 
 func TestIPListThroughCaddy(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // a child Caddy (admin 127.0.0.1:2906)
 	dir := t.TempDir()
 	blockFile := filepath.Join(dir, "blocklist.txt")
 	old := time.Now().Add(-time.Hour)
@@ -136,8 +136,8 @@ func TestIPListThroughCaddy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tester := caddytest.NewTester(t)
-	tester.InitServer(fmt.Sprintf(iplCaddyfile, blockFile, brokenFile, canary), "caddyfile")
+	tester := caddytest.NewTester(t) // its client and assertions only: the config is the child's
+	startChildCaddy(t, 2906, fmt.Sprintf(iplCaddyfile, blockFile, brokenFile, canary))
 
 	tests := []struct {
 		name     string

@@ -34,8 +34,13 @@ const (
 
 // issCaddyfile returns a Caddyfile with an issuer on 127.0.0.1:9201 whose
 // keys live in db; extra is inserted into the issuer block.
-func issCaddyfile(db, extra string) string {
-	return boltGlobals(9201, db) + fmt.Sprintf(`http://127.0.0.1:9201 {
+func issCaddyfile(db, extra string) string { return issCaddyfileOn(9201, db, extra) }
+
+// issCaddyfileOn is issCaddyfile on 127.0.0.1:port (issuer URL included),
+// for a test on a child Caddy, which must not share 9201 with the tests on
+// the in-process one.
+func issCaddyfileOn(port int, db, extra string) string {
+	return boltGlobals(port, db) + fmt.Sprintf(`http://127.0.0.1:%d {
 	authgate_issuer {
 		issuer %s
 		client app {
@@ -60,8 +65,11 @@ func issCaddyfile(db, extra string) string {
 	}
 	respond "upstream ok"
 }
-`, issBase, issTokenExGrant, issSHA256Hex("opq-secret"), extra)
+`, port, issBaseOn(port), issTokenExGrant, issSHA256Hex("opq-secret"), extra)
 }
+
+// issBaseOn is issBase for an issuer on 127.0.0.1:port.
+func issBaseOn(port int) string { return fmt.Sprintf("http://127.0.0.1:%d", port) }
 
 // issGatewayClients are the issuer's clients in the tests that put a
 // gateway next to it (inside an authgate_issuer block).
@@ -92,6 +100,14 @@ func issStart(t *testing.T, cfg string) *caddytest.Tester {
 	tester := caddytest.NewTester(t)
 	tester.InitServer(cfg, "caddyfile")
 	return tester
+}
+
+// issStartChild is issStart on a child Caddy with its admin endpoint on
+// 127.0.0.1:admin (see startChildCaddy); the tester is for its client.
+func issStartChild(t *testing.T, admin int, cfg string) *caddytest.Tester {
+	t.Helper()
+	startChildCaddy(t, admin, cfg, "ISS_APP_SECRET=app-secret")
+	return caddytest.NewTester(t)
 }
 
 type issResp struct {
@@ -130,11 +146,17 @@ func issDo(t *testing.T, c *http.Client, req *http.Request) issResp {
 
 func issToken(t *testing.T, c *http.Client, id, secret string, extra url.Values) string {
 	t.Helper()
+	return issTokenAt(t, c, issBase, id, secret, extra)
+}
+
+// issTokenAt is issToken from the issuer at base.
+func issTokenAt(t *testing.T, c *http.Client, base, id, secret string, extra url.Values) string {
+	t.Helper()
 	f := url.Values{"grant_type": {"client_credentials"}}
 	for k, v := range extra {
 		f[k] = v
 	}
-	r := issPost(t, c, issTokenURL, f, id, secret)
+	r := issPost(t, c, base+"/oauth/token", f, id, secret)
 	if r.status != 200 {
 		t.Fatalf("token for %s: %d %s", id, r.status, r.raw)
 	}
@@ -146,7 +168,13 @@ func issToken(t *testing.T, c *http.Client, id, secret string, extra url.Values)
 
 func issActive(t *testing.T, c *http.Client, tok, id, secret string) bool {
 	t.Helper()
-	r := issPost(t, c, issIntrospect, url.Values{"token": {tok}}, id, secret)
+	return issActiveAt(t, c, issBase, tok, id, secret)
+}
+
+// issActiveAt is issActive at the issuer at base.
+func issActiveAt(t *testing.T, c *http.Client, base, tok, id, secret string) bool {
+	t.Helper()
+	r := issPost(t, c, base+"/oauth/introspect", url.Values{"token": {tok}}, id, secret)
 	if r.status != 200 {
 		t.Fatalf("introspect: %d %s", r.status, r.raw)
 	}
@@ -167,7 +195,13 @@ func issClaims(t *testing.T, tok string) (hdr, claims map[string]any) {
 
 func issJWKSKids(t *testing.T, c *http.Client) []string {
 	t.Helper()
-	req, _ := http.NewRequest("GET", issJWKSURL, nil)
+	return issJWKSKidsAt(t, c, issBase)
+}
+
+// issJWKSKidsAt is issJWKSKids of the issuer at base.
+func issJWKSKidsAt(t *testing.T, c *http.Client, base string) []string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/.well-known/jwks.json", nil)
 	r := issDo(t, c, req)
 	var doc struct {
 		Keys []struct {
@@ -293,20 +327,22 @@ func TestIssuerTokenExchangeEndToEnd(t *testing.T) {
 }
 
 func TestIssuerSecretRotation(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // a child Caddy (admin 127.0.0.1:2907), on 127.0.0.1:9211
+	const base = "http://127.0.0.1:9211"
 	db := filepath.Join(t.TempDir(), "a.db")
-	// 1s from now (RFC 3339 takes fractions of a second): start and two
-	// tokens take well under that (about 0.1 s, with -race).
+	child := newChildCaddy(t, 2907, "ISS_APP_SECRET=app-secret") // started before the clock below runs
+	// 1s from now (RFC 3339 takes fractions of a second): loading the
+	// config and two tokens take well under that (about 0.1 s, with -race).
 	expires := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
 	extra := fmt.Sprintf("client rot {\n\t\t\tsecret old-secret expires %s\n\t\t\tsecret new-secret\n\t\t}", expires)
-	tester := issStart(t, issCaddyfile(db, extra))
-	c := tester.Client
-	issToken(t, c, "rot", "old-secret", nil)
-	issToken(t, c, "rot", "new-secret", nil)
+	child.load(t, issCaddyfileOn(9211, db, extra))
+	c := caddytest.NewTester(t).Client
+	issTokenAt(t, c, base, "rot", "old-secret", nil)
+	issTokenAt(t, c, base, "rot", "new-secret", nil)
 	exp, _ := time.Parse(time.RFC3339, expires)
 	// Poll for the old secret's end instead of sleeping past it.
 	for {
-		r := issPost(t, c, issTokenURL, url.Values{"grant_type": {"client_credentials"}}, "rot", "old-secret")
+		r := issPost(t, c, base+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, "rot", "old-secret")
 		if r.status == http.StatusUnauthorized {
 			break
 		}
@@ -318,8 +354,8 @@ func TestIssuerSecretRotation(t *testing.T) {
 	if time.Now().Before(exp) {
 		t.Fatalf("the old secret stopped before its expiry %s", expires)
 	}
-	issWantError(t, issPost(t, c, issTokenURL, url.Values{"grant_type": {"client_credentials"}}, "rot", "old-secret"), 401, "invalid_client")
-	issToken(t, c, "rot", "new-secret", nil)
+	issWantError(t, issPost(t, c, base+"/oauth/token", url.Values{"grant_type": {"client_credentials"}}, "rot", "old-secret"), 401, "invalid_client")
+	issTokenAt(t, c, base, "rot", "new-secret", nil)
 }
 
 func TestIssuerRestartKeepsKeysAndTokens(t *testing.T) {
@@ -359,34 +395,35 @@ http://127.0.0.1:9201 {
 }
 
 func TestIssuerKeyRotationOverlap(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // a child Caddy (admin 127.0.0.1:2908), on 127.0.0.1:9212
+	const base = "http://127.0.0.1:9212"
 	db := filepath.Join(t.TempDir(), "a.db")
-	tester := issStart(t, issCaddyfile(db, "key_rotation 2s"))
+	tester := issStartChild(t, 2908, issCaddyfileOn(9212, db, "key_rotation 2s"))
 	c := tester.Client
-	old := issToken(t, c, "app", "app-secret", nil)
+	old := issTokenAt(t, c, base, "app", "app-secret", nil)
 	hdr, _ := issClaims(t, old)
 	k1 := hdr["kid"].(string)
-	req, _ := http.NewRequest("GET", issJWKSURL, nil)
+	req, _ := http.NewRequest("GET", base+"/.well-known/jwks.json", nil)
 	if r := issDo(t, c, req); r.header.Get("Cache-Control") != "public, max-age=1" {
 		t.Fatalf("JWKS Cache-Control %q", r.header.Get("Cache-Control"))
 	}
 	deadline := time.Now().Add(6 * time.Second)
 	for {
-		tok := issToken(t, c, "app", "app-secret", nil)
+		tok := issTokenAt(t, c, base, "app", "app-secret", nil)
 		h, _ := issClaims(t, tok)
 		if h["kid"] != k1 {
-			kids := issJWKSKids(t, c)
+			kids := issJWKSKidsAt(t, c, base)
 			if !slices.Contains(kids, k1) || !slices.Contains(kids, h["kid"].(string)) {
 				t.Fatalf("JWKS during overlap %v (old %s, new %s)", kids, k1, h["kid"])
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no rotation within 6s; kids %v", issJWKSKids(t, c))
+			t.Fatalf("no rotation within 6s; kids %v", issJWKSKidsAt(t, c, base))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !issActive(t, c, old, "app", "app-secret") {
+	if !issActiveAt(t, c, base, old, "app", "app-secret") {
 		t.Fatal("token of the retired key inactive")
 	}
 }

@@ -28,13 +28,13 @@ import (
 // round trip, and the first rotation is published while a refresh is in
 // flight: that refresh still returns the old set.
 func TestJWKSRotationUnderTraffic(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // a child Caddy (admin 127.0.0.1:2901)
 	const port = 9301
 	k1, k2, k3 := jwNewKey(t, "rot-1"), jwNewKey(t, "rot-2"), jwNewKey(t, "rot-3")
 	idp := jwNewProvider(t, 1, k1)
 	idp.SetDelay(150 * time.Millisecond)
 
-	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\trefetch_interval 1s"), "ok"))
+	startChildCaddy(t, 2901, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\trefetch_interval 1s"), "ok"))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	c := jwClient()
 	jwWantOK(t, jwMustGet(t, c, site, jwToken(t, k1, "warmup")), "ok", "warmup")
@@ -165,13 +165,13 @@ func TestJWKSRotationUnderTraffic(t *testing.T) {
 // a flood of random unknown kids within one refetch interval costs at most
 // one more, and each gets 401 invalid_token.
 func TestJWKSNewKidFetchedOnce(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // a child Caddy (admin 127.0.0.1:2902)
 	const port = 9302
 	const refetch = time.Second // the smallest refetch_interval; the flood takes milliseconds
 	k1, k2 := jwNewKey(t, "new-1"), jwNewKey(t, "new-2")
 	idp := jwNewProvider(t, 3600, k1) // no routine refresh during the test
 
-	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefetch_interval 1s"), "ok"))
+	startChildCaddy(t, 2902, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefetch_interval 1s"), "ok"))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	c := jwClient()
 	jwWantOK(t, jwMustGet(t, c, site, jwToken(t, k1, "alice")), "ok", "alice")
@@ -252,12 +252,12 @@ func jwHasInvalidToken(h http.Header) bool {
 // (and failing) in the background, and the cached keys keep verifying fresh
 // tokens. A kid it cannot look up is refused with 503, never accepted.
 func TestJWKSProviderDown(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // a child Caddy (admin 127.0.0.1:2903)
 	const port = 9303
 	k1 := jwNewKey(t, "down-1")
 	idp := jwNewProvider(t, 1, k1)
 
-	jwStart(t, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\trefetch_interval 1s"), "ok"))
+	startChildCaddy(t, 2903, jwCaddyfile(port, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s\n\t\t\trefetch_interval 1s"), "ok"))
 	site := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	c := jwClient()
 	jwWantOK(t, jwMustGet(t, c, site, jwToken(t, k1, "before")), "ok", "before")
@@ -290,7 +290,7 @@ func TestJWKSProviderDown(t *testing.T) {
 // A key set that was never fetched fails closed: 503 with Retry-After,
 // whether the provider answers 500 or nobody listens.
 func TestJWKSNeverFetched503(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // a child Caddy (admin 127.0.0.1:2904)
 	const port = 9304
 	k1 := jwNewKey(t, "never-1")
 	idp := jwNewProvider(t, 60, k1)
@@ -318,7 +318,7 @@ http://127.0.0.1:%[1]d {
 	}
 }
 `, port, jwJWKSBlock(idp.JWKSURL(), ""), jwJWKSBlock(closed, "\t\t\ttimeout 2s"))
-	jwStart(t, cfg)
+	startChildCaddy(t, 2904, cfg)
 	c := jwClient()
 	t.Run("paths", func(t *testing.T) { // both at once: they wait on different sources
 		for _, path := range []string{"/failing/", "/closed/"} {
@@ -368,7 +368,7 @@ func TestJWKSReloadKeepsCache(t *testing.T) {
 // `caddy validate` provisions every module but must not contact key sets or
 // discovery endpoints.
 func TestJWKSValidateFetchesNothing(t *testing.T) {
-	useInProcessCaddy(t)
+	t.Parallel() // `caddy validate` in a child Caddy, which fetches nothing in this process either
 	k1 := jwNewKey(t, "validate-1")
 	idp := jwNewProvider(t, 60, k1)
 	idp.serveDiscovery()
@@ -395,7 +395,7 @@ http://127.0.0.1:9306 {
 	}
 }
 `, jwJWKSBlock(idp.JWKSURL(), "\t\t\trefresh_min 1s"), other.URL)
-	if err := validateJSON(t, adaptCaddyfile(t, caddyfile)); err != nil {
+	if err := childCaddyValidate(t, adaptCaddyfile(t, caddyfile)); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
 	time.Sleep(500 * time.Millisecond) // anything started in the background would have fetched by now

@@ -50,7 +50,6 @@ func TestMain(m *testing.M) {
 			time.Since(start).Round(time.Millisecond), inProcessHeld.Round(time.Millisecond))
 	}
 	cleanup()
-	removeBuiltCaddy()
 	os.Exit(code)
 }
 

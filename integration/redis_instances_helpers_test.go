@@ -30,58 +30,19 @@ const (
 	riFirst  = 9851                    // instance i: HTTP on riFirst+i, admin on riFirst+20+i
 )
 
-// buildCaddy builds cmd/caddy once per test process (the tests that start
-// child instances may run at the same time; every instance runs that
-// binary). TestMain removes it at the end (removeBuiltCaddy).
-func buildCaddy(t *testing.T) string {
-	t.Helper()
-	builtCaddy.once.Do(func() {
-		dir, err := os.MkdirTemp("", "authgate-integration-caddy-*")
-		if err != nil {
-			builtCaddy.err = err
-			return
-		}
-		builtCaddy.dir = dir
-		bin := filepath.Join(dir, "caddy")
-		out, err := exec.Command("go", "build", "-o", bin, "github.com/authgate/caddy-authgate/cmd/caddy").CombinedOutput()
-		if err != nil {
-			builtCaddy.err = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
-			return
-		}
-		builtCaddy.bin = bin
-	})
-	if builtCaddy.err != nil {
-		t.Fatal(builtCaddy.err)
-	}
-	return builtCaddy.bin
-}
-
-// builtCaddy is the one binary buildCaddy made (or its error).
-var builtCaddy struct {
-	once     sync.Once
-	dir, bin string
-	err      error
-}
-
-// removeBuiltCaddy deletes buildCaddy's binary, if it made one.
-func removeBuiltCaddy() {
-	if builtCaddy.dir != "" {
-		os.RemoveAll(builtCaddy.dir)
-	}
-}
-
 // instance is one Caddy child process.
 type instance struct {
-	name string
-	base string // http://127.0.0.1:port
-	port int
-	dir  string
-	args []string
-	env  []string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *bytes.Buffer
-	mu   sync.Mutex
+	name  string
+	base  string // http://127.0.0.1:port
+	port  int
+	dir   string
+	ready string   // the URL that answers 200 once it is up; "" for base + /.well-known/jwks.json
+	args  []string // of `caddy` (caddyCommand)
+	env   []string
+	cmd   *exec.Cmd
+	done  chan struct{}
+	log   *bytes.Buffer
+	mu    sync.Mutex
 }
 
 func riCaddyfile(port, admin int, redisAddr string) string {
@@ -138,16 +99,16 @@ func startInstance(t *testing.T, i int, redisAddr, kek string) *instance {
 	return launchInstance(t, string(rune('A'+i)), port, riCaddyfile(port, riFirst+20+i, redisAddr), kek)
 }
 
-// launchInstance starts the built Caddy on caddyfile, listening on port.
+// launchInstance starts a child Caddy (caddyCommand) on caddyfile,
+// listening on port.
 func launchInstance(t *testing.T, name string, port int, caddyfile, kek string) *instance {
 	t.Helper()
-	bin := buildCaddy(t)
 	in := &instance{name: name, port: port, base: fmt.Sprintf("http://127.0.0.1:%d", port), dir: t.TempDir()}
 	cfg := filepath.Join(in.dir, "Caddyfile")
 	if err := os.WriteFile(cfg, []byte(caddyfile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in.args = []string{bin, "run", "--config", cfg, "--adapter", "caddyfile"}
+	in.args = []string{"run", "--config", cfg, "--adapter", "caddyfile"}
 	in.env = append(os.Environ(), "HOME="+in.dir, "XDG_DATA_HOME="+in.dir, "XDG_CONFIG_HOME="+in.dir,
 		"AUTHGATE_KEK="+kek, "RI_SECRET=ri-secret")
 	in.start(t)
@@ -157,8 +118,8 @@ func launchInstance(t *testing.T, name string, port int, caddyfile, kek string) 
 
 func (in *instance) start(t *testing.T) {
 	t.Helper()
-	cmd := exec.Command(in.args[0], in.args[1:]...)
-	cmd.Env = in.env
+	cmd := caddyCommand(t, in.args...)
+	cmd.Env = append(in.env, asCaddyEnv+"=1")
 	in.log = new(bytes.Buffer)
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: in.log, mu: &in.mu}, &lockedWriter{w: in.log, mu: &in.mu}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -168,9 +129,13 @@ func (in *instance) start(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	in.cmd, in.done = cmd, done
+	ready := in.ready
+	if ready == "" {
+		ready = in.base + "/.well-known/jwks.json"
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		res, err := http.Get(in.base + "/.well-known/jwks.json")
+		res, err := http.Get(ready)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
