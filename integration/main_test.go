@@ -3,6 +3,7 @@ package integration
 import (
 	"flag"
 	"fmt"
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"net/http"
 	"os"
 	"os/exec"
@@ -63,6 +64,7 @@ const asCaddyEnv = "AUTHGATE_INTEGRATION_AS_CADDY"
 // cmd/caddy, whose link alone takes about 5 s of CPU.
 func caddyCommand(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
+	testutil.SkipIfShort(t, "start a child Caddy")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

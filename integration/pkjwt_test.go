@@ -269,6 +269,7 @@ const openIDClientDir = "testdata/openid-client"
 // npm packages are missing.
 func needNodeModules(t *testing.T, dir string) string {
 	t.Helper()
+	testutil.SkipIfShort(t, "run node")
 	node, err := exec.LookPath("node")
 	if err == nil {
 		_, err = os.Stat(filepath.Join(dir, "node_modules"))
