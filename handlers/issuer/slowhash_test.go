@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"math/rand/v2"
 	"net/http/httptest"
 	"net/netip"
@@ -152,7 +153,7 @@ func TestSlowHashBurstMemory(t *testing.T) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("needs /proc/self/status (Linux)")
 	}
-	if raceEnabled {
+	if testutil.RaceEnabled {
 		// .ci/run runs this test once more without -race.
 		t.Skip("the race detector's shadow memory inflates the resident set; run without -race")
 	}
