@@ -151,11 +151,20 @@ func TestRedisThreeInstances(t *testing.T) {
 	if len(issued) < 10 {
 		t.Fatalf("only %d tokens issued under load", len(issued))
 	}
+	// recovering: right after the outage a store read may still fail for
+	// up to about a second (go-redis' pool, after a run of failed connects,
+	// fails new ones at once and probes Redis once a second), so a token
+	// answered 503 then is asked again; one answered 401 is lost.
+	recovering := false
 	check := func(label string, ins ...*instance) {
 		t.Helper()
 		for i, tok := range issued {
 			in := ins[i%len(ins)]
-			if s := in.api(tok); s != 200 {
+			s := in.api(tok)
+			for deadline := time.Now().Add(5 * time.Second); s == 503 && recovering && time.Now().Before(deadline); s = in.api(tok) {
+				time.Sleep(50 * time.Millisecond) // unavailable, not refused: see recovering
+			}
+			if s != 200 {
 				t.Fatalf("%s: token %d of %d at %s: %d\n%s", label, i, len(issued), in.name, s, in.logs())
 			}
 		}
@@ -207,9 +216,9 @@ func TestRedisThreeInstances(t *testing.T) {
 	// Recovery without intervention.
 	srv.Start(t)
 	// Every instance recovers by itself: its revocation feed on the next
-	// poll, its store reads (an opaque token) once go-redis' pool, which
-	// after a run of failed dials redials in the background once a second,
-	// connects again.
+	// poll, its store reads (an opaque token) once go-redis' pool connects
+	// again.
+	recovering = true
 	if waitFor(10*time.Second, func() bool {
 		for _, in := range []*instance{b, c, a2} {
 			if in.api(fresh) != 200 || in.api(issued[0]) != 200 {
