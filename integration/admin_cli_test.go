@@ -222,9 +222,10 @@ func TestAdminCLI(t *testing.T) {
 	a.mustCLI(t, "client", "update", id, "--scope", "read", "--scope", "write", "--format", "jwt")
 
 	// rotate-secret --keep-current: old and new work; old stops at its
-	// expiry (RFC 3339 has whole seconds: 1 to 2 s from now; the rotation
-	// and the three calls before the expiry take under 0.1 s, with -race).
-	expires := time.Now().Add(time.Second).UTC().Truncate(time.Second).Add(time.Second)
+	// expiry (RFC 3339 has whole seconds: 2 to 3 s from now; the rotation
+	// and the three calls before the expiry take under 0.1 s, with -race;
+	// the margin is for a loaded CI machine: the test runs beside others).
+	expires := time.Now().Add(2 * time.Second).UTC().Truncate(time.Second).Add(time.Second)
 	r = a.mustCLI(t, "client", "rotate-secret", id, "--keep-current", "--expires", expires.Format(time.RFC3339), "--description", "partner switching")
 	m2 = cliClientSecret.FindStringSubmatch(r.stdout)
 	if m2 == nil || m2[1] == secret {

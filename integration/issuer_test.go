@@ -331,9 +331,10 @@ func TestIssuerSecretRotation(t *testing.T) {
 	const base = "http://127.0.0.1:9211"
 	db := filepath.Join(t.TempDir(), "a.db")
 	child := newChildCaddy(t, 2907, "ISS_APP_SECRET=app-secret") // started before the clock below runs
-	// 1s from now (RFC 3339 takes fractions of a second): loading the
-	// config and two tokens take well under that (about 0.1 s, with -race).
-	expires := time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
+	// 3s from now (RFC 3339 takes fractions of a second): loading the
+	// config and two tokens take about 0.1 s, with -race; the margin is for a
+	// loaded CI machine (the test runs beside others, off the critical path).
+	expires := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
 	extra := fmt.Sprintf("client rot {\n\t\t\tsecret old-secret expires %s\n\t\t\tsecret new-secret\n\t\t}", expires)
 	child.load(t, issCaddyfileOn(9211, db, extra))
 	c := caddytest.NewTester(t).Client
