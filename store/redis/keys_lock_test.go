@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -38,5 +39,38 @@ func TestUpdateSigningKeysOutwaitsADeadHolder(t *testing.T) {
 	}
 	if stored, err := e.SigningKeys(context.Background(), "https://dead-holder"); err != nil || len(stored) != 1 {
 		t.Fatalf("stored %+v, %v", stored, err)
+	}
+}
+
+// TestUpdateSigningKeysFreesTheLockOfACallOutOfTime: a key update whose
+// time runs out while fn works (here the caller's deadline, inside fn)
+// fails, and still frees its lease lock: the other instances' updates do
+// not wait out the lease for a holder that is alive and has given up.
+func TestUpdateSigningKeysFreesTheLockOfACallOutOfTime(t *testing.T) {
+	t.Parallel()
+	srv := redisserver.Start(t, redisserver.Options{})
+	e := boundEngine(t, srv.Addr)
+	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	defer raw.Close()
+	const issuer = "https://slow-fn"
+	lock := "bound:{sk:" + issuer + "}:lock"
+	ctx, cancel := context.WithTimeout(context.Background(), boundOpTimeout/4)
+	defer cancel()
+	_, err := e.UpdateSigningKeys(ctx, issuer, func([]store.SigningKey) ([]store.SigningKey, error) {
+		if n, err := raw.Exists(context.Background(), lock).Result(); err != nil || n != 1 {
+			t.Errorf("fn runs without the lock held: %d, %v", n, err)
+		}
+		<-ctx.Done() // fn outlasts the call's time
+		return []store.SigningKey{{ID: "k1", Alg: "ES256", Private: []byte("private"), CreatedAt: time.Now()}}, nil
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("update past the caller's deadline: %v, want context.DeadlineExceeded", err)
+	}
+	if n, err := raw.Exists(context.Background(), lock).Result(); err != nil || n != 0 {
+		ttl, _ := raw.PTTL(context.Background(), lock).Result()
+		t.Fatalf("the lock is still held after the call returned (%d, %v; it lives %s more)", n, err, ttl)
+	}
+	if keys, err := e.SigningKeys(context.Background(), issuer); err != nil || len(keys) != 0 {
+		t.Fatalf("stored %+v, %v: nothing may be written", keys, err)
 	}
 }
