@@ -10,6 +10,7 @@ import (
 
 	"github.com/authgate/caddy-authgate/internal/testutil/redisserver"
 	"github.com/authgate/caddy-authgate/store"
+	"github.com/authgate/caddy-authgate/store/redis"
 )
 
 // TestUpdateSigningKeysOutwaitsADeadHolder: the signing-key lock of an
@@ -18,10 +19,7 @@ import (
 // writes.
 func TestUpdateSigningKeysOutwaitsADeadHolder(t *testing.T) {
 	t.Parallel()
-	srv := redisserver.Start(t, redisserver.Options{})
-	e := boundEngine(t, srv.Addr)
-	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
-	defer raw.Close()
+	e, raw := lockTestEngine(t)
 	held := 3 * boundOpTimeout
 	if err := raw.Set(context.Background(), "bound:{sk:https://dead-holder}:lock", "dead instance", held).Err(); err != nil {
 		t.Fatal(err)
@@ -48,10 +46,7 @@ func TestUpdateSigningKeysOutwaitsADeadHolder(t *testing.T) {
 // not wait out the lease for a holder that is alive and has given up.
 func TestUpdateSigningKeysFreesTheLockOfACallOutOfTime(t *testing.T) {
 	t.Parallel()
-	srv := redisserver.Start(t, redisserver.Options{})
-	e := boundEngine(t, srv.Addr)
-	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
-	defer raw.Close()
+	e, raw := lockTestEngine(t)
 	const issuer = "https://slow-fn"
 	lock := "bound:{sk:" + issuer + "}:lock"
 	ctx, cancel := context.WithTimeout(context.Background(), boundOpTimeout/4)
@@ -73,4 +68,14 @@ func TestUpdateSigningKeysFreesTheLockOfACallOutOfTime(t *testing.T) {
 	if keys, err := e.SigningKeys(context.Background(), issuer); err != nil || len(keys) != 0 {
 		t.Fatalf("stored %+v, %v: nothing may be written", keys, err)
 	}
+}
+
+// lockTestEngine is a bound engine on a Redis of its own and a plain client
+// of that Redis, to look at the lock from outside.
+func lockTestEngine(t *testing.T) (*redis.Engine, *goredis.Client) {
+	t.Helper()
+	srv := redisserver.Start(t, redisserver.Options{})
+	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = raw.Close() })
+	return boundEngine(t, srv.Addr), raw
 }
