@@ -36,3 +36,11 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	}
 	return context.WithDeadlineCause(context.WithoutCancel(ctx), d, errOutOfTime)
 }
+
+// cleanup is the context of work that frees what a failed call holds (the
+// signing-key lease lock): a bound of its own, OpTimeout, detached from ctx,
+// so that a call that ran out of time, or whose caller gave up, still frees
+// it instead of leaving it to its lease.
+func (e *Engine) cleanup(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(context.WithoutCancel(ctx), e.opTimeout, errOutOfTime)
+}

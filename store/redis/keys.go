@@ -70,7 +70,7 @@ func (e *Engine) UpdateSigningKeys(ctx context.Context, issuer string, fn func(c
 	written := false
 	defer func() {
 		if !written {
-			uctx, cancel := detached(ctx)
+			uctx, cancel := e.cleanup(ctx)
 			defer cancel()
 			_ = unlockScript.Run(uctx, e.c, []string{lock}, token).Err()
 		}

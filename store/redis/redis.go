@@ -80,13 +80,16 @@
 // caller's earlier deadline or cancellation ends it sooner, as that
 // context error. UpdateSigningKeys, which runs off the request path (key
 // generation and rotation), may wait for another instance's lease lock:
-// its bound is the lease (10 s, what the lock of an instance that died
-// lives) plus OpTimeout. The callbacks (UpdateSigningKeys' and UpdateClient's fn) run
+// the wait for the lock is bounded by the lease (10 s, what the lock of an
+// instance that died lives) plus OpTimeout, the rest of the call by
+// OpTimeout, and the unlock of a failure by one more (below). The callbacks (UpdateSigningKeys' and UpdateClient's fn) run
 // inside the bound: callers prepare slow work (key generation) before.
-// What follows a write — the unlock of a failed UpdateSigningKeys, the
-// PUBLISH of a change — goes on if the caller cancels, but not past the
-// call's deadline; a notification lost that way is healed by the
-// instances' polls. SubscribeChanges is not a call: it runs until its
+// The PUBLISH of a change that follows a write goes on if the caller
+// cancels, but not past the call's deadline; a notification lost that way
+// is healed by the instances' polls. The unlock of a failed
+// UpdateSigningKeys has a bound of its own (OpTimeout, whatever the caller
+// does): a call that ran out of time still frees the lock rather than
+// leave the other instances to wait out its lease. SubscribeChanges is not a call: it runs until its
 // context ends.
 //
 // # Retries
