@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddytest"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 )
 
@@ -31,6 +32,10 @@ func TestMain(m *testing.M) {
 		return
 	}
 	flag.Parse() // before startCaddy replaces os.Args for `caddy run`
+	// caddytest gives a config load 5 s. Provisioning an issuer that keeps
+	// RS256 ID-token keys generates RSA-2048 keys, which took over 5 s under
+	// -race with the package's other tests running beside it.
+	caddytest.Default.LoadRequestTimeout = 60 * time.Second
 	parallelGiven := false
 	flag.Visit(func(f *flag.Flag) { parallelGiven = parallelGiven || f.Name == "test.parallel" })
 	if !parallelGiven {
