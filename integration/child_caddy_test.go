@@ -1,12 +1,16 @@
 package integration
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -47,26 +51,13 @@ func startChildCaddy(t *testing.T, adminPort int, caddyfile string, env ...strin
 }
 
 // newChildCaddy starts a child Caddy with only its admin endpoint (on
-// 127.0.0.1:adminPort). env (KEY=value) is added to the child's
-// environment. The child is killed in t's cleanup (and by the kernel if
-// this process dies: Pdeathsig); its output is logged if t failed.
+// 127.0.0.1:adminPort); env (KEY=value) is added to its environment.
 func newChildCaddy(t *testing.T, adminPort int, env ...string) *childCaddy {
 	t.Helper()
 	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort)
-	in := &instance{name: t.Name(), base: admin, ready: admin + "/config/", dir: t.TempDir()}
-	cfg := filepath.Join(in.dir, "admin.caddyfile")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, "{\n\tadmin 127.0.0.1:%d\n\tpersist_config off\n}\n", adminPort), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	in.args = []string{"run", "--config", cfg, "--adapter", "caddyfile"}
-	in.env = append(append(os.Environ(), "HOME="+in.dir, "XDG_DATA_HOME="+in.dir, "XDG_CONFIG_HOME="+in.dir), env...)
-	in.start(t)
-	t.Cleanup(in.kill)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("child Caddy (admin %s) output:\n%s", admin, in.logs())
-		}
-	})
+	caddyfile := fmt.Sprintf("{\n\tadmin 127.0.0.1:%d\n\tpersist_config off\n}\n", adminPort)
+	in := childInstance(t, t.Name(), caddyfile, admin+"/config/", env...)
+	in.base = admin
 	return &childCaddy{instance: in, adminPort: adminPort}
 }
 
@@ -107,9 +98,119 @@ func childCaddyValidate(t *testing.T, config []byte) error {
 		t.Fatal(err)
 	}
 	cmd := caddyCommand(t, "validate", "--config", path)
-	cmd.Env = append(cmd.Env, "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Env = append(cmd.Env, childHome(dir)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%v\n%s", err, out)
 	}
 	return nil
+}
+
+// instance is one Caddy child process.
+type instance struct {
+	name  string
+	base  string // http://127.0.0.1:port
+	port  int
+	dir   string
+	ready string   // the URL that answers 200 once it is up
+	args  []string // of `caddy` (caddyCommand)
+	env   []string
+	cmd   *exec.Cmd
+	done  chan struct{}
+	log   *bytes.Buffer
+	mu    sync.Mutex
+}
+
+// childInstance writes caddyfile into a directory of its own and starts
+// `caddy run` on it in a child process (caddyCommand), with HOME and the XDG
+// directories there and env (KEY=value) added; it returns once ready
+// answers 200. The child is killed when t ends (and by the kernel if this
+// process dies: Pdeathsig); its output is logged if t failed.
+func childInstance(t *testing.T, name, caddyfile, ready string, env ...string) *instance {
+	t.Helper()
+	in := &instance{name: name, ready: ready, dir: t.TempDir()}
+	cfg := filepath.Join(in.dir, "Caddyfile")
+	if err := os.WriteFile(cfg, []byte(caddyfile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in.args = []string{"run", "--config", cfg, "--adapter", "caddyfile"}
+	in.env = append(append(os.Environ(), childHome(in.dir)...), env...)
+	in.start(t)
+	t.Cleanup(in.kill)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("child Caddy %s output:\n%s", name, in.logs())
+		}
+	})
+	return in
+}
+
+// childHome points a child Caddy's home and XDG directories (autosave,
+// storage) at dir.
+func childHome(dir string) []string {
+	return []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir}
+}
+
+func (in *instance) start(t *testing.T) {
+	t.Helper()
+	cmd := caddyCommand(t, in.args...)
+	cmd.Env = append(in.env, asCaddyEnv+"=1")
+	in.log = new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = &lockedWriter{w: in.log, mu: &in.mu}, &lockedWriter{w: in.log, mu: &in.mu}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	in.cmd, in.done = cmd, done
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(in.ready)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("instance %s exited:\n%s", in.name, in.logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instance %s did not come up:\n%s", in.name, in.logs())
+		}
+		time.Sleep(20 * time.Millisecond) // polling a child process
+	}
+}
+
+// kill ends the process with SIGKILL (kill -9) and waits for it.
+func (in *instance) kill() {
+	if in.cmd == nil {
+		return
+	}
+	_ = in.cmd.Process.Signal(syscall.SIGKILL)
+	<-in.done
+	in.cmd = nil
+}
+
+func (in *instance) logs() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	s := in.log.String()
+	if len(s) > 4000 {
+		s = s[len(s)-4000:]
+	}
+	return s
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -225,21 +224,18 @@ func TestIntrospectOIDCProvider(t *testing.T) {
 	}.run(t)
 }
 
-// ispIssuerProcess is authgate_issuer in its own Caddy process (admin off,
-// its own bbolt file), with an access log that counts the calls each path
-// received.
+// ispIssuerProcess is authgate_issuer in its own Caddy process (a child
+// instance: admin off, its own bbolt file), with an access log that counts
+// the calls each path received.
 type ispIssuerProcess struct {
-	cmd    *exec.Cmd
-	log    string
-	out    *bytes.Buffer
-	exited chan struct{}
-	once   sync.Once
+	*instance
+	log string
 }
 
 func startIssuerProcess(t *testing.T) *ispIssuerProcess {
 	t.Helper()
 	dir := t.TempDir()
-	p := &ispIssuerProcess{log: filepath.Join(dir, "access.log"), out: &bytes.Buffer{}, exited: make(chan struct{})}
+	p := &ispIssuerProcess{log: filepath.Join(dir, "access.log")}
 	base := fmt.Sprintf("http://127.0.0.1:%d", ispIssuerPort)
 	cfg := fmt.Sprintf(`{
 	admin off
@@ -283,41 +279,8 @@ func startIssuerProcess(t *testing.T) *ispIssuerProcess {
 	}
 }
 `, ispIssuerPort, dir, base, p.log, ispSvcSecret, ispOrders, ispGatewaySecret)
-	path := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = caddyCommand(t, "run", "--config", path, "--adapter", "caddyfile")
-	p.cmd.Env = append(p.cmd.Env, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "HOME="+dir)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("issuer Caddy output:\n%.4000s", p.out.String())
-		}
-	})
-	jwEventually(t, 20*time.Second, func() bool {
-		select {
-		case <-p.exited:
-			t.Fatalf("issuer Caddy exited:\n%s", p.out.String())
-		default:
-		}
-		r, err := jwGet(jwClient(), base+"/.well-known/oauth-authorization-server", "")
-		return err == nil && r.status == http.StatusOK
-	}, func() string { return "the issuer Caddy did not serve its metadata" })
+	p.instance = childInstance(t, "issuer", cfg, base+"/.well-known/oauth-authorization-server")
 	return p
-}
-
-// stop kills the process (as a crash would) and waits for it.
-func (p *ispIssuerProcess) stop() {
-	p.once.Do(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	})
 }
 
 // requests counts the access-log entries for path.
@@ -368,7 +331,7 @@ func TestIntrospectAuthgateIssuer(t *testing.T) {
 		wrongAud:    func() string { return token("billing") },
 		revoke:      ispRevoker(t, base+"/oauth/revoke"),
 		calls:       func() int { return p.requests(t, "/oauth/introspect") },
-		stop:        p.stop,
+		stop:        p.kill,
 		wantClient:  "svc",
 		shortClient: "svc-short",
 	}.run(t)

@@ -3,7 +3,6 @@ package integration
 import (
 	"flag"
 	"fmt"
-	"github.com/authgate/caddy-authgate/internal/testutil"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // TestMain starts the in-process Caddy the way caddytest does (`caddy run`

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -10,12 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,21 +23,6 @@ const (
 	riPublic = "http://127.0.0.1:9850" // the issuer URL every instance shares, as behind a load balancer
 	riFirst  = 9851                    // instance i: HTTP on riFirst+i, admin on riFirst+20+i
 )
-
-// instance is one Caddy child process.
-type instance struct {
-	name  string
-	base  string // http://127.0.0.1:port
-	port  int
-	dir   string
-	ready string   // the URL that answers 200 once it is up; "" for base + /.well-known/jwks.json
-	args  []string // of `caddy` (caddyCommand)
-	env   []string
-	cmd   *exec.Cmd
-	done  chan struct{}
-	log   *bytes.Buffer
-	mu    sync.Mutex
-}
 
 func riCaddyfile(port, admin int, redisAddr string) string {
 	return fmt.Sprintf(`{
@@ -99,90 +78,13 @@ func startInstance(t *testing.T, i int, redisAddr, kek string) *instance {
 	return launchInstance(t, string(rune('A'+i)), port, riCaddyfile(port, riFirst+20+i, redisAddr), kek)
 }
 
-// launchInstance starts a child Caddy (caddyCommand) on caddyfile,
-// listening on port.
+// launchInstance starts a child Caddy on caddyfile, listening on port.
 func launchInstance(t *testing.T, name string, port int, caddyfile, kek string) *instance {
 	t.Helper()
-	in := &instance{name: name, port: port, base: fmt.Sprintf("http://127.0.0.1:%d", port), dir: t.TempDir()}
-	cfg := filepath.Join(in.dir, "Caddyfile")
-	if err := os.WriteFile(cfg, []byte(caddyfile), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	in.args = []string{"run", "--config", cfg, "--adapter", "caddyfile"}
-	in.env = append(os.Environ(), "HOME="+in.dir, "XDG_DATA_HOME="+in.dir, "XDG_CONFIG_HOME="+in.dir,
-		"AUTHGATE_KEK="+kek, "RI_SECRET=ri-secret")
-	in.start(t)
-	t.Cleanup(in.kill)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	in := childInstance(t, name, caddyfile, base+"/.well-known/jwks.json", "AUTHGATE_KEK="+kek, "RI_SECRET=ri-secret")
+	in.port, in.base = port, base
 	return in
-}
-
-func (in *instance) start(t *testing.T) {
-	t.Helper()
-	cmd := caddyCommand(t, in.args...)
-	cmd.Env = append(in.env, asCaddyEnv+"=1")
-	in.log = new(bytes.Buffer)
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: in.log, mu: &in.mu}, &lockedWriter{w: in.log, mu: &in.mu}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	in.cmd, in.done = cmd, done
-	ready := in.ready
-	if ready == "" {
-		ready = in.base + "/.well-known/jwks.json"
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(ready)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return
-			}
-		}
-		select {
-		case <-done:
-			t.Fatalf("instance %s exited:\n%s", in.name, in.logs())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("instance %s did not come up:\n%s", in.name, in.logs())
-		}
-		time.Sleep(20 * time.Millisecond) // polling a child process
-	}
-}
-
-// kill ends the process with SIGKILL (kill -9) and waits for it.
-func (in *instance) kill() {
-	if in.cmd == nil {
-		return
-	}
-	_ = in.cmd.Process.Signal(syscall.SIGKILL)
-	<-in.done
-	in.cmd = nil
-}
-
-func (in *instance) logs() string {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	s := in.log.String()
-	if len(s) > 4000 {
-		s = s[len(s)-4000:]
-	}
-	return s
-}
-
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // riClient has short timeouts: a dead instance fails fast.

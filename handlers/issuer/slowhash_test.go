@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"github.com/authgate/caddy-authgate/internal/testutil"
 	"math/rand/v2"
 	"net/http/httptest"
 	"net/netip"
@@ -20,6 +19,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // README's argon2id example, the reproduction: m=64 MiB, t=3, p=4

@@ -129,14 +129,10 @@ func (e *Engine) acquire(ctx context.Context, lock, token string) error {
 	defer cancel()
 	pause := time.Millisecond
 	for {
-		cctx, ccancel := e.bound(ctx)
-		ok, err := e.c.SetNX(cctx, lock, token, lockLease).Result()
+		ok, err := e.trySetNX(ctx, lock, token)
 		if err != nil {
-			err = e.wrap(cctx, err)
-			ccancel()
 			return err
 		}
-		ccancel()
 		if ok {
 			return nil
 		}
@@ -154,4 +150,12 @@ func (e *Engine) acquire(ctx context.Context, lock, token string) error {
 			pause *= 2
 		}
 	}
+}
+
+// trySetNX is one attempt at the lease lock: one call, bounded by OpTimeout.
+func (e *Engine) trySetNX(ctx context.Context, lock, token string) (bool, error) {
+	ctx, cancel := e.bound(ctx)
+	defer cancel()
+	ok, err := e.c.SetNX(ctx, lock, token, lockLease).Result()
+	return ok, e.wrap(ctx, err)
 }

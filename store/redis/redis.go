@@ -78,19 +78,20 @@
 // a Redis that never answers (a SYN dropped, a server that accepts and
 // stays silent) fails the call with ErrUnavailable at OpTimeout. A
 // caller's earlier deadline or cancellation ends it sooner, as that
-// context error. UpdateSigningKeys, which runs off the request path (key
-// generation and rotation), may wait for another instance's lease lock:
-// the wait for the lock is bounded by the lease (10 s, what the lock of an
-// instance that died lives) plus OpTimeout, the rest of the call by
-// OpTimeout, and the unlock of a failure by one more (below). The callbacks (UpdateSigningKeys' and UpdateClient's fn) run
-// inside the bound: callers prepare slow work (key generation) before.
-// The PUBLISH of a change that follows a write goes on if the caller
-// cancels, but not past the call's deadline; a notification lost that way
-// is healed by the instances' polls. The unlock of a failed
-// UpdateSigningKeys has a bound of its own (OpTimeout, whatever the caller
-// does): a call that ran out of time still frees the lock rather than
-// leave the other instances to wait out its lease. SubscribeChanges is not a call: it runs until its
-// context ends.
+// context error. The callbacks (UpdateSigningKeys' and UpdateClient's fn)
+// run inside the bound: callers prepare slow work (key generation) before.
+//
+// Two pieces of work follow a call's own rules. The PUBLISH of a change
+// after a write goes on if the caller cancels, but not past the call's
+// deadline (a notification lost that way is healed by the instances'
+// polls). UpdateSigningKeys, off the request path (key generation and
+// rotation), may wait for another instance's lease lock: that wait is
+// bounded by the lease (10 s, what the lock of an instance that died
+// lives) plus OpTimeout, each SETNX and then the rest of the call by
+// OpTimeout, and the unlock after a failure has an OpTimeout of its own,
+// whatever the caller does, so a call that ran out of time still frees the
+// lock instead of leaving the others to wait out its lease.
+// SubscribeChanges is not a call: it runs until its context ends.
 //
 // # Retries
 //

@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"github.com/authgate/caddy-authgate/internal/testutil"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authgate/caddy-authgate/internal/testutil"
 	"github.com/authgate/caddy-authgate/internal/testutil/redisserver"
 	"github.com/authgate/caddy-authgate/store"
 )

@@ -25,7 +25,6 @@ package browser
 
 import (
 	"context"
-	"github.com/authgate/caddy-authgate/internal/testutil"
 	"os"
 	"os/exec"
 	"slices"
@@ -37,6 +36,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // Options tune New.

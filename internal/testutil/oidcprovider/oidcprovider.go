@@ -62,7 +62,6 @@ package oidcprovider
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/authgate/caddy-authgate/internal/testutil"
 	"net/http"
 	"os"
 	"os/exec"
@@ -72,6 +71,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // InstallHint is the command that installs the node side.

@@ -20,7 +20,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/authgate/caddy-authgate/internal/testutil"
 	"net"
 	"os"
 	"os/exec"
@@ -31,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authgate/caddy-authgate/internal/testutil"
 )
 
 // Default port range (the issue's: bus ports of a Cluster are +10000).
